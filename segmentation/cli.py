@@ -1,0 +1,197 @@
+"""The ``segment`` command: run, features, score, report, generate, generate-transactions.
+
+Only this module and ``jobs/`` read config files, build Spark sessions and exit. Every
+error a user can cause is printed as one line on stderr with an exit code per class
+(2 config, 3 input, 4 output, 5 runtime failure); ``--debug`` adds the stack trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from segmentation.errors import RUNTIME_FAILURE_EXIT_CODE, SegmentationError
+
+log = logging.getLogger("segmentation")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``segment`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.debug)
+    return guarded(lambda: args.handler(args), debug=args.debug)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="segment", description="Customer segmentation on Apache Spark."
+    )
+    parser.add_argument("--debug", action="store_true", help="show stack traces on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="segment customers: k sweep, labels, profiles, metrics")
+    add_job_arguments(run)
+    run.add_argument("--report", action="store_true", help="write the HTML report afterwards")
+    run.set_defaults(handler=_run)
+
+    features = sub.add_parser("features", help="build customer features from transactions")
+    add_job_arguments(features)
+    features.set_defaults(handler=_features)
+
+    score = sub.add_parser("score", help="assign segments to new customers with a saved run")
+    score.add_argument("--model", required=True, help="directory of a finished run")
+    score.add_argument("--input", required=True, help="Parquet customers to score")
+    score.add_argument("--output", required=True, help="directory for the scored outputs")
+    score.add_argument("--mode", choices=["error", "overwrite"], default="error")
+    score.add_argument("--master", help="Spark master (default: local[*])")
+    score.set_defaults(handler=_score)
+
+    report = sub.add_parser("report", help="plots and an HTML page from a finished run")
+    report.add_argument("--run", required=True, help="directory of a finished run")
+    report.set_defaults(handler=_report)
+
+    gen = sub.add_parser("generate", help="write a synthetic customer table to Parquet")
+    gen.add_argument("--customers", type=positive_int, required=True)
+    gen.add_argument("--output", required=True)
+    gen.add_argument("--seed", type=int, default=0)
+    gen.set_defaults(handler=_generate)
+
+    gen_tx = sub.add_parser(
+        "generate-transactions", help="write synthetic transaction lines to Parquet"
+    )
+    gen_tx.add_argument("--customers", type=positive_int, required=True)
+    gen_tx.add_argument("--output", required=True)
+    gen_tx.add_argument("--seed", type=int, default=0)
+    gen_tx.set_defaults(handler=_generate_transactions)
+    return parser
+
+
+def add_job_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments shared by the Spark jobs: a config file, overrides, a master."""
+    parser.add_argument("--config", required=True, help="YAML config file")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set model.k_max=8 (repeatable)",
+    )
+    parser.add_argument(
+        "--master", help="Spark master when not started by spark-submit (default: local[*])"
+    )
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
+
+
+def configure_logging(debug: bool = False) -> None:
+    """Progress on stderr through logging; py4j's own chatter stays quiet."""
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+def guarded(action: Callable[[], Any], *, debug: bool) -> int:
+    """Run ``action``; turn any failure into one stderr line and the exit code of its class."""
+    try:
+        action()
+    except SegmentationError as exc:
+        if debug:
+            log.exception("failed")
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - Spark/py4j failures: one line unless --debug
+        if debug:
+            log.exception("failed")
+        print(f"error: runtime failure: {one_line(exc)}", file=sys.stderr)
+        return RUNTIME_FAILURE_EXIT_CODE
+    return 0
+
+
+def one_line(exc: BaseException) -> str:
+    """The first meaningful line of an exception (py4j errors carry a Java stack trace)."""
+    for line in str(exc).strip().splitlines():
+        line = line.strip()
+        if line:
+            return f"{type(exc).__name__}: {line}"[:500]
+    return type(exc).__name__
+
+
+def _run(args: argparse.Namespace) -> None:
+    from segmentation.config import load_config
+    from segmentation.job import run_segmentation
+    from segmentation.session import build_session
+
+    cfg = load_config(args.config, args.overrides)
+    spark = build_session(app_name="segment-run", master=args.master, settings=cfg.spark)
+    run_segmentation(spark, cfg)
+    if args.report:
+        from segmentation.report import build_report
+
+        index = build_report(cfg.output.path)
+        log.info("report: %s", index)
+
+
+def _features(args: argparse.Namespace) -> None:
+    from segmentation.features_config import load_features_config
+    from segmentation.features_job import run_features
+    from segmentation.session import build_session
+
+    cfg = load_features_config(args.config, args.overrides)
+    spark = build_session(app_name="segment-features", master=args.master, settings=cfg.spark)
+    run_features(spark, cfg)
+
+
+def _score(args: argparse.Namespace) -> None:
+    from segmentation.score import score_customers
+    from segmentation.session import build_session
+
+    spark = build_session(app_name="segment-score", master=args.master)
+    score_customers(spark, model_run=args.model, input_path=args.input,
+                    output_path=args.output, mode=args.mode)
+
+
+def _report(args: argparse.Namespace) -> None:
+    from segmentation.report import build_report
+
+    index = build_report(args.run)
+    print(index)
+
+
+def _generate(args: argparse.Namespace) -> None:
+    from segmentation.generate import generate_customers
+
+    rows = generate_customers(args.customers, args.output, seed=args.seed)
+    log.info("wrote %d customers to %s", rows, args.output)
+
+
+def _generate_transactions(args: argparse.Namespace) -> None:
+    from segmentation.generate_transactions import generate_transactions
+
+    rows = generate_transactions(args.customers, args.output, seed=args.seed)
+    log.info("wrote %d transaction lines to %s", rows, args.output)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Exception classes the jobs turn into one-line messages and distinct exit codes.
+
+Each class is a ``ValueError`` so library callers can catch them broadly, while the
+CLI maps each class to its own exit code (see :data:`EXIT_CODES`).
+"""
+
+from __future__ import annotations
+
+
+class SegmentationError(ValueError):
+    """Base class of every error this project reports to a user."""
+
+    exit_code = 1
+
+
+class ConfigError(SegmentationError):
+    """The configuration is wrong: a key, a type, a value or a combination."""
+
+    exit_code = 2
+
+
+class InputDataError(SegmentationError):
+    """The input data cannot be segmented as configured (schema, values, size)."""
+
+    exit_code = 3
+
+
+class OutputError(SegmentationError):
+    """The output location cannot be written as configured."""
+
+    exit_code = 4
+
+
+#: Exit code for failures that are not the user's input (Spark or the machine failed).
+RUNTIME_FAILURE_EXIT_CODE = 5

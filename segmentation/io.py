@@ -1,0 +1,220 @@
+"""Reading inputs and writing a run's outputs atomically, on any Hadoop file system.
+
+Outputs are written into a staging directory next to the destination
+(``.<name>.staging-<run id>``); only when every file and ``_SUCCESS`` are there is the old
+destination moved aside and the staging directory renamed into place. A run that dies
+leaves the previous outputs where they were; a run that dies between the two renames
+leaves them in ``.<name>.previous-<run id>``, from which the next run restores them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from pyspark.errors import AnalysisException
+from pyspark.sql import DataFrame, SparkSession
+
+from segmentation.errors import InputDataError, OutputError
+
+log = logging.getLogger(__name__)
+
+SUCCESS_MARKER = "_SUCCESS"
+_STAGING = ".staging-"
+_PREVIOUS = ".previous-"
+
+
+class HadoopFS:
+    """The few Hadoop ``FileSystem`` operations this project needs, for any path scheme."""
+
+    def __init__(self, spark: SparkSession, path: str) -> None:
+        jvm = spark.sparkContext._jvm
+        assert jvm is not None
+        self._jvm = jvm
+        self._path_cls = jvm.org.apache.hadoop.fs.Path
+        conf = spark.sparkContext._jsc.hadoopConfiguration()
+        self._fs = self._path_cls(path).getFileSystem(conf)
+
+    def _p(self, path: str) -> Any:
+        return self._path_cls(path)
+
+    def exists(self, path: str) -> bool:
+        return bool(self._fs.exists(self._p(path)))
+
+    def is_dir(self, path: str) -> bool:
+        return bool(self._fs.exists(self._p(path)) and self._fs.getFileStatus(self._p(path)).isDirectory())
+
+    def mkdirs(self, path: str) -> None:
+        self._fs.mkdirs(self._p(path))
+
+    def delete(self, path: str) -> None:
+        self._fs.delete(self._p(path), True)
+
+    def rename(self, source: str, target: str) -> None:
+        if not self._fs.rename(self._p(source), self._p(target)):
+            raise OutputError(f"could not rename {source} to {target}")
+
+    def list_names(self, path: str) -> list[str]:
+        if not self.exists(path):
+            return []
+        return [status.getPath().getName() for status in self._fs.listStatus(self._p(path))]
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        stream = self._fs.create(self._p(path), True)
+        try:
+            stream.write(bytearray(data))
+        finally:
+            stream.close()
+
+    def read_bytes(self, path: str) -> bytes:
+        stream = self._fs.open(self._p(path))
+        try:
+            out = self._jvm.java.io.ByteArrayOutputStream()
+            self._jvm.org.apache.hadoop.io.IOUtils.copyBytes(stream, out, 65536, False)
+            return bytes(out.toByteArray())
+        finally:
+            stream.close()
+
+
+def read_parquet(spark: SparkSession, path: str, *, ignore_corrupt_files: bool = False) -> DataFrame:
+    """Read a Parquet file or directory (Hive-style partitions too), with clear errors."""
+    reader = spark.read.option("ignoreCorruptFiles", str(ignore_corrupt_files).lower())
+    try:
+        df = reader.parquet(path)
+    except AnalysisException as exc:
+        raise InputDataError(_explain_read_error(path, exc)) from exc
+    return df
+
+
+def _explain_read_error(path: str, exc: AnalysisException) -> str:
+    condition = exc.getCondition() or ""
+    text = str(exc)
+    if condition == "PATH_NOT_FOUND" or "Path does not exist" in text:
+        return f"input path {path} does not exist"
+    if "UNABLE_TO_INFER_SCHEMA" in condition or "Unable to infer schema" in text:
+        return f"input path {path} holds no Parquet data (empty directory or no .parquet files)"
+    first_line = text.strip().splitlines()[0] if text.strip() else condition
+    return f"cannot read Parquet at {path}: {first_line}"
+
+
+@dataclass(frozen=True)
+class StagedOutput:
+    """A staging directory being filled; :func:`atomic_output` swaps it into place."""
+
+    fs: HadoopFS
+    path: str
+
+    def file(self, name: str) -> str:
+        """Full path of ``name`` inside the staging directory."""
+        return f"{self.path}/{name}"
+
+    def write_text(self, name: str, text: str) -> None:
+        self.fs.write_bytes(self.file(name), text.encode("utf-8"))
+
+    def write_json(self, name: str, data: Any) -> None:
+        self.write_text(name, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+    def write_csv(self, name: str, frame: pd.DataFrame) -> None:
+        self.write_text(name, frame.to_csv(index=False, float_format="%.10g"))
+
+
+def check_output_target(spark: SparkSession, path: str, mode: str) -> None:
+    """Fail early (before any expensive work) when the output cannot be written as configured."""
+    fs = HadoopFS(spark, path)
+    restore_interrupted_swap(fs, path)
+    if fs.exists(path):
+        if not fs.is_dir(path):
+            raise OutputError(f"output.path {path} exists and is a file, not a directory")
+        if mode == "error":
+            raise OutputError(
+                f"output.path {path} already exists and output.mode is error "
+                "(set output.mode: overwrite to replace it)"
+            )
+    parent = _parent(path)
+    if fs.exists(parent) and not fs.is_dir(parent):
+        raise OutputError(f"the parent of output.path {path} is a file, not a directory")
+
+
+@contextmanager
+def atomic_output(spark: SparkSession, path: str, mode: str) -> Iterator[StagedOutput]:
+    """Yield a staging directory; on success mark it ``_SUCCESS`` and swap it into ``path``.
+
+    On any exception the staging directory is removed and ``path`` is left as it was.
+    """
+    path = path.rstrip("/")
+    fs = HadoopFS(spark, path)
+    check_output_target(spark, path, mode)
+    parent, name = _parent(path), _name(path)
+    remove_stale(fs, parent, name)
+    run_id = uuid.uuid4().hex[:12]
+    staging = f"{parent}/.{name}{_STAGING}{run_id}"
+    try:
+        fs.mkdirs(staging)
+        fs.write_bytes(f"{staging}/.probe", b"")
+        fs.delete(f"{staging}/.probe")
+    except Exception as exc:
+        raise OutputError(f"output.path {path} is not writable: {_first_line(exc)}") from exc
+    try:
+        yield StagedOutput(fs, staging)
+        fs.write_bytes(f"{staging}/{SUCCESS_MARKER}", b"")
+        _swap(fs, staging, path, f"{parent}/.{name}{_PREVIOUS}{run_id}", mode)
+    except BaseException:
+        fs.delete(staging)
+        raise
+    log.info("outputs written to %s", path)
+
+
+def _swap(fs: HadoopFS, staging: str, path: str, previous: str, mode: str) -> None:
+    if fs.exists(path):
+        if mode == "error":
+            raise OutputError(f"output.path {path} appeared while the job ran; not replacing it")
+        fs.rename(path, previous)
+        fs.rename(staging, path)
+        fs.delete(previous)
+    else:
+        fs.rename(staging, path)
+
+
+def restore_interrupted_swap(fs: HadoopFS, path: str) -> None:
+    """Put back previous outputs that a run killed between its two renames left aside."""
+    if fs.exists(path):
+        return
+    parent, name = _parent(path), _name(path)
+    for entry in sorted(fs.list_names(parent)):
+        if entry.startswith(f".{name}{_PREVIOUS}"):
+            log.warning("restoring previous outputs of %s from an interrupted run", path)
+            fs.rename(f"{parent}/{entry}", path)
+            return
+
+
+def remove_stale(fs: HadoopFS, parent: str, name: str) -> None:
+    """Delete staging directories (and moved-aside outputs) left by killed runs."""
+    for entry in fs.list_names(parent):
+        if entry.startswith(f".{name}{_STAGING}") or entry.startswith(f".{name}{_PREVIOUS}"):
+            log.info("removing %s/%s left by an earlier run that did not finish", parent, entry)
+            fs.delete(f"{parent}/{entry}")
+
+
+def read_json(spark: SparkSession, path: str) -> Any:
+    """Read a small JSON file from any Hadoop path."""
+    return json.loads(HadoopFS(spark, path).read_bytes(path).decode("utf-8"))
+
+
+def _parent(path: str) -> str:
+    head, _, _ = path.rstrip("/").rpartition("/")
+    return head or "."
+
+
+def _name(path: str) -> str:
+    return path.rstrip("/").rpartition("/")[2]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
