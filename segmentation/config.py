@@ -32,7 +32,8 @@ SelectBy = Literal[
     "silhouette", "silhouette_euclidean", "davies_bouldin", "calinski_harabasz", "dunn", "fixed"
 ]
 OutputMode = Literal["error", "overwrite"]
-DuplicatePolicy = Literal["fail", "keep_first"]
+DuplicatePolicy = Literal["fail", "drop"]
+Solver = Literal["auto", "row", "block"]
 
 _REQUIRED = object()
 
@@ -77,11 +78,15 @@ class ModelConfig:
     seed: int = 42
     max_iter: int = 30
     tol: float = 1e-4
-    restarts: int = 3
+    restarts: int = 10
     select_by: SelectBy = "silhouette"
     #: The sweep fits each k on a seeded sample of at most this many rows (0: all rows);
     #: the final model at the chosen k is always fitted on all rows.
     sweep_sample_size: int = 200_000
+    #: MLlib KMeans solver; "block" was ~1.8x faster than "row" on dense data here.
+    solver: Solver = "block"
+    #: KMeans fits of the sweep that run at once (independent Spark jobs from driver threads).
+    parallel_fits: int = 4
     previous_run: str | None = None
 
 
@@ -108,9 +113,9 @@ class OutputConfig:
 class Config:
     """The whole configuration of one segmentation run."""
 
-    input: InputConfig
-    features: FeaturesConfig
-    output: OutputConfig
+    input: InputConfig = required()
+    features: FeaturesConfig = required()
+    output: OutputConfig = required()
     model: ModelConfig = field(default_factory=ModelConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     #: Extra Spark settings (``spark.*`` keys) applied when this project builds the session.
@@ -159,6 +164,8 @@ def apply_override(data: dict[str, Any], item: str) -> None:
     except yaml.YAMLError as exc:
         raise ConfigError(f"override {item!r}: value is not valid YAML") from exc
     parts = key.strip().split(".")
+    if parts[0] == "spark" and len(parts) > 2:  # Spark settings are dotted names themselves
+        parts = ["spark", ".".join(parts[1:])]
     node = data
     for part in parts[:-1]:
         child = node.setdefault(part, {})
@@ -272,6 +279,7 @@ def validate_config(cfg: Config) -> None:
     _check_positive(
         ("model.restarts", m.restarts),
         ("model.max_iter", m.max_iter),
+        ("model.parallel_fits", m.parallel_fits),
         ("input.partitions", cfg.input.partitions),
         ("evaluation.sample_size", cfg.evaluation.sample_size),
         ("features.max_categories", f.max_categories),

@@ -59,7 +59,8 @@ class Segment:
 
 
 SEGMENTS: tuple[Segment, ...] = (
-    Segment("young digital bargain hunters", 0.25, 26, 32, 350, 14, 9, 0.92, 14, (0.85, 0.03, 0.12)),
+    Segment("young digital bargain hunters", 0.25, 26, 32, 350, 14, 9, 0.92, 14,
+            (0.85, 0.03, 0.12)),
     Segment("affluent loyal", 0.10, 58, 160, 8000, 40, 6, 0.3, 100, (0.1, 0.8, 0.1)),
     Segment("lapsed", 0.20, 46, 58, 120, 1.5, 260, 0.5, 45, (0.05, 0.1, 0.85)),
     Segment("busy families", 0.20, 36, 65, 1600, 18, 20, 0.55, 30, (0.8, 0.1, 0.1)),

@@ -48,7 +48,8 @@ class HadoopFS:
         return bool(self._fs.exists(self._p(path)))
 
     def is_dir(self, path: str) -> bool:
-        return bool(self._fs.exists(self._p(path)) and self._fs.getFileStatus(self._p(path)).isDirectory())
+        p = self._p(path)
+        return bool(self._fs.exists(p) and self._fs.getFileStatus(p).isDirectory())
 
     def mkdirs(self, path: str) -> None:
         self._fs.mkdirs(self._p(path))
@@ -82,7 +83,9 @@ class HadoopFS:
             stream.close()
 
 
-def read_parquet(spark: SparkSession, path: str, *, ignore_corrupt_files: bool = False) -> DataFrame:
+def read_parquet(
+    spark: SparkSession, path: str, *, ignore_corrupt_files: bool = False
+) -> DataFrame:
     """Read a Parquet file or directory (Hive-style partitions too), with clear errors."""
     reader = spark.read.option("ignoreCorruptFiles", str(ignore_corrupt_files).lower())
     try:

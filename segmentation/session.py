@@ -46,6 +46,9 @@ def build_session(
     if not launched_by_spark_submit():
         builder = builder.master(master or "local[*]")
         if (master or "local").startswith("local"):
+            # Keep local mode on loopback (this machine's hostname resolves to loopback,
+            # and Spark would otherwise pick another interface's address).
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
             builder = builder.config("spark.driver.host", "127.0.0.1").config(
                 "spark.driver.bindAddress", "127.0.0.1"
             )

@@ -15,7 +15,7 @@ os.environ.setdefault("TZ", "UTC")
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator["SparkSession"]:  # noqa: F821 - imported lazily below
+def spark() -> Iterator[SparkSession]:  # noqa: F821 - imported lazily below
     """A local[2] session: few shuffle partitions, no UI, UTC, all traffic on 127.0.0.1."""
     from pyspark.sql import SparkSession
 

@@ -1,0 +1,274 @@
+"""The segmentation job: read, validate, prepare, sweep k, choose k, fit the final model, write.
+
+:func:`run_segmentation` takes a SparkSession and a validated :class:`Config` and returns
+the manifest it wrote; it never builds a session or exits (the CLI and ``jobs/`` do).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import platform
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pyspark import StorageLevel
+from pyspark.ml import PipelineModel
+from pyspark.ml.feature import PCA
+from pyspark.ml.functions import vector_to_array
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from segmentation.assign import DISTANCE_COL, SEGMENT_COL, SegmentAssigner, ids_by_size
+from segmentation.config import Config
+from segmentation.describe import describe_segments
+from segmentation.errors import InputDataError
+from segmentation.io import StagedOutput, atomic_output, check_output_target, read_parquet
+from segmentation.metrics import METRIC_COLUMNS, evaluate_candidates, metrics_frame
+from segmentation.pipeline import FEATURES_COL, category_column, fit_preparation
+from segmentation.profiles import segment_profiles
+from segmentation.sweep import KFit, choose_k, selection_rule, sweep
+from segmentation.validate import InputProfile, check_schema, is_missing, profile_input
+
+log = logging.getLogger(__name__)
+
+
+class StageTimer:
+    """Wall-clock seconds per named stage, logged as each stage ends."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 3)
+        log.info("%s: %.1f s", name, self.seconds[name])
+
+
+def run_segmentation(spark: SparkSession, cfg: Config) -> dict[str, Any]:
+    """Run the whole job and write every output under ``cfg.output.path``; return the manifest."""
+    started = dt.datetime.now(dt.timezone.utc)
+    timer = StageTimer()
+    check_output_target(spark, cfg.output.path, cfg.output.mode)
+    with timer.stage("read_and_validate"):
+        raw = read_parquet(spark, cfg.input.path,
+                           ignore_corrupt_files=cfg.input.ignore_corrupt_files)
+        check_schema(raw, cfg)
+        profile = profile_input(raw, cfg)
+        usable, dropped = usable_rows(raw, cfg, profile)
+        rows_used = profile.rows - sum(dropped.values())
+        check_enough_rows(rows_used, cfg)
+    with atomic_output(spark, cfg.output.path, cfg.output.mode) as out:
+        manifest = _segment(spark, cfg, usable, timer, out)
+        manifest.update(
+            rows_read=profile.rows,
+            rows_used=rows_used,
+            rows_dropped=dropped,
+            missing_values=profile.missing,
+            constant_columns=profile.constant_columns,
+            started_at=started.isoformat(),
+            finished_at=dt.datetime.now(dt.timezone.utc).isoformat(),
+            timings=timer.seconds,
+            versions=versions(spark),
+            config=cfg.to_dict(),
+            seed=cfg.model.seed,
+            input={"path": cfg.input.path, "id_column": cfg.input.id_column},
+            features={"numeric": cfg.features.numeric,
+                      "categorical": cfg.features.categorical,
+                      "log1p": cfg.features.log1p},
+        )
+        manifest["duration_seconds"] = round(
+            (dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 3)
+        out.write_json("manifest.json", manifest)
+    log.info("chosen k=%d; outputs in %s", manifest["chosen_k"], cfg.output.path)
+    return manifest
+
+
+def usable_rows(
+    raw: DataFrame, cfg: Config, profile: InputProfile
+) -> tuple[DataFrame, dict[str, int]]:
+    """The rows the model is fitted on, and how many rows were dropped for which reason."""
+    id_col = cfg.input.id_column
+    df = raw.select(id_col, *cfg.features.numeric, *cfg.features.categorical)
+    dropped: dict[str, int] = {}
+    if profile.duplicate_id_rows:  # policy "drop" (validation failed otherwise)
+        repeated = F.count(F.lit(1)).over(Window.partitionBy(id_col))
+        df = df.withColumn("_n", repeated).where("_n = 1").drop("_n")
+        dropped["duplicate_id"] = profile.rows - df.count()
+    if cfg.features.missing == "drop" and profile.rows_with_missing:
+        any_missing = F.lit(False)
+        for name in cfg.features.numeric:
+            any_missing = any_missing | is_missing(name)
+        before = profile.rows - sum(dropped.values())
+        df = df.where(~any_missing)
+        dropped["missing_value"] = before - df.count() if dropped else profile.rows_with_missing
+    return df, dropped
+
+
+def check_enough_rows(rows: int, cfg: Config) -> None:
+    """KMeans at k needs at least k rows; fail before fitting anything."""
+    needed = cfg.model.k if cfg.model.k is not None else cfg.model.k_max
+    key = "model.k" if cfg.model.k is not None else "model.k_max"
+    if rows < needed:
+        raise InputDataError(f"only {rows} usable rows, fewer than {key}={needed}")
+
+
+def _segment(
+    spark: SparkSession, cfg: Config, usable: DataFrame, timer: StageTimer, out: StagedOutput
+) -> dict[str, Any]:
+    id_col, model_cfg = cfg.input.id_column, cfg.model
+    with timer.stage("prepare_features"):
+        partitioned = (
+            usable.repartition(cfg.input.partitions, id_col)
+            .sortWithinPartitions(id_col)
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        )
+        preparation = fit_preparation(partitioned, cfg.features)
+        keep = [id_col, *cfg.features.numeric,
+                *[category_column(c) for c in cfg.features.categorical], FEATURES_COL]
+        prepared = preparation.transform(partitioned).select(*keep)
+        prepared = prepared.persist(StorageLevel.MEMORY_AND_DISK)
+        rows = prepared.count()
+        partitioned.unpersist()
+    sample = evaluation_sample(prepared, rows, cfg.evaluation.sample_size, model_cfg.seed)
+    with timer.stage("sweep"):
+        sweep_rows = sweep_input(prepared, rows, model_cfg.sweep_sample_size, model_cfg.seed)
+        ks = ([model_cfg.k] if model_cfg.k is not None
+              else list(range(model_cfg.k_min, model_cfg.k_max + 1)))
+        fits = sweep(sweep_rows, ks, model_cfg, sample)
+    with timer.stage("evaluate"):
+        values, sizes = evaluate_candidates(prepared, [f.centers for f in fits], sample)
+        metrics = metrics_frame(ks, values)
+        metrics["iterations"] = [f.iterations for f in fits]
+        metrics["seconds"] = [round(f.seconds, 3) for f in fits]
+        metrics["fitted_rows"] = sweep_rows.count() if sweep_rows is not prepared else rows
+        for _, r in metrics.iterrows():
+            log.info("k=%d %s", r.k, " ".join(f"{m}={r[m]:.4g}" for m in METRIC_COLUMNS))
+    chosen_k = ks[0] if model_cfg.k is not None else choose_k(metrics, model_cfg.select_by)
+    final = fits[ks.index(chosen_k)]
+    final_sizes = sizes[ks.index(chosen_k)]
+    if sweep_rows is not prepared:
+        sweep_rows.unpersist()
+        with timer.stage("final_fit"):
+            (final,) = sweep(prepared, [chosen_k], model_cfg, sample,
+                             warm_start={chosen_k: final.centers})
+            (values,), (final_sizes,) = evaluate_candidates(prepared, [final.centers], sample)
+            row = metrics.index[metrics.k == chosen_k][0]
+            for name, value in values.items():
+                metrics.loc[row, name] = value
+            metrics.loc[row, ["iterations", "seconds", "fitted_rows"]] = [
+                final.iterations, round(final.seconds, 3), rows]
+    with timer.stage("write_outputs"):
+        model, labelled = final_model(preparation, final, final_sizes, prepared)
+        labelled = labelled.persist(StorageLevel.MEMORY_AND_DISK)
+        labelled.select(id_col, SEGMENT_COL, DISTANCE_COL).write.parquet(out.file("labels"))
+        prepared.unpersist()
+        model.write().save(out.file("model"))
+        profiles, segments = segment_profiles(
+            labelled, cfg.features, min_segment_size=cfg.output.min_segment_size)
+        descriptions = describe_segments(profiles)
+        segments["description"] = segments["segment"].map(descriptions).fillna("")
+        out.write_csv("metrics.csv", metrics)
+        out.write_csv("segments.csv", segments)
+        out.write_csv("profiles.csv", profiles)
+        spark.createDataFrame(profiles).coalesce(1).write.parquet(out.file("profiles"))
+        pca = write_scatter(labelled, final, final_sizes, cfg, out)
+        labelled.unpersist()
+    return {
+        "chosen_k": chosen_k,
+        "select_by": model_cfg.select_by,
+        "selection_rule": selection_rule(model_cfg.select_by),
+        "k_range": ks,
+        "final_seed": final.seed,
+        "segments": segments[["segment", "size"]].to_dict(orient="records"),
+        "pca": pca,
+    }
+
+
+def sweep_input(prepared: DataFrame, rows: int, sample_size: int, seed: int) -> DataFrame:
+    """The rows the sweep fits on: all of them, or a seeded sample of about ``sample_size``."""
+    vectors = prepared.select(FEATURES_COL)
+    if sample_size == 0 or rows <= sample_size:
+        return prepared
+    fraction = sample_size / rows
+    log.info("sweep fits on a seeded sample of about %d of %d rows", sample_size, rows)
+    return vectors.sample(fraction=fraction, seed=seed).persist(StorageLevel.MEMORY_AND_DISK)
+
+
+def evaluation_sample(prepared: DataFrame, rows: int, size: int, seed: int) -> np.ndarray:
+    """A seeded uniform sample of at most ``size`` feature vectors, on the driver."""
+    fraction = min(1.0, 1.2 * size / rows)
+    picked = (
+        prepared.sample(fraction=fraction, seed=seed)
+        .select(vector_to_array(FEATURES_COL).alias("x"))
+        .toPandas()
+    )
+    x = np.array(picked["x"].tolist(), dtype=float).reshape(len(picked), -1)
+    if len(x) > size:
+        x = x[np.sort(np.random.default_rng(seed).choice(len(x), size, replace=False))]
+    return x
+
+
+def final_model(
+    preparation: PipelineModel, final: KFit, sizes: list[int], prepared: DataFrame
+) -> tuple[PipelineModel, DataFrame]:
+    """The saved pipeline (preparation + KMeans + segment ids) and the labelled rows."""
+    assigner = SegmentAssigner(segmentIds=ids_by_size(sizes), centers=final.centers.tolist())
+    model = PipelineModel(stages=[*preparation.stages, final.model, assigner])
+    labelled = assigner.transform(final.model.transform(prepared))
+    return model, labelled
+
+
+def write_scatter(
+    labelled: DataFrame, final: KFit, sizes: list[int], cfg: Config, out: StagedOutput
+) -> dict[str, Any] | None:
+    """A seeded sample projected to 2-D with Spark PCA (no ids; small segments left out)."""
+    size = cfg.output.pca_sample_size
+    dim = len(final.centers[0])
+    if size == 0 or dim < 2:
+        return None
+    pca = PCA(k=2, inputCol=FEATURES_COL, outputCol="_pca").fit(labelled)
+    rows = labelled.count()
+    big = (
+        labelled.groupBy(SEGMENT_COL).count()
+        .where(F.col("count") >= cfg.output.min_segment_size)
+        .select(SEGMENT_COL)
+    )
+    sample = (
+        pca.transform(labelled.sample(fraction=min(1.0, 1.2 * size / rows),
+                                      seed=cfg.model.seed))
+        .join(F.broadcast(big), SEGMENT_COL)
+        .select(vector_to_array("_pca").alias("p"), SEGMENT_COL)
+        .toPandas()
+    )
+    sample = sample.iloc[:size]
+    scatter = pd.DataFrame({"pc1": [p[0] for p in sample.p], "pc2": [p[1] for p in sample.p],
+                            "segment": sample[SEGMENT_COL].astype(int)})
+    components = pca.pc.toArray()
+    projected = final.centers @ components
+    ids = ids_by_size(sizes)
+    centroids = pd.DataFrame({"segment": ids, "pc1": projected[:, 0], "pc2": projected[:, 1]})
+    out.write_csv("scatter.csv", scatter)
+    out.write_csv("centroids_2d.csv", centroids.sort_values("segment"))
+    return {"explained_variance": [float(v) for v in pca.explainedVariance.toArray()]}
+
+
+def versions(spark: SparkSession) -> dict[str, str]:
+    """Versions of everything that can change a result."""
+    import pyarrow
+    import pyspark
+
+    return {
+        "spark": spark.version,
+        "pyspark": pyspark.__version__,
+        "python": platform.python_version(),
+        "pandas": pd.__version__,
+        "numpy": np.__version__,
+        "pyarrow": pyarrow.__version__,
+    }

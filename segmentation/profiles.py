@@ -1,0 +1,122 @@
+"""Per-segment profiles in original units: small tables to plot and read locally.
+
+One ``rollup`` aggregation gives, for every segment and for all customers together, the
+size, distance quantiles and, per numeric feature, count, mean, std, min, quartiles
+(``percentile_approx``) and max; one small ``groupBy`` per categorical column gives level
+shares. ``z`` is the segment mean's standardised deviation from the overall mean (for a
+category level: the share's deviation in units of the overall share's binomial std).
+
+Privacy: statistics that can reveal one customer (min, max, quartiles) are blanked for
+segments smaller than ``output.min_segment_size``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from segmentation.assign import DISTANCE_COL, SEGMENT_COL
+from segmentation.config import FeaturesConfig
+from segmentation.pipeline import category_column
+from segmentation.validate import is_missing
+
+PROFILE_COLUMNS = ["segment", "feature", "kind", "count", "mean", "std", "min", "q25",
+                   "median", "q75", "max", "overall_mean", "overall_std", "z"]
+REVEALING = ["min", "q25", "median", "q75", "max"]
+_ACCURACY = 10_000
+
+
+def _numeric_aggregates(name: str) -> list[Column]:
+    value = F.when(~is_missing(name), F.col(name).cast("double"))
+    quartiles = F.percentile_approx(value, [0.25, 0.5, 0.75], _ACCURACY)
+    return [
+        F.count(value).alias(f"{name}|count"),
+        F.avg(value).alias(f"{name}|mean"),
+        F.stddev_samp(value).alias(f"{name}|std"),
+        F.min(value).alias(f"{name}|min"),
+        quartiles.alias(f"{name}|quartiles"),
+        F.max(value).alias(f"{name}|max"),
+    ]
+
+
+def segment_profiles(
+    labelled: DataFrame, features: FeaturesConfig, *, min_segment_size: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(profiles, segments) tables from rows carrying features, ``segment`` and ``distance``.
+
+    ``segments`` has ``segment, size, share, mean_distance, distance_p99``.
+    """
+    aggs = [
+        F.count(F.lit(1)).alias("size"),
+        F.avg(DISTANCE_COL).alias("mean_distance"),
+        F.percentile_approx(DISTANCE_COL, 0.99, _ACCURACY).alias("distance_p99"),
+    ]
+    for name in features.numeric:
+        aggs += _numeric_aggregates(name)
+    rolled = labelled.rollup(SEGMENT_COL).agg(*aggs).toPandas()
+    overall = rolled[rolled[SEGMENT_COL].isna()].iloc[0]
+    per_segment = rolled[rolled[SEGMENT_COL].notna()].copy()
+    per_segment[SEGMENT_COL] = per_segment[SEGMENT_COL].astype(int)
+    per_segment = per_segment.sort_values(SEGMENT_COL).reset_index(drop=True)
+    total = float(overall["size"])
+    segments = per_segment[[SEGMENT_COL, "size", "mean_distance", "distance_p99"]].copy()
+    segments.insert(2, "share", segments["size"] / total)
+
+    rows = []
+    for _, seg in per_segment.iterrows():
+        for name in features.numeric:
+            rows.append(_numeric_row(int(seg[SEGMENT_COL]), name, seg, overall))
+    profiles = pd.DataFrame(rows, columns=PROFILE_COLUMNS)
+    if features.categorical:
+        sizes = dict(zip(segments[SEGMENT_COL], segments["size"], strict=True))
+        profiles = pd.concat(
+            [profiles] + [_category_rows(labelled, name, sizes, total)
+                          for name in features.categorical],
+            ignore_index=True,
+        )
+    small = profiles[SEGMENT_COL].map(
+        dict(zip(segments[SEGMENT_COL], segments["size"] < min_segment_size, strict=True))
+    )
+    profiles.loc[small.astype(bool), REVEALING] = np.nan
+    profiles = profiles.sort_values([SEGMENT_COL, "kind", "feature"], kind="stable")
+    return profiles.reset_index(drop=True), segments
+
+
+def _numeric_row(segment: int, name: str, seg: pd.Series, overall: pd.Series) -> list:
+    quartiles = seg[f"{name}|quartiles"]
+    q25, median, q75 = (list(quartiles) if quartiles is not None else [np.nan] * 3)
+    mean, overall_mean = seg[f"{name}|mean"], overall[f"{name}|mean"]
+    overall_std = overall[f"{name}|std"]
+    return [segment, name, "numeric", seg[f"{name}|count"], mean, seg[f"{name}|std"],
+            seg[f"{name}|min"], q25, median, q75, seg[f"{name}|max"], overall_mean,
+            overall_std, _z(mean, overall_mean, overall_std)]
+
+
+def _z(mean: float, overall_mean: float, overall_std: float) -> float:
+    if overall_std is None or not np.isfinite(overall_std) or overall_std == 0:
+        return 0.0
+    return float((mean - overall_mean) / overall_std)
+
+
+def _category_rows(
+    labelled: DataFrame, name: str, sizes: dict[int, float], total: float
+) -> pd.DataFrame:
+    counts = (
+        labelled.groupBy(SEGMENT_COL, F.col(category_column(name)).alias("level"))
+        .count()
+        .toPandas()
+    )
+    overall = counts.groupby("level")["count"].sum() / total
+    rows = []
+    for segment, size in sizes.items():
+        seg_counts = counts[counts[SEGMENT_COL] == segment].set_index("level")["count"]
+        for level, p0 in overall.items():
+            n = float(seg_counts.get(level, 0))
+            share = n / size
+            std0 = float(np.sqrt(p0 * (1 - p0)))
+            rows.append([segment, f"{name}={level}", "category", n, share,
+                         float(np.sqrt(share * (1 - share))), np.nan, np.nan, np.nan, np.nan,
+                         np.nan, float(p0), std0, _z(share, float(p0), std0)])
+    return pd.DataFrame(rows, columns=PROFILE_COLUMNS)

@@ -1,0 +1,108 @@
+"""The local report of a finished run: PNG plots and one HTML page, from small files only.
+
+Reads the run directory's CSV and JSON files with pandas (no Spark), draws the plots with
+matplotlib on the headless Agg canvas and writes ``RUN_DIR/report/index.html`` beside them.
+The report directory is built in a staging directory and swapped in whole, so a failed
+render never leaves a half-written report.
+
+Examples
+--------
+>>> from segmentation.report import build_report
+>>> build_report("out/demo-run")  # doctest: +SKIP
+'out/demo-run/report/index.html'
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from segmentation.report.boxes import plot_distributions
+from segmentation.report.colors import segment_colors
+from segmentation.report.figures import Plot
+from segmentation.report.heatmaps import plot_migration, plot_profiles
+from segmentation.report.html import render_html
+from segmentation.report.load import RunData, load_run
+from segmentation.report.plots import explained_variance, plot_k_selection, plot_scatter, plot_sizes
+from segmentation.report.selection import selection_rule
+
+__all__ = ["build_report"]
+
+log = logging.getLogger(__name__)
+
+REPORT_DIR = "report"
+
+
+def build_report(run_dir: str | os.PathLike[str]) -> str:
+    """Write the plots and ``index.html`` of the run in ``run_dir`` into ``run_dir/report``.
+
+    Parameters
+    ----------
+    run_dir : str or path-like
+        A finished run directory (local path or ``file:`` URI).
+
+    Returns
+    -------
+    str
+        The path of ``index.html``.
+
+    Raises
+    ------
+    InputDataError
+        The run directory is missing, unfinished or malformed (the message names the path).
+    """
+    run = load_run(run_dir)
+    target = run.path / REPORT_DIR
+    staging = run.path / f".{REPORT_DIR}.staging-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        colors = segment_colors(run.segments["segment"])
+        rule = selection_rule(run.select_by, run.chosen_k, list(run.metrics["k"]))
+        plots = render_plots(run, colors=colors, rule=rule, out_dir=staging)
+        page = render_html(run, plots, colors=colors, rule=rule)
+        (staging / "index.html").write_text(page, encoding="utf-8")
+        _swap(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    index = target / "index.html"
+    log.info("report of %s: %d images, %s", run.path, len(plots), index)
+    return str(index)
+
+
+def render_plots(run: RunData, *, colors: dict[int, str], rule: str, out_dir: Path
+                 ) -> list[Plot]:
+    """Draw every plot the run's files support into ``out_dir``, in page order."""
+    ids = [int(s) for s in run.segments["segment"]]
+    features = run.manifest.get("features")
+    log1p = features.get("log1p", []) if isinstance(features, dict) else []
+    plots = [
+        plot_k_selection(run.metrics, chosen_k=run.chosen_k, select_by=run.select_by,
+                         rule=rule, out_dir=out_dir),
+        plot_sizes(run.segments, colors=colors, out_dir=out_dir),
+        plot_profiles(run.profiles, ids, colors=colors, out_dir=out_dir),
+        *plot_distributions(run.profiles, ids, colors=colors, log_features=log1p or [],
+                            out_dir=out_dir),
+    ]
+    if run.scatter is not None and not run.scatter.empty:
+        plots.append(plot_scatter(run.scatter, run.centroids, colors=colors,
+                                  explained=explained_variance(run.manifest), out_dir=out_dir))
+    if run.migration is not None and not run.migration.empty:
+        migration = run.manifest.get("migration")
+        kept = migration.get("kept_share") if isinstance(migration, dict) else None
+        plots.append(plot_migration(run.migration, colors=colors,
+                                    kept_share=float(kept) if kept is not None else None,
+                                    out_dir=out_dir))
+    return plots
+
+
+def _swap(staging: Path, target: Path) -> None:
+    """Replace ``target`` by ``staging``; the old report is removed only after the rename."""
+    previous = target.with_name(f".{target.name}.previous-{uuid.uuid4().hex[:8]}")
+    if target.exists():
+        target.rename(previous)
+    staging.rename(target)
+    shutil.rmtree(previous, ignore_errors=True)

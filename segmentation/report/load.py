@@ -1,0 +1,220 @@
+"""Reading a finished run directory's small files (CSV and JSON) into pandas.
+
+The report needs only what the Spark job writes as small files: ``manifest.json``,
+``metrics.csv``, ``segments.csv``, ``profiles.csv`` and, when present, ``scatter.csv``,
+``centroids_2d.csv`` and ``migration.csv``. Everything is validated here, once, so the
+plotting code can assume well-formed tables: a missing file or column is an
+:class:`~segmentation.errors.InputDataError` naming the path and what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import numpy as np
+import pandas as pd
+
+from segmentation.describe import describe_segments
+from segmentation.errors import InputDataError
+
+log = logging.getLogger(__name__)
+
+#: Files without which a run directory cannot be reported on.
+REQUIRED_FILES = ("_SUCCESS", "manifest.json", "metrics.csv", "segments.csv", "profiles.csv")
+
+METRIC_COLUMNS = (
+    "wcss",
+    "silhouette",
+    "davies_bouldin",
+    "calinski_harabasz",
+    "dunn",
+    "silhouette_euclidean",
+    "iterations",
+    "seconds",
+)
+PROFILE_STAT_COLUMNS = (
+    "count",
+    "mean",
+    "std",
+    "min",
+    "q25",
+    "median",
+    "q75",
+    "max",
+    "overall_mean",
+    "overall_std",
+    "z",
+)
+
+
+@dataclass(frozen=True)
+class RunData:
+    """The small files of one finished run, validated and typed.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The run directory.
+    manifest : dict
+        ``manifest.json`` as read (optional keys may be absent).
+    metrics : pandas.DataFrame
+        One row per k tried, sorted by k; every metric column present (NaN if not written).
+    segments : pandas.DataFrame
+        ``segment, size, share, description``, sorted by segment; descriptions filled in
+        from the profiles where the job left them empty.
+    profiles : pandas.DataFrame
+        The tidy profiles table with every statistic column present (NaN when suppressed).
+    scatter, centroids, migration : pandas.DataFrame or None
+        The optional tables, ``None`` when the run did not write them.
+    """
+
+    path: Path
+    manifest: dict[str, Any]
+    metrics: pd.DataFrame
+    segments: pd.DataFrame
+    profiles: pd.DataFrame
+    scatter: pd.DataFrame | None
+    centroids: pd.DataFrame | None
+    migration: pd.DataFrame | None
+
+    @property
+    def chosen_k(self) -> int | None:
+        """The k of the final model (from the manifest, or the only k tried)."""
+        value = self.manifest.get("chosen_k")
+        if value is not None:
+            return int(value)
+        if len(self.metrics) == 1:
+            return int(self.metrics["k"].iloc[0])
+        return None
+
+    @property
+    def select_by(self) -> str | None:
+        """The selection rule's name (a metric column or ``fixed``), if recorded."""
+        value = self.manifest.get("select_by")
+        return str(value) if value else None
+
+
+def load_run(run_dir: str | os.PathLike[str]) -> RunData:
+    """Read and validate the small files of the run directory ``run_dir``.
+
+    Parameters
+    ----------
+    run_dir : str or path-like
+        A local directory or a ``file:`` URI (the report does not read remote file systems).
+
+    Raises
+    ------
+    InputDataError
+        The directory does not exist, a required file or column is missing, or a file
+        cannot be parsed; the message names the path.
+    """
+    path = local_path(run_dir)
+    if not path.is_dir():
+        raise InputDataError(f"run directory {path} does not exist or is not a directory")
+    missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+    if missing:
+        raise InputDataError(
+            f"run directory {path} is incomplete: missing {', '.join(missing)} "
+            "(is the run finished?)"
+        )
+    manifest = _read_manifest(path / "manifest.json")
+    metrics = _read_csv(path / "metrics.csv", required=("k",), optional=METRIC_COLUMNS)
+    metrics = metrics.dropna(subset=["k"]).sort_values("k", ignore_index=True)
+    metrics["k"] = metrics["k"].astype(int)
+    segments = _read_csv(
+        path / "segments.csv", required=("segment", "size"), optional=("share", "description")
+    )
+    profiles = _read_csv(
+        path / "profiles.csv",
+        required=("segment", "feature", "kind", "mean", "overall_mean", "z"),
+        optional=PROFILE_STAT_COLUMNS,
+    )
+    profiles = profiles.dropna(subset=["segment"]).astype({"segment": int})
+    profiles["feature"] = profiles["feature"].astype(str)
+    profiles["kind"] = profiles["kind"].astype(str)
+    return RunData(
+        path=path,
+        manifest=manifest,
+        metrics=metrics,
+        segments=_complete_segments(segments, profiles),
+        profiles=profiles,
+        scatter=_read_optional(path / "scatter.csv", ("pc1", "pc2", "segment")),
+        centroids=_read_optional(path / "centroids_2d.csv", ("segment", "pc1", "pc2")),
+        migration=_read_optional(path / "migration.csv", ("previous_segment", "segment", "count")),
+    )
+
+
+def local_path(run_dir: str | os.PathLike[str]) -> Path:
+    """``run_dir`` as a local path; ``file:`` URIs accepted, other schemes refused."""
+    text = os.fspath(run_dir)
+    parsed = urlparse(text)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    if len(parsed.scheme) > 1:  # one letter is a Windows drive, not a scheme
+        raise InputDataError(
+            f"run directory {text}: the report reads local directories only; "
+            f"copy the run's small files to a local directory first"
+        )
+    return Path(text)
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputDataError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InputDataError(f"{path} must hold a JSON object, not {type(data).__name__}")
+    return data
+
+
+def _read_csv(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...]) -> pd.DataFrame:
+    """A CSV with its required columns checked and its optional ones added as NaN."""
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as exc:  # pandas parser errors are ValueErrors
+        raise InputDataError(f"cannot read {path}: {exc}") from exc
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise InputDataError(
+            f"{path} lacks column(s) {', '.join(missing)} "
+            f"(present: {', '.join(map(str, frame.columns)) or 'none'})"
+        )
+    if frame.empty:
+        raise InputDataError(f"{path} has no rows")
+    for column in optional:
+        if column not in frame.columns:
+            frame[column] = np.nan
+    for column in (*required, *optional):
+        if column not in ("feature", "kind", "description"):
+            frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    return frame
+
+
+def _read_optional(path: Path, required: tuple[str, ...]) -> pd.DataFrame | None:
+    if not path.is_file():
+        log.debug("%s not written by the run; skipped", path.name)
+        return None
+    frame = _read_csv(path, required=required, optional=())
+    return frame.dropna(subset=list(required)).astype({c: int for c in required if "pc" not in c})
+
+
+def _complete_segments(segments: pd.DataFrame, profiles: pd.DataFrame) -> pd.DataFrame:
+    """Sorted segments with shares and descriptions filled in where the job left gaps."""
+    segments = segments.dropna(subset=["segment", "size"]).sort_values("segment",
+                                                                         ignore_index=True)
+    segments["segment"] = segments["segment"].astype(int)
+    total = segments["size"].sum()
+    if total > 0:
+        segments["share"] = segments["share"].fillna(segments["size"] / total)
+    described = describe_segments(profiles)
+    text = segments["description"].astype("string").str.strip()
+    gaps = text.isna() | (text == "")
+    segments["description"] = text.where(~gaps, segments["segment"].map(described)).fillna("")
+    return segments

@@ -1,0 +1,314 @@
+"""Both jobs on a real 2-worker Spark standalone cluster (scripts/cluster.sh + scripts/submit.sh).
+
+Checks: executors import ``segmentation`` from the shipped zip with the pinned Python;
+labels and features equal those of a local-mode run of the same config; a worker killed
+mid-sweep and a driver killed mid-run. Tests run in file order; the worker-kill test comes
+last because it leaves the cluster with one worker.
+
+    pytest -m cluster tests/cluster
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segmentation.generate import generate_customers
+
+from .conftest import ROOT, SCRIPTS, Cluster
+
+pytestmark = pytest.mark.cluster
+
+SEGMENT = str(Path(sys.executable).parent / "segment")
+RUN_TIMEOUT = 900  # seconds for one job run; the machine is shared, runs are slow under load
+#: A small, fast sweep; identical for the cluster runs and the local reference runs.
+SWEEP = [
+    "--set", "model.k_min=2", "--set", "model.k_max=6", "--set", "model.restarts=2",
+    "--set", "input.partitions=4", "--set", "evaluation.sample_size=500",
+    "--set", "output.pca_sample_size=300", "--set", "spark.spark.sql.shuffle.partitions=4",
+    "--set", "spark.spark.ui.enabled=false",
+]
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working directory outside the repository: every job runs with this cwd."""
+    return tmp_path_factory.mktemp("work")
+
+
+@pytest.fixture(scope="module")
+def customers(work: Path) -> Path:
+    path = work / "customers"
+    generate_customers(3000, path, seed=7)
+    return path
+
+
+@pytest.fixture(scope="module")
+def local_run(work: Path, customers: Path) -> Path:
+    """The reference: the same config run in local mode (local[2]) with the `segment` CLI."""
+    out = work / "run-local"
+    done = subprocess.run(
+        [SEGMENT, "run", "--master", "local[2]", "--config", str(ROOT / "conf/default.yaml"),
+         *segment_args(customers, out)],
+        cwd=work, capture_output=True, text=True, timeout=RUN_TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def cluster_run(cluster: Cluster, work: Path, customers: Path) -> Path:
+    """An undisturbed cluster run of the reference config."""
+    out = work / "run-cluster"
+    proc, log = submit(cluster, "jobs/segment.py", segment_args(customers, out), work, "run")
+    finish(proc, log)
+    return out
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def segment_args(customers: Path, out: Path) -> list[str]:
+    """Overrides of conf/default.yaml (the caller passes --config)."""
+    return ["--set", f"input.path={customers}", "--set", f"output.path={out}", *SWEEP]
+
+
+def submit(cluster: Cluster, job: str, args: Sequence[str], cwd: Path,
+           name: str) -> tuple[subprocess.Popen[bytes], Path]:
+    """Start scripts/submit.sh in its own process group; driver output goes to a log file."""
+    log = cwd / f"{name}.log"
+    cmd = [str(SCRIPTS / "submit.sh"), "--no-package", "--conf", "spark.ui.enabled=false",
+           job, *(["--config", str(ROOT / "conf/default.yaml")]
+                  if job.endswith("segment.py") else []), *args]
+    with open(log, "wb") as sink:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=cluster.env, stdout=sink,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    return proc, log
+
+
+def finish(proc: subprocess.Popen[bytes], log: Path, timeout: float = RUN_TIMEOUT) -> str:
+    try:
+        rc = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        pytest.fail(f"job did not finish in {timeout}s:\n{log.read_text()[-4000:]}")
+    text = log.read_text()
+    assert rc == 0, f"job failed (exit {rc}):\n{text[-6000:]}"
+    return text
+
+
+def wait_for_line(proc: subprocess.Popen[bytes], log: Path, needle: str,
+                  timeout: float = RUN_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if needle in log.read_text(errors="replace"):
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"job ended (exit {proc.returncode}) before logging {needle!r}:\n"
+                        f"{log.read_text()[-4000:]}")
+        time.sleep(0.2)
+    pytest.fail(f"no {needle!r} in the driver log after {timeout}s")
+
+
+def labels(run: Path) -> pd.DataFrame:
+    frame = pd.read_parquet(run / "labels")
+    return frame.sort_values("customer_id").reset_index(drop=True)
+
+
+def centers(run: Path) -> np.ndarray:
+    """The saved KMeans centres, in cluster index order (read straight from the model files)."""
+    stage = next(p for p in (run / "model" / "stages").iterdir() if "KMeans" in p.name)
+    data = pd.read_parquet(stage / "data").sort_values("clusterIdx")
+    return np.array([np.asarray(v["values"], dtype=float) for v in data["clusterCenter"]])
+
+
+def assert_same_labels(run: Path, reference: Path) -> None:
+    got, want = labels(run), labels(reference)
+    assert got["customer_id"].tolist() == want["customer_id"].tolist()
+    differ = (got["segment"] != want["segment"]).sum()
+    assert differ == 0, f"{differ} of {len(got)} customers got another segment"
+    manifest = json.loads((run / "manifest.json").read_text())
+    expected = json.loads((reference / "manifest.json").read_text())
+    assert manifest["chosen_k"] == expected["chosen_k"]
+    assert manifest["segments"] == expected["segments"]
+    # Compared as a set: which restart wins a tie (equal cost up to rounding) and so the
+    # order of MLlib's cluster indices may differ between masters (see docs/cluster.md).
+    got_c, want_c = sorted_rows(centers(run)), sorted_rows(centers(reference))
+    print(f"max |centre difference| {run.name} vs {reference.name}: "
+          f"{float(np.max(np.abs(got_c - want_c))):.3g}; final seed "
+          f"{manifest['final_seed']} vs {expected['final_seed']}")
+    np.testing.assert_allclose(got_c, want_c, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(got["distance"], want["distance"], rtol=0, atol=1e-9)
+
+
+def sorted_rows(x: np.ndarray) -> np.ndarray:
+    return x[np.lexsort(np.round(x, 6).T[::-1])]
+
+
+def tree_digest(path: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(path.rglob("*")) if p.is_file()
+    }
+
+
+def master_status(cluster: Cluster) -> dict:
+    webui = (cluster.state / "webui-port").read_text().strip()
+    with urllib.request.urlopen(f"http://127.0.0.1:{webui}/json/", timeout=5) as response:
+        return json.load(response)
+
+
+def wait_until_no_active_app(cluster: Cluster, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not master_status(cluster).get("activeapps"):
+            return
+        time.sleep(0.5)
+    pytest.fail("the killed driver's application is still active on the master")
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_cluster_is_up_on_loopback(cluster: Cluster) -> None:
+    status = master_status(cluster)
+    alive = [w for w in status["workers"] if w["state"] == "ALIVE"]
+    assert len(alive) == 2
+    assert all(w["host"] == "127.0.0.1" for w in alive)
+    assert status["url"] == cluster.url
+
+
+def test_executors_import_segmentation_from_the_shipped_zip(cluster: Cluster,
+                                                            work: Path) -> None:
+    python_env = cluster.build / "python-env" / "bin" / "python"
+    # Negative control: the pinned Python cannot import the project on its own.
+    bare = subprocess.run([str(python_env), "-c", "import segmentation"], cwd=work,
+                          capture_output=True, text=True, timeout=60)
+    assert bare.returncode != 0 and "No module named 'segmentation'" in bare.stderr
+    probe = work / "probe.py"
+    probe.write_text(PROBE)
+    proc, log = submit(cluster, str(probe), [], work, "probe")
+    text = finish(proc, log, timeout=300)
+    found = json.loads(next(line for line in text.splitlines()
+                            if line.startswith("PROBE "))[len("PROBE "):])
+    # The driver imports the zip from its SparkFiles copy, executors from their work dir's.
+    assert "/segmentation.zip/segmentation/" in found["driver"], found["driver"]
+    assert not found["driver"].startswith(str(ROOT))
+    assert found["driver_python"] == str(python_env)
+    for module_file, cwd, executable in found["executors"]:
+        path = os.path.normpath(os.path.join(cwd, module_file))
+        assert path.startswith(os.path.join(cwd, "segmentation.zip", "segmentation", "")), path
+        assert cwd.startswith(str(cluster.state / "work")), cwd  # an executor's work dir
+        assert executable == str(python_env)
+
+
+PROBE = """
+import json, os, sys
+from pyspark.sql import SparkSession
+
+def where(_):
+    import numpy, pandas, pyarrow  # the dependencies the mapInArrow code needs
+    import segmentation.metrics
+    yield (segmentation.metrics.__file__, os.getcwd(), sys.executable)
+
+spark = SparkSession.builder.appName("probe").getOrCreate()
+rows = spark.sparkContext.parallelize(range(8), 8).mapPartitions(where).collect()
+import segmentation
+print("PROBE " + json.dumps({"driver": segmentation.__file__, "driver_python": sys.executable,
+                             "executors": sorted(set(map(tuple, rows)))}))
+spark.stop()
+"""
+
+
+def test_segment_job_on_cluster_gives_the_local_labels(cluster_run: Path,
+                                                       local_run: Path) -> None:
+    assert (cluster_run / "_SUCCESS").exists()
+    assert_same_labels(cluster_run, local_run)
+
+
+def test_features_job_on_cluster_matches_local(cluster: Cluster, work: Path) -> None:
+    transactions = work / "transactions"
+    done = subprocess.run([SEGMENT, "generate-transactions", "--customers", "500",
+                           "--output", str(transactions), "--seed", "3"],
+                          cwd=work, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    config = str(ROOT / "conf/features-demo.yaml")
+
+    def args(out: Path) -> list[str]:
+        return ["--config", config, "--set", f"transactions.path={transactions}",
+                "--set", f"output.path={out}", "--set", "spark.spark.sql.shuffle.partitions=4",
+                "--set", "spark.spark.ui.enabled=false"]
+
+    local = subprocess.run([SEGMENT, "features", "--master", "local[2]", *args(work / "f-local")],
+                           cwd=work, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert local.returncode == 0, local.stderr[-4000:]
+    proc, log = submit(cluster, "jobs/build_features.py", args(work / "f-cluster"), work,
+                       "features")
+    finish(proc, log)
+    got = pd.read_parquet(work / "f-cluster" / "features")
+    want = pd.read_parquet(work / "f-local" / "features")
+    key = got.columns[0]
+    assert list(got.columns) == list(want.columns)
+    got = got.sort_values(key).reset_index(drop=True)
+    want = want.sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12, atol=1e-12)
+
+
+def test_driver_killed_mid_run_leaves_previous_outputs(cluster: Cluster, work: Path,
+                                                       customers: Path,
+                                                       cluster_run: Path) -> None:
+    parent = work / "killed"
+    parent.mkdir()
+    target = parent / "run"
+    shutil.copytree(cluster_run, target)
+    before = tree_digest(target)
+    proc, log = submit(cluster, "jobs/segment.py", segment_args(customers, target), work,
+                       "driver-kill")
+    wait_for_line(proc, log, "k=2 fitted")
+    staging = [p.name for p in parent.iterdir() if p.name.startswith(".run.staging-")]
+    assert staging, "the run should be writing into a staging directory by now"
+    os.killpg(proc.pid, signal.SIGKILL)  # spark-submit, its JVM and the Python driver
+    proc.wait(timeout=60)
+    wait_until_no_active_app(cluster)
+    assert tree_digest(target) == before
+    visible = sorted(p.name for p in parent.iterdir() if not p.name.startswith((".", "_")))
+    assert visible == ["run"]
+    for name in os.listdir(parent):  # a killed run's leftovers are hidden and unfinished
+        if name.startswith(".run.staging-"):
+            assert not (parent / name / "_SUCCESS").exists()
+
+
+def test_worker_killed_mid_sweep_gives_the_same_labels(cluster: Cluster, work: Path,
+                                                       customers: Path,
+                                                       local_run: Path) -> None:
+    out = work / "run-worker-killed"
+    proc, log = submit(cluster, "jobs/segment.py", segment_args(customers, out), work,
+                       "worker-kill")
+    wait_for_line(proc, log, "k=3 fitted")
+    victim = cluster.worker_pid(1)
+    os.kill(victim, signal.SIGKILL)
+    killed_at = log.read_text()
+    assert "chosen k=" not in killed_at and proc.poll() is None, "killed too late"
+    text = finish(proc, log)
+    assert "Lost executor" in text or "ExecutorLost" in text or "worker lost" in text.lower(), \
+        "the driver never noticed the lost executor"
+    alive = [w for w in master_status(cluster)["workers"] if w["state"] == "ALIVE"]
+    assert len(alive) == 1
+    assert_same_labels(out, local_run)
