@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -114,17 +114,22 @@ def finish(proc: subprocess.Popen[bytes], log: Path, timeout: float = RUN_TIMEOU
     return text
 
 
-def wait_for_line(proc: subprocess.Popen[bytes], log: Path, needle: str,
-                  timeout: float = RUN_TIMEOUT) -> None:
+def wait_for(proc: subprocess.Popen[bytes], log: Path, ready: Callable[[], bool], what: str,
+             timeout: float = RUN_TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if needle in log.read_text(errors="replace"):
+        if ready():
             return
         if proc.poll() is not None:
-            pytest.fail(f"job ended (exit {proc.returncode}) before logging {needle!r}:\n"
+            pytest.fail(f"job ended (exit {proc.returncode}) before {what}:\n"
                         f"{log.read_text()[-4000:]}")
         time.sleep(0.2)
-    pytest.fail(f"no {needle!r} in the driver log after {timeout}s")
+    pytest.fail(f"no {what} after {timeout}s")
+
+
+def wait_for_line(proc: subprocess.Popen[bytes], log: Path, needle: str) -> None:
+    wait_for(proc, log, lambda: needle in log.read_text(errors="replace"),
+             f"{needle!r} in the driver log")
 
 
 def labels(run: Path) -> pd.DataFrame:
@@ -273,17 +278,19 @@ def test_features_job_on_cluster_matches_local(cluster: Cluster, work: Path) -> 
 
 def test_driver_killed_mid_run_leaves_previous_outputs(cluster: Cluster, work: Path,
                                                        customers: Path,
-                                                       cluster_run: Path) -> None:
+                                                       local_run: Path) -> None:
     parent = work / "killed"
     parent.mkdir()
     target = parent / "run"
-    shutil.copytree(cluster_run, target)
+    shutil.copytree(local_run, target)  # "the previous run's outputs"
     before = tree_digest(target)
     proc, log = submit(cluster, "jobs/segment.py", segment_args(customers, target), work,
                        "driver-kill")
-    wait_for_line(proc, log, "k=2 fitted")
-    staging = [p.name for p in parent.iterdir() if p.name.startswith(".run.staging-")]
-    assert staging, "the run should be writing into a staging directory by now"
+    # Mid-run: the run has opened its staging directory and is preparing / sweeping.
+    wait_for(proc, log, lambda: any(p.name.startswith(".run.staging-")
+                                    for p in parent.iterdir()), "a staging directory")
+    time.sleep(5)
+    assert proc.poll() is None, "the run ended before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)  # spark-submit, its JVM and the Python driver
     proc.wait(timeout=60)
     wait_until_no_active_app(cluster)
@@ -301,7 +308,9 @@ def test_worker_killed_mid_sweep_gives_the_same_labels(cluster: Cluster, work: P
     out = work / "run-worker-killed"
     proc, log = submit(cluster, "jobs/segment.py", segment_args(customers, out), work,
                        "worker-kill")
-    wait_for_line(proc, log, "k=3 fitted")
+    # The sweep starts right after the prepare_features stage; its progress lines have
+    # changed format more than once, so the stage timer's line is the trigger.
+    wait_for_line(proc, log, "prepare_features:")
     victim = cluster.worker_pid(1)
     os.kill(victim, signal.SIGKILL)
     killed_at = log.read_text()

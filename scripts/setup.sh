@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Set up this project on a fresh machine: check Python and Java, create .venv, install.
+#   scripts/setup.sh          the product (pyspark, pandas, pyarrow, matplotlib, ...)
+#   scripts/setup.sh dev      the product plus the test tools (pytest, scikit-learn, ...)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extra="${1:-}"
+
+python="${PYTHON:-python3}"
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+  echo "error: Python 3.10 or newer is needed ($python: $("$python" --version 2>&1 || echo missing))" >&2
+  exit 1
+fi
+
+java_major() {
+  java -version 2>&1 | awk -F'"' '/version/ {split($2, v, "."); print (v[1] == "1" ? v[2] : v[1]); exit}'
+}
+if ! command -v java >/dev/null 2>&1 || [ "$(java_major)" -lt 17 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Java 17+ not found: installing openjdk-17-jre-headless with apt-get" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+  else
+    echo "error: Spark needs a Java 17 or 21 runtime on PATH (found: $(java -version 2>&1 | head -1 || echo none))." >&2
+    echo "       Install one, e.g. 'sudo apt-get install openjdk-17-jre-headless' or 'brew install openjdk@17'." >&2
+    exit 1
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+if [ "$extra" = dev ]; then
+  .venv/bin/python -m pip install -q -e ".[dev]"
+else
+  .venv/bin/python -m pip install -q -e .
+fi
+echo "set up: $(.venv/bin/python --version), $(java -version 2>&1 | head -1), pyspark $(.venv/bin/python -c 'import pyspark; print(pyspark.__version__)')" >&2

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Fresh machine to a full test run: set up with the test tools, a headless browser for the
+# report test, then every test (local mode, and a real standalone cluster on loopback).
+#   scripts/test.sh [PYTEST ARGS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh dev
+scripts/install-browser.sh
+export SPARK_LOCAL_IP=127.0.0.1
+exec .venv/bin/python -m pytest "$@"
