@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+from py4j.protocol import Py4JJavaError
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 
@@ -66,6 +68,16 @@ class HadoopFS:
             return []
         return [status.getPath().getName() for status in self._fs.listStatus(self._p(path))]
 
+    def data_files(self, path: str) -> list[str]:
+        """Every file under ``path`` (recursively) except Spark's ``_*`` and ``.*`` files."""
+        files, listing = [], self._fs.listFiles(self._p(path), True)
+        while listing.hasNext():
+            file = listing.next().getPath()
+            if not any(part.startswith(("_", ".")) for part in
+                       str(file.toUri().getPath()).split("/")[-1:]):
+                files.append(str(file.toString()))
+        return sorted(files)
+
     def write_bytes(self, path: str, data: bytes) -> None:
         stream = self._fs.create(self._p(path), True)
         try:
@@ -86,13 +98,61 @@ class HadoopFS:
 def read_parquet(
     spark: SparkSession, path: str, *, ignore_corrupt_files: bool = False
 ) -> DataFrame:
-    """Read a Parquet file or directory (Hive-style partitions too), with clear errors."""
-    reader = spark.read.option("ignoreCorruptFiles", str(ignore_corrupt_files).lower())
+    """Read a Parquet file or directory (Hive-style partitions too), with clear errors.
+
+    The footers of all part files are read up front (``mergeSchema``), so a file that is
+    not Parquet, or part files that disagree on a column's type, fail here with the file
+    or column named, instead of midway through the job. ``ignore_corrupt_files`` skips
+    unreadable files instead (Spark's ``ignoreCorruptFiles``).
+    """
+    reader = (
+        spark.read.option("ignoreCorruptFiles", str(ignore_corrupt_files).lower())
+        .option("mergeSchema", "true")
+    )
     try:
-        df = reader.parquet(path)
+        return reader.parquet(path)
     except AnalysisException as exc:
         raise InputDataError(_explain_read_error(path, exc)) from exc
-    return df
+    except Py4JJavaError as exc:
+        raise InputDataError(_explain_java_error(spark, path, exc)) from exc
+
+
+def _explain_java_error(spark: SparkSession, path: str, exc: Py4JJavaError) -> str:
+    causes = java_causes(exc)
+    for text in causes:
+        found = re.search(r"(\S+) is not a Parquet file", text) or re.search(
+            r"reading file (\S+?)\.?(?:\s|$)", text)
+        if found:
+            return (f"{found.group(1)} in input {path} is not a readable Parquet file (set "
+                    "input.ignore_corrupt_files: true to skip unreadable files)")
+        if "CANNOT_MERGE" in text or "merge incompatible" in text:
+            return type_conflict(spark, path) or f"part files of input {path} disagree: {text}"
+    return f"cannot read Parquet at {path}: {causes[0] if causes else exc}"
+
+
+def type_conflict(spark: SparkSession, path: str, *, max_files: int = 200) -> str | None:
+    """Name a column whose type differs between two part files of ``path`` (if found)."""
+    fs = HadoopFS(spark, path)
+    seen: dict[str, tuple[str, str]] = {}
+    for file in fs.data_files(path)[:max_files]:
+        for field in spark.read.parquet(file).schema.fields:
+            kind = field.dataType.simpleString()
+            first = seen.setdefault(field.name, (kind, file))
+            if first[0] != kind:
+                return (f"part files of input {path} disagree on the type of column "
+                        f"{field.name!r}: {first[0]} in {first[1]}, {kind} in {file}")
+    return None
+
+
+def java_causes(exc: Py4JJavaError) -> list[str]:
+    """First lines of the Java exception and of each of its causes, outermost first."""
+    lines = []
+    throwable = exc.java_exception
+    while throwable is not None and len(lines) < 10:
+        text = str(throwable.toString()).strip().splitlines()
+        lines.append(text[0] if text else "")
+        throwable = throwable.getCause()
+    return lines
 
 
 def _explain_read_error(path: str, exc: AnalysisException) -> str:

@@ -31,6 +31,13 @@ from segmentation.io import StagedOutput, atomic_output, check_output_target, re
 from segmentation.metrics import METRIC_COLUMNS, evaluate_candidates, metrics_frame
 from segmentation.pipeline import FEATURES_COL, category_column, fit_preparation
 from segmentation.profiles import segment_profiles
+from segmentation.relabel import (
+    FinishedRun,
+    load_previous_run,
+    migration_counts,
+    migration_summary,
+    segment_ids,
+)
 from segmentation.sweep import KFit, choose_k, selection_rule, sweep
 from segmentation.validate import InputProfile, check_schema, is_missing, profile_input
 
@@ -56,6 +63,7 @@ def run_segmentation(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     started = dt.datetime.now(dt.timezone.utc)
     timer = StageTimer()
     check_output_target(spark, cfg.output.path, cfg.output.mode)
+    previous = load_previous_run(spark, cfg)
     with timer.stage("read_and_validate"):
         raw = read_parquet(spark, cfg.input.path,
                            ignore_corrupt_files=cfg.input.ignore_corrupt_files)
@@ -65,7 +73,7 @@ def run_segmentation(spark: SparkSession, cfg: Config) -> dict[str, Any]:
         rows_used = profile.rows - sum(dropped.values())
         check_enough_rows(rows_used, cfg)
     with atomic_output(spark, cfg.output.path, cfg.output.mode) as out:
-        manifest = _segment(spark, cfg, usable, timer, out)
+        manifest = _segment(spark, cfg, usable, timer, out, previous)
         manifest.update(
             rows_read=profile.rows,
             rows_used=rows_used,
@@ -111,16 +119,37 @@ def usable_rows(
     return df, dropped
 
 
+def largest_k(cfg: Config) -> tuple[int, str]:
+    """The largest k the run fits, and the key that sets it."""
+    if cfg.model.k is not None:
+        return cfg.model.k, "model.k"
+    return cfg.model.k_max, "model.k_max"
+
+
 def check_enough_rows(rows: int, cfg: Config) -> None:
     """KMeans at k needs at least k rows; fail before fitting anything."""
-    needed = cfg.model.k if cfg.model.k is not None else cfg.model.k_max
-    key = "model.k" if cfg.model.k is not None else "model.k_max"
+    needed, key = largest_k(cfg)
     if rows < needed:
         raise InputDataError(f"only {rows} usable rows, fewer than {key}={needed}")
 
 
+def check_distinct_points(prepared: DataFrame, sample: np.ndarray, cfg: Config) -> None:
+    """KMeans at k needs k distinct feature vectors; the sample usually proves it cheaply."""
+    needed, key = largest_k(cfg)
+    if len(np.unique(sample, axis=0)) >= needed:
+        return
+    vectors = prepared.select(vector_to_array(FEATURES_COL).alias("x")).distinct()
+    distinct = vectors.limit(needed).count()
+    if distinct < needed:
+        raise InputDataError(
+            f"only {distinct} distinct customers (distinct feature vectors after preparation), "
+            f"fewer than {key}={needed}"
+        )
+
+
 def _segment(
-    spark: SparkSession, cfg: Config, usable: DataFrame, timer: StageTimer, out: StagedOutput
+    spark: SparkSession, cfg: Config, usable: DataFrame, timer: StageTimer, out: StagedOutput,
+    previous: FinishedRun | None,
 ) -> dict[str, Any]:
     id_col, model_cfg = cfg.input.id_column, cfg.model
     with timer.stage("prepare_features"):
@@ -137,6 +166,7 @@ def _segment(
         rows = prepared.count()
         partitioned.unpersist()
     sample = evaluation_sample(prepared, rows, cfg.evaluation.sample_size, model_cfg.seed)
+    check_distinct_points(prepared, sample, cfg)
     with timer.stage("sweep"):
         sweep_rows = sweep_input(prepared, rows, model_cfg.sweep_sample_size, model_cfg.seed)
         ks = ([model_cfg.k] if model_cfg.k is not None
@@ -164,11 +194,22 @@ def _segment(
                 metrics.loc[row, name] = value
             metrics.loc[row, ["iterations", "seconds", "fitted_rows"]] = [
                 final.iterations, round(final.seconds, 3), rows]
+    matching = None
+    if previous is not None:
+        with timer.stage("match_previous_ids"):
+            matching = segment_ids(previous, cfg.features, preparation, final.centers,
+                                   final_sizes)
+    ids = matching.ids if matching is not None else ids_by_size(final_sizes)
     with timer.stage("write_outputs"):
-        model, labelled = final_model(preparation, final, final_sizes, prepared)
+        model, labelled = final_model(preparation, final, ids, prepared)
         labelled = labelled.persist(StorageLevel.MEMORY_AND_DISK)
         labelled.select(id_col, SEGMENT_COL, DISTANCE_COL).write.parquet(out.file("labels"))
         prepared.unpersist()
+        migration = None
+        if previous is not None and matching is not None:
+            counts = migration_counts(spark, previous, labelled, id_col)
+            out.write_csv("migration.csv", counts)
+            migration = migration_summary(previous, matching, counts)
         model.write().save(out.file("model"))
         profiles, segments = segment_profiles(
             labelled, cfg.features, min_segment_size=cfg.output.min_segment_size)
@@ -178,7 +219,7 @@ def _segment(
         out.write_csv("segments.csv", segments)
         out.write_csv("profiles.csv", profiles)
         spark.createDataFrame(profiles).coalesce(1).write.parquet(out.file("profiles"))
-        pca = write_scatter(labelled, final, final_sizes, cfg, out)
+        pca = write_scatter(labelled, final, ids, cfg, out)
         labelled.unpersist()
     return {
         "chosen_k": chosen_k,
@@ -188,6 +229,7 @@ def _segment(
         "final_seed": final.seed,
         "segments": segments[["segment", "size"]].to_dict(orient="records"),
         "pca": pca,
+        **({"migration": migration} if migration is not None else {}),
     }
 
 
@@ -216,17 +258,21 @@ def evaluation_sample(prepared: DataFrame, rows: int, size: int, seed: int) -> n
 
 
 def final_model(
-    preparation: PipelineModel, final: KFit, sizes: list[int], prepared: DataFrame
+    preparation: PipelineModel, final: KFit, ids: list[int], prepared: DataFrame
 ) -> tuple[PipelineModel, DataFrame]:
-    """The saved pipeline (preparation + KMeans + segment ids) and the labelled rows."""
-    assigner = SegmentAssigner(segmentIds=ids_by_size(sizes), centers=final.centers.tolist())
+    """The saved pipeline (preparation + KMeans + segment ids) and the labelled rows.
+
+    ``ids`` is the segment id of each cluster index: by size on a first run, matched to
+    ``model.previous_run`` otherwise (so ids are not necessarily 0..k-1).
+    """
+    assigner = SegmentAssigner(segmentIds=ids, centers=final.centers.tolist())
     model = PipelineModel(stages=[*preparation.stages, final.model, assigner])
     labelled = assigner.transform(final.model.transform(prepared))
     return model, labelled
 
 
 def write_scatter(
-    labelled: DataFrame, final: KFit, sizes: list[int], cfg: Config, out: StagedOutput
+    labelled: DataFrame, final: KFit, ids: list[int], cfg: Config, out: StagedOutput
 ) -> dict[str, Any] | None:
     """A seeded sample projected to 2-D with Spark PCA (no ids; small segments left out)."""
     size = cfg.output.pca_sample_size
@@ -252,7 +298,6 @@ def write_scatter(
                             "segment": sample[SEGMENT_COL].astype(int)})
     components = pca.pc.toArray()
     projected = final.centers @ components
-    ids = ids_by_size(sizes)
     centroids = pd.DataFrame({"segment": ids, "pc1": projected[:, 0], "pc2": projected[:, 1]})
     out.write_csv("scatter.csv", scatter)
     out.write_csv("centroids_2d.csv", centroids.sort_values("segment"))

@@ -1,0 +1,36 @@
+"""spark-submit entry point of scoring: new customers -> segments of a finished run's model.
+
+    spark-submit jobs/score.py --model runs/demo --input data/new --output runs/demo-scored
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from segmentation.cli import configure_logging, guarded
+from segmentation.score import score_customers
+from segmentation.session import build_session
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Assign segments with a saved run's model.")
+    parser.add_argument("--model", required=True, help="directory of a finished run")
+    parser.add_argument("--input", required=True, help="Parquet customers to score")
+    parser.add_argument("--output", required=True, help="directory for the scored outputs")
+    parser.add_argument("--mode", choices=["error", "overwrite"], default="error")
+    parser.add_argument("--master", help="Spark master when not started by spark-submit")
+    parser.add_argument("--debug", action="store_true", help="show stack traces on errors")
+    args = parser.parse_args()
+    configure_logging(args.debug)
+
+    def run() -> None:
+        spark = build_session(app_name="segment-score", master=args.master)
+        score_customers(spark, model_run=args.model, input_path=args.input,
+                        output_path=args.output, mode=args.mode)
+
+    return guarded(run, debug=args.debug)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

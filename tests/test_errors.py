@@ -1,0 +1,242 @@
+"""Every bad input of the segmentation job: one line on stderr, the exit code of its class,
+no stack trace, and a pre-existing output directory left byte for byte as it was.
+
+The CLI runs in-process (``segment.cli.main``) so all cases share the test session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from segmentation.cli import main
+
+CONFIG, INPUT, OUTPUT = 2, 3, 4
+
+
+def good_table(n: int = 60, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "customer_id": np.arange(n, dtype=np.int64),
+        "spend": rng.lognormal(3, 1, n),
+        "visits": rng.poisson(4, n).astype(np.int64),
+        "channel": rng.choice(["web", "store"], n),
+    })
+
+
+def write(df: pd.DataFrame, directory: Path, name: str = "part-0.parquet") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    df.to_parquet(directory / name, index=False)
+    return directory
+
+
+def config(tmp: Path, data: Path, **sections) -> dict:
+    cfg = {
+        "input": {"path": str(data), "partitions": 2},
+        "features": {"numeric": ["spend", "visits"], "categorical": ["channel"]},
+        "model": {"k_min": 2, "k_max": 3, "restarts": 2},
+        "evaluation": {"sample_size": 200},
+        "output": {"path": str(tmp / "out"), "mode": "overwrite", "pca_sample_size": 0},
+    }
+    for name, values in sections.items():
+        cfg.setdefault(name, {}).update(values)
+    return cfg
+
+
+def tree_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    for root, dirs, files in sorted(os.walk(path)):
+        dirs.sort()
+        for name in sorted(files):
+            file = Path(root) / name
+            digest.update(str(file.relative_to(path)).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def previous_output(tmp: Path) -> Path:
+    out = tmp / "out"
+    (out / "labels").mkdir(parents=True)
+    (out / "labels" / "part-0.parquet").write_bytes(b"previous run")
+    (out / "segments.csv").write_text("segment,size\n0,10\n")
+    (out / "_SUCCESS").write_text("")
+    return out
+
+
+# Each case: (name, builds the input + config in tmp -> config dict, exit code, fragment)
+Case = tuple[str, Callable[[Path], dict], int, str]
+
+
+def _input(tmp: Path, df: pd.DataFrame) -> Path:
+    return write(df, tmp / "in")
+
+
+def _bad_values(column: str, values) -> Callable[[Path], dict]:
+    def build(tmp: Path) -> dict:
+        df = good_table()
+        df[column] = values if not callable(values) else values(df)
+        return config(tmp, _input(tmp, df))
+    return build
+
+
+def _corrupt(tmp: Path) -> dict:
+    data = _input(tmp, good_table())
+    write(good_table(seed=1).assign(customer_id=lambda d: d.customer_id + 1000), data, "p1.parquet")
+    (data / "part-9.parquet").write_bytes(b"PAR1 this is not a parquet file PAR1")
+    return config(tmp, data)
+
+
+def _schema_drift(tmp: Path) -> dict:
+    data = _input(tmp, good_table())
+    other = good_table(seed=2).assign(customer_id=lambda d: d.customer_id + 1000)
+    other["spend"] = other["spend"].astype(str)
+    write(other, data, "part-1.parquet")
+    return config(tmp, data)
+
+
+def _zero_rows(tmp: Path) -> dict:
+    return config(tmp, _input(tmp, good_table().iloc[:0]))
+
+
+def _empty_dir(tmp: Path) -> dict:
+    (tmp / "in").mkdir()
+    return config(tmp, tmp / "in")
+
+
+def _not_parquet(tmp: Path) -> dict:
+    (tmp / "in").mkdir()
+    good_table().to_csv(tmp / "in" / "customers.csv", index=False)
+    return config(tmp, tmp / "in")
+
+
+def _few_distinct(tmp: Path) -> dict:
+    df = good_table()
+    df[["spend", "visits", "channel"]] = [1.0, 2, "web"]
+    df.loc[:9, "spend"] = 5.0
+    return config(tmp, _input(tmp, df), model={"k_min": 2, "k_max": 4})
+
+
+def _many_levels(tmp: Path) -> dict:
+    df = good_table(3000)
+    df["channel"] = [f"level-{i}" for i in range(3000)]
+    return config(tmp, _input(tmp, df))
+
+
+def _cfg(**sections) -> Callable[[Path], dict]:
+    return lambda tmp: config(tmp, _input(tmp, good_table()), **sections)
+
+
+CASES: list[Case] = [
+    ("unknown key", _cfg(model={"k_mx": 3}), CONFIG, "did you mean model.k_max?"),
+    ("wrong type", _cfg(model={"k_max": "three"}), CONFIG, "model.k_max must be an integer"),
+    ("k_min > k_max", _cfg(model={"k_min": 5, "k_max": 3}), CONFIG, "must be <= model.k_max"),
+    ("k_min < 2", _cfg(model={"k_min": 1}), CONFIG, "model.k_min=1 must be >= 2"),
+    ("same path", lambda t: config(t, _input(t, good_table()), output={"path": str(t / "in")}),
+     CONFIG, "is the same path as input.path"),
+    ("output inside input",
+     lambda t: config(t, _input(t, good_table()), output={"path": str(t / "in" / "o")}),
+     CONFIG, "lies inside input.path"),
+    ("path missing", lambda t: config(t, t / "nowhere"), INPUT, "does not exist"),
+    ("empty directory", _empty_dir, INPUT, "holds no Parquet data"),
+    ("zero rows", _zero_rows, INPUT, "has zero rows"),
+    ("not parquet", _not_parquet, INPUT, "customers.csv in input"),
+    ("corrupt file among good ones", _corrupt, INPUT, "part-9.parquet"),
+    ("schema differs between files", _schema_drift, INPUT,
+     "disagree on the type of column 'spend': double in"),
+    ("id column missing", _cfg(input={"id_column": "cust"}), INPUT,
+     "id column 'cust' (input.id_column) not found"),
+    ("feature missing", _cfg(features={"numeric": ["spend", "age"]}), INPUT,
+     "present columns: customer_id, spend, visits, channel"),
+    ("feature not numeric", _bad_values("visits", lambda d: [f"{v},5" for v in d.visits]), INPUT,
+     "feature column 'visits' (features.numeric) has type string"),
+    ("feature all null", _bad_values("spend", np.nan), INPUT,
+     "feature column 'spend' has no usable value"),
+    ("null ids", _bad_values("customer_id", lambda d: d.customer_id.where(d.index > 2)), INPUT,
+     "3 of 60 rows have a null id"),
+    ("duplicate ids", _bad_values("customer_id", lambda d: d.customer_id % 50), INPUT,
+     "10 rows repeat an id"),
+    ("fewer distinct points than k", _few_distinct, INPUT, "distinct"),
+    ("thousands of categories", _many_levels, INPUT, "features.max_categories=100"),
+    ("missing values with policy fail",
+     lambda t: config(t, _input(t, good_table().assign(spend=lambda d: d.spend.where(
+         d.index > 0))), features={"missing": "fail"}),
+     INPUT, "feature column 'spend' has 1 missing values (1 null)"),
+    ("output exists, mode error", _cfg(output={"mode": "error"}), OUTPUT,
+     "already exists and output.mode is error"),
+]
+
+
+@pytest.mark.parametrize(("name", "build", "code", "fragment"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input_fails_cleanly(spark, tmp_path, capsys, name, build, code, fragment):
+    cfg = build(tmp_path)
+    out = Path(cfg["output"]["path"])
+    if not out.exists():
+        out = previous_output(tmp_path) if out == tmp_path / "out" else out
+    before = tree_digest(out) if out.exists() else None
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["run", "--config", str(path)]) == code
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, err
+    assert fragment in lines[0], lines[0]
+    assert "Traceback" not in err
+    if before is not None:
+        assert tree_digest(out) == before
+    leftovers = [p.name for p in out.parent.iterdir() if ".staging-" in p.name]
+    assert not leftovers
+
+
+def test_unreadable_yaml(tmp_path, capsys):
+    path = tmp_path / "config.yaml"
+    path.write_text("input: [unclosed\n")
+    assert main(["run", "--config", str(path)]) == CONFIG
+    assert "is not valid YAML at line" in capsys.readouterr().err
+
+
+def test_output_is_a_file(spark, tmp_path, capsys):
+    cfg = config(tmp_path, _input(tmp_path, good_table()))
+    Path(cfg["output"]["path"]).write_text("a file")
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["run", "--config", str(path)]) == OUTPUT
+    assert "exists and is a file" in capsys.readouterr().err
+    assert Path(cfg["output"]["path"]).read_text() == "a file"
+
+
+def test_output_not_writable(spark, tmp_path, capsys):
+    cfg = config(tmp_path, _input(tmp_path, good_table()), output={"path": "/proc/segment-out"})
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["run", "--config", str(path)]) == OUTPUT
+    assert "is not writable" in capsys.readouterr().err
+
+
+def test_nan_and_inf_are_missing_values_and_counted(spark, tmp_path):
+    df = good_table()
+    spend = df.spend.to_numpy()
+    spend[0], spend[1] = np.nan, np.inf
+    visits = pa.array(df.visits.to_numpy(), mask=df.index.to_numpy() == 2)
+    table = pa.table({"customer_id": df.customer_id.to_numpy(), "spend": pa.array(spend),
+                      "visits": visits, "channel": df.channel.to_numpy()})
+    (tmp_path / "in").mkdir()
+    pq.write_table(table, tmp_path / "in" / "p.parquet")
+    cfg = config(tmp_path, tmp_path / "in", features={"missing": "drop"})
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["run", "--config", str(path)]) == 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["rows_dropped"] == {"missing_value": 3}
+    assert manifest["rows_used"] == 57
+    assert manifest["missing_values"]["spend"] == {"null": 0, "nan": 1, "inf": 1}
+    assert len(pd.read_parquet(tmp_path / "out" / "labels")) == 57
