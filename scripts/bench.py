@@ -413,7 +413,7 @@ def markdown(report: dict[str, Any]) -> str:
     q = report["quality"]
     k = q.get("k")
     lines = [
-        f"\n### {report['customers']:,} customers, k = {report['k_range'][0]}..."
+        f"\n### {report['customers']:,} customers, k = {report['k_range'][0]}.."
         f"{report['k_range'][1]}, {report['repeats']} repeat(s)",
         "",
         f"Load average (1, 5, 15 min) at start {fmt_load(report['load_average_start'])}, "
@@ -438,22 +438,24 @@ def markdown(report: dict[str, Any]) -> str:
         for name, r in report["ratios"].items():
             lines.append(f"| {name} | {r['min']:.2f} | {r['median']:.2f} | {r['max']:.2f} "
                          f"| {r['target']} |")
+    lines.append("")
     for key in ("a_vs_b", "c_vs_b"):
         if f"wcss_rel_diff_{key}" in q:
             a, b = key.split("_vs_")
-            lines.append(f"\nWCSS of ({a}) relative to ({b}) at k={k}: "
+            lines.append(f"WCSS of ({a}) relative to ({b}) at k={k}: "
                          f"{100 * q[f'wcss_rel_diff_{key}']:+.3f} %")
     if "a" in report["variants"]:
-        lines.append("\n" + stage_line(report["variants"]["a"]["runs"]))
+        lines += ["", stage_line(report["variants"]["a"]["runs"])]
     return "\n".join(lines)
 
 
 def stage_line(runs: list[dict[str, Any]]) -> str:
-    """(a)'s median seconds per job stage, and the rest of its wall time (process start/stop)."""
+    """(a)'s median seconds per job stage, longest first, and the rest of its wall time."""
     stages = runs[0]["details"]["timings"]
     medians = {s: statistics.median(r["details"]["timings"][s] for r in runs) for s in stages}
     outside = statistics.median(r["wall_seconds"] - r["details"]["job_seconds"] for r in runs)
-    parts = [f"{name} {seconds:.1f}" for name, seconds in medians.items()]
+    parts = [f"{name} {seconds:.1f}"
+             for name, seconds in sorted(medians.items(), key=lambda item: -item[1])]
     return (f"(a) stages, median s: {', '.join(parts)}; outside the job "
             f"(interpreter, imports, JVM start and stop): {outside:.1f}")
 

@@ -29,10 +29,12 @@ fi
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip
-if [ "$extra" = dev ]; then
-  .venv/bin/python -m pip install -q -e ".[dev]"
-else
-  .venv/bin/python -m pip install -q -e .
+target="."
+[ "$extra" = dev ] && target=".[dev]"
+log=.venv/pip-install.log
+if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e "$target"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "error: installing the project's packages failed (log above, also in $log)" >&2
+  exit 1
 fi
 echo "set up: $(.venv/bin/python --version), $(java -version 2>&1 | head -1), pyspark $(.venv/bin/python -c 'import pyspark; print(pyspark.__version__)')" >&2

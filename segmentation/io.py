@@ -1,17 +1,22 @@
 """Reading inputs and writing a run's outputs atomically, on any Hadoop file system.
 
 Outputs are written into a staging directory next to the destination
-(``.<name>.staging-<run id>``); only when every file and ``_SUCCESS`` are there is the old
-destination moved aside and the staging directory renamed into place. A run that dies
-leaves the previous outputs where they were; a run that dies between the two renames
-leaves them in ``.<name>.previous-<run id>``, from which the next run restores them.
+(``.<name>.staging-<run id>``) and swapped into place only when every file and
+``_SUCCESS`` are there. On a local disk the destination is a symbolic link to the
+complete run (``.<name>.run-<run id>``), replaced atomically; a killed run leaves the
+previous outputs byte for byte where they were. On other file systems (HDFS, S3) the old
+destination is renamed aside and the staging directory renamed into place; a run that dies
+between the two renames leaves the previous outputs in ``.<name>.previous-<run id>``,
+from which the next run restores them. One run per output path at a time.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +35,8 @@ log = logging.getLogger(__name__)
 SUCCESS_MARKER = "_SUCCESS"
 _STAGING = ".staging-"
 _PREVIOUS = ".previous-"
+_RUN = ".run-"
+_LINK = ".link-"
 
 
 class HadoopFS:
@@ -234,14 +241,49 @@ def atomic_output(spark: SparkSession, path: str, mode: str) -> Iterator[StagedO
 
 
 def _swap(fs: HadoopFS, staging: str, path: str, previous: str, mode: str) -> None:
+    if fs.exists(path) and mode == "error":
+        raise OutputError(f"output.path {path} appeared while the job ran; not replacing it")
+    local = local_path(path)
+    if local is not None:
+        _swap_local(local_path(staging) or staging, local, local_path(previous) or previous)
+        return
     if fs.exists(path):
-        if mode == "error":
-            raise OutputError(f"output.path {path} appeared while the job ran; not replacing it")
         fs.rename(path, previous)
         fs.rename(staging, path)
         fs.delete(previous)
     else:
         fs.rename(staging, path)
+
+
+def _swap_local(staging: str, path: str, previous: str) -> None:
+    """Atomic on a local disk: ``path`` is a symbolic link replaced in one ``rename(2)``.
+
+    The complete run is renamed to ``.NAME.run-ID`` and a new link to it replaces ``path``,
+    so a reader (or a kill) sees the old run or the new one, never neither. A real
+    directory at ``path`` (outputs written before links were used) is moved aside first:
+    the only non-atomic step, covered by :func:`restore_interrupted_swap`.
+    """
+    parent, name = os.path.split(os.path.abspath(path))
+    run_dir = staging.replace(_STAGING, _RUN)
+    os.rename(staging, run_dir)
+    link = os.path.join(parent, f".{name}{_LINK}{os.path.basename(run_dir).rsplit('-', 1)[1]}")
+    os.symlink(os.path.basename(run_dir), link)
+    old_target = os.path.realpath(path) if os.path.islink(path) else None
+    if old_target and not os.path.basename(old_target).startswith(f".{name}{_RUN}"):
+        old_target = None  # a link the user made: replace the link, keep what it points to
+    if os.path.isdir(path) and not os.path.islink(path):
+        os.rename(path, previous)
+    os.replace(link, path)
+    for leftover in (old_target, previous):
+        if leftover and os.path.isdir(leftover):
+            shutil.rmtree(leftover)
+
+
+def local_path(path: str) -> str | None:
+    """The local file system path of ``path``, or None for other file systems."""
+    if path.startswith("file:"):
+        return "/" + path.removeprefix("file:").lstrip("/")
+    return None if "://" in path else path
 
 
 def restore_interrupted_swap(fs: HadoopFS, path: str) -> None:
@@ -257,11 +299,18 @@ def restore_interrupted_swap(fs: HadoopFS, path: str) -> None:
 
 
 def remove_stale(fs: HadoopFS, parent: str, name: str) -> None:
-    """Delete staging directories (and moved-aside outputs) left by killed runs."""
+    """Delete what killed runs left: staging directories, links, runs no link points to."""
+    local = local_path(f"{parent}/{name}")
+    current = os.path.basename(os.path.realpath(local)) if local and os.path.islink(local) else None
     for entry in fs.list_names(parent):
-        if entry.startswith(f".{name}{_STAGING}") or entry.startswith(f".{name}{_PREVIOUS}"):
+        stale = any(entry.startswith(f".{name}{kind}")
+                    for kind in (_STAGING, _PREVIOUS, _LINK, _RUN))
+        if stale and entry != current:
             log.info("removing %s/%s left by an earlier run that did not finish", parent, entry)
-            fs.delete(f"{parent}/{entry}")
+            if local is not None and os.path.islink(os.path.join(parent, entry)):
+                os.unlink(os.path.join(parent, entry))
+            else:
+                fs.delete(f"{parent}/{entry}")
 
 
 def read_json(spark: SparkSession, path: str) -> Any:

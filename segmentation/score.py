@@ -87,11 +87,15 @@ def score_customers(
 
 
 def scoring_config(run: FinishedRun, *, input_path: str, output_path: str, mode: str) -> Config:
-    """The run's resolved config, reading ``input_path`` and writing ``output_path``."""
+    """The run's resolved input, features and output config, for ``input_path``/``output_path``.
+
+    The ``model`` and ``evaluation`` sections are left out: scoring does not use them, and a
+    run written by an older version may hold keys that no longer exist there.
+    """
     data = run.manifest["config"]
     return config_from_dict({
-        **data,
         "input": {**data["input"], "path": input_path},
+        "features": data["features"],
         "output": {**data["output"], "path": output_path, "mode": mode},
     })
 

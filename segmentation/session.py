@@ -26,6 +26,7 @@ DEFAULT_SETTINGS: dict[str, str] = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.adaptive.enabled": "true",
     "spark.sql.shuffle.partitions": "16",
+    "spark.sql.debug.maxToStringFields": "1000",
 }
 
 
@@ -57,7 +58,13 @@ def build_session(
         builder = builder.config(
             "spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log4j.as_uri()}"
         )
-    for key, value in {**DEFAULT_SETTINGS, **(settings or {})}.items():
+    defaults = dict(DEFAULT_SETTINGS)
+    if launched_by_spark_submit():  # spark-submit --conf values win over our defaults
+        from pyspark import SparkConf
+
+        for key, _ in SparkConf().getAll():
+            defaults.pop(key, None)
+    for key, value in {**defaults, **(settings or {})}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")

@@ -6,9 +6,7 @@ The CLI runs in-process (``segment.cli.main``) so all cases share the test sessi
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from tests_support import tree_digest
 
 from segmentation.cli import main
 
@@ -51,17 +50,6 @@ def config(tmp: Path, data: Path, **sections) -> dict:
     for name, values in sections.items():
         cfg.setdefault(name, {}).update(values)
     return cfg
-
-
-def tree_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    for root, dirs, files in sorted(os.walk(path)):
-        dirs.sort()
-        for name in sorted(files):
-            file = Path(root) / name
-            digest.update(str(file.relative_to(path)).encode())
-            digest.update(file.read_bytes())
-    return digest.hexdigest()
 
 
 def previous_output(tmp: Path) -> Path:

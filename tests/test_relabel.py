@@ -14,10 +14,11 @@ import pytest
 from pyspark.ml import PipelineModel
 from test_job import job_config
 
-from segmentation.config import config_from_dict
+from segmentation.config import FeaturesConfig, config_from_dict
 from segmentation.errors import ConfigError, InputDataError
 from segmentation.generate import generate_customers
 from segmentation.job import run_segmentation
+from segmentation.pipeline import feature_names
 from segmentation.relabel import match_segments
 
 # ---------------------------------------------------------------- matching (no Spark)
@@ -192,13 +193,23 @@ def test_a_new_segment_gets_an_id_above_the_old_maximum(
     assert (scored[after.index] == after).all()
 
 
+def test_feature_names_cover_every_entry_of_the_vector(month1) -> None:
+    """Matching aligns centroids by these names: one per entry, one-hot slots included."""
+    model = PipelineModel.load(str(month1 / "model"))
+    features = FeaturesConfig(**fixed_k_config(month1, month1, 6)["features"])
+    names = feature_names(model, features)
+    assert len(names) == len(model.stages[-2].clusterCenters()[0])
+    assert names[len(features.numeric):] == ["channel=app", "channel=store", "channel=web",
+                                             "channel=(unseen)", "channel=(invalid)"]
+
+
 def test_previous_run_with_other_features_fails_before_reading_input(
     spark, month1, tmp_path
 ) -> None:
     cfg = fixed_k_config(tmp_path / "nowhere", tmp_path / "run", 6, previous_run=str(month1))
-    cfg["features"]["numeric"] = cfg["features"]["numeric"][:-1]
+    cfg["features"]["numeric"] = cfg["features"]["numeric"][1:]
     with pytest.raises(ConfigError, match=r"features.numeric differs .*only there: "
-                                          r"\['tenure_months'\]"):
+                                          r"\['age'\]; only here: none"):
         run_segmentation(spark, config_from_dict(cfg))
 
 

@@ -79,7 +79,7 @@ def test_new_customers_far_from_the_model_show_as_drift(
     with caplog.at_level(logging.INFO, logger="segmentation.score"):
         manifest = score_customers(spark, model_run=str(model_run), input_path=str(data),
                                    output_path=str(tmp_path / "scored"))
-    assert "ignoring 2 input columns the model does not use: true_segment, campaign" \
+    assert "ignoring 3 input columns the model does not use: region, true_segment, campaign" \
         in caplog.text
     assert manifest["rows_read"] == 1005
     assert manifest["rows_dropped"]["duplicate_id"] == 10

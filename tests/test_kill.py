@@ -1,0 +1,70 @@
+"""A job killed with SIGKILL at any moment leaves the previous outputs byte for byte as they
+were, and the next run cleans up after it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from tests_support import tree_digest
+
+from segmentation.generate import NUMERIC_COLUMNS, generate_customers
+
+#: Kill the job this many seconds after its log shows this line (one run per point):
+#: during preparation, after the sweep, while labels/model/profiles are being written,
+#: and just before the manifest is written and the swap happens.
+KILL_POINTS = [("read_and_validate:", 0.0), ("KMeans fits in", 0.0), ("evaluate:", 1.5),
+               ("write_outputs:", 0.0)]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("kill")
+    generate_customers(3000, base / "in", seed=3)
+    cfg = {
+        "input": {"path": str(base / "in"), "partitions": 2},
+        "features": {"numeric": NUMERIC_COLUMNS[:4]},
+        "model": {"k_min": 2, "k_max": 4, "restarts": 2},
+        "evaluation": {"sample_size": 500},
+        "output": {"path": str(base / "out"), "mode": "overwrite", "pca_sample_size": 200},
+    }
+    path = base / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert _segment(path).wait(timeout=600) == 0  # the previous run that must survive
+    return base, path
+
+
+def _segment(config: Path) -> subprocess.Popen:
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "segmentation.cli", "run", "--config", str(config),
+         "--master", "local[2]"],
+        stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("point", "delay"), KILL_POINTS)
+def test_sigkill_leaves_previous_outputs(setup, point, delay):
+    base, config = setup
+    out = base / "out"
+    before = tree_digest(out)
+    job = _segment(config)
+    deadline = time.monotonic() + 600
+    assert job.stderr is not None
+    for line in job.stderr:
+        if point in line or time.monotonic() > deadline:
+            break
+    else:
+        pytest.fail(f"the job ended before logging {point!r}")
+    time.sleep(delay)
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait(timeout=60)
+    assert tree_digest(out) == before
+    assert (out / "_SUCCESS").exists()
