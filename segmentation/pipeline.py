@@ -117,11 +117,16 @@ def fit_preparation(df: DataFrame, features: FeaturesConfig) -> PipelineModel:
 
 
 def feature_names(model: PipelineModel, features: FeaturesConfig) -> list[str]:
-    """Names of the entries of the ``features`` vector, in order (``column=level`` for one-hot)."""
+    """Names of the entries of the ``features`` vector, in order (``column=level`` for one-hot).
+
+    Each categorical ends with two always-present slots: ``(unseen)``, the StringIndexer's
+    bucket for levels not seen in training, and ``(invalid)``, the OneHotEncoder's own
+    ``keep`` bucket (it never fires after the indexer, but it occupies an entry).
+    """
     names = list(features.numeric)
     for stage in model.stages:
         if type(stage).__name__ == "StringIndexerModel":
             for column, labels in zip(features.categorical, stage.labelsArray):
                 names += [f"{column}={level}" for level in labels]
-                names.append(f"{column}=(unseen)")
+                names += [f"{column}=(unseen)", f"{column}=(invalid)"]
     return names

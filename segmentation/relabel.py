@@ -221,7 +221,7 @@ def segment_ids(
     previous_model = previous.model
     kmeans = next(s for s in previous_model.stages if isinstance(s, KMeansModel))
     assigner = next(s for s in previous_model.stages if isinstance(s, SegmentAssigner))
-    previous_ids = list(assigner.getOrDefault(assigner.segmentIds))
+    previous_ids = [int(i) for i in assigner.getOrDefault("segmentIds")]
     new_frame = centers_in_original_units(preparation, model_features, centers)
     previous_frame = centers_in_original_units(
         previous_model, previous.features, np.array(kmeans.clusterCenters()))

@@ -60,9 +60,8 @@ def score_customers(
         raw = read_parquet(spark, input_path,
                            ignore_corrupt_files=cfg.input.ignore_corrupt_files)
         check_schema(raw, cfg)
-        log_ignored_columns(raw, cfg)
         profile = profile_input(raw, cfg)
-        usable, dropped = usable_rows(raw, cfg, profile)
+        usable, dropped = usable_rows(model_columns(raw, cfg), cfg, profile)
     with atomic_output(spark, output_path, mode) as out:
         with timer.stage("score"):
             labels = (run.model.transform(usable)
@@ -71,6 +70,7 @@ def score_customers(
             labels.write.parquet(out.file("labels"))
             segments = drift_by_segment(labels, run.segments)
             labels.unpersist()
+            usable.unpersist()
         manifest = scoring_manifest(run, cfg, segments, rows_read=profile.rows, dropped=dropped)
         out.write_csv("segments.csv", segments)
         manifest.update(
@@ -100,13 +100,14 @@ def scoring_config(run: FinishedRun, *, input_path: str, output_path: str, mode:
     })
 
 
-def log_ignored_columns(raw: DataFrame, cfg: Config) -> None:
-    """Say which input columns the model does not use (they are fine, and left out)."""
-    used = {cfg.input.id_column, *cfg.features.numeric, *cfg.features.categorical}
+def model_columns(raw: DataFrame, cfg: Config) -> DataFrame:
+    """The id and feature columns; the log names the others (they are fine, and left out)."""
+    used = [cfg.input.id_column, *cfg.features.numeric, *cfg.features.categorical]
     ignored = [c for c in raw.columns if c not in used]
     if ignored:
         log.info("ignoring %d input columns the model does not use: %s",
                  len(ignored), ", ".join(ignored))
+    return raw.select(*used)
 
 
 def drift_by_segment(labels: DataFrame, run_segments: pd.DataFrame) -> pd.DataFrame:

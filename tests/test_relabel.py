@@ -71,8 +71,8 @@ TRUE_SEGMENT_REMOVED = 1  # "affluent loyal": 10% of customers, far from the oth
 
 def write_parquet(frame: pd.DataFrame, path: Path, files: int) -> Path:
     path.mkdir(parents=True)
-    for i, part in enumerate(np.array_split(frame, files)):
-        pq.write_table(pa.Table.from_pandas(part, preserve_index=False),
+    for i, rows in enumerate(np.array_split(np.arange(len(frame)), files)):
+        pq.write_table(pa.Table.from_pandas(frame.iloc[rows], preserve_index=False),
                        path / f"part-{i:05d}.parquet")
     return path
 
