@@ -39,7 +39,13 @@ from segmentation.relabel import (
     segment_ids,
 )
 from segmentation.sweep import KFit, choose_k, selection_rule, sweep
-from segmentation.validate import InputProfile, check_schema, is_missing, profile_input
+from segmentation.validate import (
+    InputProfile,
+    check_duplicate_ids,
+    check_schema,
+    is_missing,
+    profile_input,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +75,7 @@ def run_segmentation(spark: SparkSession, cfg: Config) -> dict[str, Any]:
                            ignore_corrupt_files=cfg.input.ignore_corrupt_files)
         check_schema(raw, cfg)
         profile = profile_input(raw, cfg)
-        usable, dropped = usable_rows(raw, cfg, profile)
+        usable, dropped = usable_rows(partition_by_id(raw, cfg), cfg, profile)
         rows_used = profile.rows - sum(dropped.values())
         check_enough_rows(rows_used, cfg)
     with atomic_output(spark, cfg.output.path, cfg.output.mode) as out:
@@ -98,24 +104,49 @@ def run_segmentation(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     return manifest
 
 
-def usable_rows(
-    raw: DataFrame, cfg: Config, profile: InputProfile
-) -> tuple[DataFrame, dict[str, int]]:
-    """The rows the model is fitted on, and how many rows were dropped for which reason."""
+def partition_by_id(raw: DataFrame, cfg: Config) -> DataFrame:
+    """The configured columns, hash-partitioned by id and sorted by id, cached.
+
+    A fixed layout makes KMeans (whose results depend on partitioning and row order) give
+    the same answer in local mode and on any cluster; it also lets the duplicate-id check
+    group by id without another shuffle.
+    """
     id_col = cfg.input.id_column
-    df = raw.select(id_col, *cfg.features.numeric, *cfg.features.categorical)
+    return (
+        raw.select(id_col, *cfg.features.numeric, *cfg.features.categorical)
+        .repartition(cfg.input.partitions, id_col)
+        .sortWithinPartitions(id_col)
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+
+
+def usable_rows(
+    partitioned: DataFrame, cfg: Config, profile: InputProfile
+) -> tuple[DataFrame, dict[str, int]]:
+    """The rows the model is fitted on, and how many rows were dropped for which reason.
+
+    Under the ``drop`` policies every row of a repeated id, then every row with a missing
+    value, is dropped; the counts are exact (one count after each filter).
+    """
+    id_col = cfg.input.id_column
+    df, remaining = partitioned, profile.rows
     dropped: dict[str, int] = {}
-    if profile.duplicate_id_rows:  # policy "drop" (validation failed otherwise)
+    if check_duplicate_ids(partitioned, cfg, rows=profile.rows):  # policy "drop"
         repeated = F.count(F.lit(1)).over(Window.partitionBy(id_col))
         df = df.withColumn("_n", repeated).where("_n = 1").drop("_n")
-        dropped["duplicate_id"] = profile.rows - df.count()
+        kept = df.count()
+        dropped["duplicate_id"], remaining = remaining - kept, kept
     if cfg.features.missing == "drop" and profile.rows_with_missing:
         any_missing = F.lit(False)
         for name in cfg.features.numeric:
             any_missing = any_missing | is_missing(name)
-        before = profile.rows - sum(dropped.values())
         df = df.where(~any_missing)
-        dropped["missing_value"] = before - df.count() if dropped else profile.rows_with_missing
+        kept = df.count()
+        dropped["missing_value"], remaining = remaining - kept, kept
+    if dropped:
+        df = df.persist(StorageLevel.MEMORY_AND_DISK)
+        df.count()
+        partitioned.unpersist()
     return df, dropped
 
 
@@ -153,18 +184,13 @@ def _segment(
 ) -> dict[str, Any]:
     id_col, model_cfg = cfg.input.id_column, cfg.model
     with timer.stage("prepare_features"):
-        partitioned = (
-            usable.repartition(cfg.input.partitions, id_col)
-            .sortWithinPartitions(id_col)
-            .persist(StorageLevel.MEMORY_AND_DISK)
-        )
-        preparation = fit_preparation(partitioned, cfg.features)
+        preparation = fit_preparation(usable, cfg.features)
         keep = [id_col, *cfg.features.numeric,
                 *[category_column(c) for c in cfg.features.categorical], FEATURES_COL]
-        prepared = preparation.transform(partitioned).select(*keep)
+        prepared = preparation.transform(usable).select(*keep)
         prepared = prepared.persist(StorageLevel.MEMORY_AND_DISK)
         rows = prepared.count()
-        partitioned.unpersist()
+        usable.unpersist()
     sample = evaluation_sample(prepared, rows, cfg.evaluation.sample_size, model_cfg.seed)
     check_distinct_points(prepared, sample, cfg)
     with timer.stage("sweep"):

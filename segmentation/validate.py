@@ -32,7 +32,6 @@ class InputProfile:
     """What the validation pass counted: feeds the missing-value policy and the manifest."""
 
     rows: int
-    duplicate_id_rows: int
     #: column -> {"null": n, "nan": n, "inf": n}
     missing: dict[str, dict[str, int]]
     rows_with_missing: int
@@ -81,7 +80,6 @@ def profile_input(df: DataFrame, cfg: Config) -> InputProfile:
     aggs: list[Column] = [
         F.count(F.lit(1)).alias("rows"),
         F.sum(F.col(id_col).isNull().cast("long")).alias("null_ids"),
-        F.countDistinct(F.col(id_col)).alias("distinct_ids"),
     ]
     any_missing: Column = F.lit(False)
     for name in feats.numeric:
@@ -104,8 +102,6 @@ def profile_input(df: DataFrame, cfg: Config) -> InputProfile:
     values = row.asDict()
     profile = InputProfile(
         rows=int(values["rows"]),
-        duplicate_id_rows=int(values["rows"]) - int(values["null_ids"] or 0)
-        - int(values["distinct_ids"]),
         missing={
             name: {kind: int(values[f"{name}__{kind}"] or 0) for kind in ("null", "nan", "inf")}
             for name in feats.numeric
@@ -122,17 +118,29 @@ def profile_input(df: DataFrame, cfg: Config) -> InputProfile:
     return profile
 
 
+def check_duplicate_ids(partitioned: DataFrame, cfg: Config, *, rows: int) -> bool:
+    """True when some ids repeat and the policy is to drop them; fail under policy ``fail``.
+
+    ``partitioned`` is hash-partitioned by id, so grouping by id needs no shuffle.
+    """
+    id_col = cfg.input.id_column
+    counts = partitioned.groupBy(id_col).count().where(F.col("count") > 1)
+    repeats = counts.agg(F.sum(F.col("count") - 1).alias("n")).first()
+    repeated = int(repeats["n"] or 0) if repeats is not None else 0
+    if repeated and cfg.input.duplicate_ids == "fail":
+        raise InputDataError(
+            f"{repeated} of {rows} rows repeat an id already present ({id_col!r}); "
+            "set input.duplicate_ids: drop to drop every row of a repeated id"
+        )
+    return repeated > 0
+
+
 def _check_values(profile: InputProfile, values: dict, cfg: Config, *, null_ids: int) -> None:
     path, id_col = cfg.input.path, cfg.input.id_column
     if profile.rows == 0:
         raise InputDataError(f"input {path} has zero rows")
     if null_ids:
         raise InputDataError(f"{null_ids} of {profile.rows} rows have a null id ({id_col!r})")
-    if profile.duplicate_id_rows and cfg.input.duplicate_ids == "fail":
-        raise InputDataError(
-            f"{profile.duplicate_id_rows} rows repeat an id already present ({id_col!r}); "
-            "set input.duplicate_ids: drop to drop every row of a repeated id"
-        )
     for name, counts in profile.missing.items():
         missing = sum(counts.values())
         if missing == profile.rows:

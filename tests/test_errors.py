@@ -152,7 +152,7 @@ CASES: list[Case] = [
     ("null ids", _bad_values("customer_id", lambda d: d.customer_id.where(d.index > 2)), INPUT,
      "3 of 60 rows have a null id"),
     ("duplicate ids", _bad_values("customer_id", lambda d: d.customer_id % 50), INPUT,
-     "10 rows repeat an id"),
+     "10 of 60 rows repeat an id"),
     ("fewer distinct points than k", _few_distinct, INPUT, "distinct"),
     ("thousands of categories", _many_levels, INPUT, "features.max_categories=100"),
     ("missing values with policy fail",
