@@ -412,6 +412,7 @@ def markdown(report: dict[str, Any]) -> str:
     """The results as markdown tables, as pasted into BENCHMARKS.md."""
     q = report["quality"]
     k = q.get("k")
+    k_label = "(a)'s k" if k is None else f"k={k}"
     lines = [
         f"\n### {report['customers']:,} customers, k = {report['k_range'][0]}.."
         f"{report['k_range'][1]}, {report['repeats']} repeat(s)",
@@ -420,8 +421,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"at end {fmt_load(report['load_average_end'])}; "
         f"Spark driver memory: {report['driver_memory']}.",
         "",
-        f"| variant | wall s (min / median / max) | peak tree RSS GB (min / median / max) "
-        f"| chosen k | WCSS at k={k} |",
+        "| variant | wall s (min / median / max) | peak tree RSS GB (min / median / max) "
+        f"| chosen k | WCSS at {k_label} |",
         "|---|---|---|---|---|",
     ]
     for key, v in report["variants"].items():
@@ -438,12 +439,11 @@ def markdown(report: dict[str, Any]) -> str:
         for name, r in report["ratios"].items():
             lines.append(f"| {name} | {r['min']:.2f} | {r['median']:.2f} | {r['max']:.2f} "
                          f"| {r['target']} |")
-    lines.append("")
-    for key in ("a_vs_b", "c_vs_b"):
-        if f"wcss_rel_diff_{key}" in q:
-            a, b = key.split("_vs_")
-            lines.append(f"WCSS of ({a}) relative to ({b}) at k={k}: "
-                         f"{100 * q[f'wcss_rel_diff_{key}']:+.3f} %")
+    differences = [f"WCSS of ({key}) relative to (b) at k={k}: "
+                   f"{100 * q[f'wcss_rel_diff_{key}_vs_b']:+.3f} %"
+                   for key in ("a", "c") if f"wcss_rel_diff_{key}_vs_b" in q]
+    if differences:
+        lines += ["", *differences]
     if "a" in report["variants"]:
         lines += ["", stage_line(report["variants"]["a"]["runs"])]
     return "\n".join(lines)
