@@ -74,8 +74,13 @@ def run_segmentation(spark: SparkSession, cfg: Config) -> dict[str, Any]:
         raw = read_parquet(spark, cfg.input.path,
                            ignore_corrupt_files=cfg.input.ignore_corrupt_files)
         check_schema(raw, cfg)
-        profile = profile_input(raw, cfg)
-        usable, dropped = usable_rows(partition_by_id(raw, cfg), cfg, profile)
+        partitioned = partition_by_id(raw, cfg)
+        try:  # the profile pass fills the cache: the input is read once
+            profile = profile_input(partitioned, cfg)
+            usable, dropped = usable_rows(partitioned, cfg, profile)
+        except BaseException:
+            partitioned.unpersist()
+            raise
         rows_used = profile.rows - sum(dropped.values())
         check_enough_rows(rows_used, cfg)
     with atomic_output(spark, cfg.output.path, cfg.output.mode) as out:
@@ -245,7 +250,7 @@ def _segment(
         out.write_csv("segments.csv", segments)
         out.write_csv("profiles.csv", profiles)
         spark.createDataFrame(profiles).coalesce(1).write.parquet(out.file("profiles"))
-        pca = write_scatter(labelled, final, ids, cfg, out)
+        pca = write_scatter(labelled, final, ids, final_sizes, cfg, out)
         labelled.unpersist()
     return {
         "chosen_k": chosen_k,
@@ -298,28 +303,31 @@ def final_model(
 
 
 def write_scatter(
-    labelled: DataFrame, final: KFit, ids: list[int], cfg: Config, out: StagedOutput
+    labelled: DataFrame, final: KFit, ids: list[int], sizes: list[int], cfg: Config,
+    out: StagedOutput,
 ) -> dict[str, Any] | None:
-    """A seeded sample projected to 2-D with Spark PCA (no ids; small segments left out)."""
+    """A seeded sample projected to 2-D with Spark PCA (no ids; small segments left out).
+
+    ``sizes`` are the cluster sizes of ``final`` by cluster index. PCA is fitted on the
+    sample itself: the axes of a few thousand rows are as good for a picture as those of
+    all rows, and it saves a pass over the data.
+    """
     size = cfg.output.pca_sample_size
     dim = len(final.centers[0])
     if size == 0 or dim < 2:
         return None
-    pca = PCA(k=2, inputCol=FEATURES_COL, outputCol="_pca").fit(labelled)
-    rows = labelled.count()
-    big = (
-        labelled.groupBy(SEGMENT_COL).count()
-        .where(F.col("count") >= cfg.output.min_segment_size)
-        .select(SEGMENT_COL)
+    big = [ids[i] for i, n in enumerate(sizes) if n >= cfg.output.min_segment_size]
+    picked = (
+        labelled.sample(fraction=min(1.0, 1.2 * size / sum(sizes)), seed=cfg.model.seed)
+        .where(F.col(SEGMENT_COL).isin(big))
+        .select(FEATURES_COL, SEGMENT_COL)
+        .limit(size)
+        .persist(StorageLevel.MEMORY_AND_DISK)
     )
-    sample = (
-        pca.transform(labelled.sample(fraction=min(1.0, 1.2 * size / rows),
-                                      seed=cfg.model.seed))
-        .join(F.broadcast(big), SEGMENT_COL)
-        .select(vector_to_array("_pca").alias("p"), SEGMENT_COL)
-        .toPandas()
-    )
-    sample = sample.iloc[:size]
+    pca = PCA(k=2, inputCol=FEATURES_COL, outputCol="_pca").fit(picked)
+    sample = pca.transform(picked).select(vector_to_array("_pca").alias("p"), SEGMENT_COL)
+    sample = sample.toPandas()
+    picked.unpersist()
     scatter = pd.DataFrame({"pc1": [p[0] for p in sample.p], "pc2": [p[1] for p in sample.p],
                             "segment": sample[SEGMENT_COL].astype(int)})
     components = pca.pc.toArray()

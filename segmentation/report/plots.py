@@ -141,7 +141,7 @@ def plot_scatter(
     ax.set_title(title + ("\n✕ segment centroids" if centroids is not None else ""))
     return Plot(save(fig, out_dir, "scatter.png"), "scatter", "PCA projection of a sample",
                 "A seeded sample of customers (segments below the privacy minimum left out) "
-                "projected on the first two principal components of the prepared features; "
+                "projected on the first two principal components of its prepared features; "
                 "crosses: segment centroids.")
 
 
