@@ -8,18 +8,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from segmentation.cli import configure_logging, guarded
+from segmentation.cli import add_score_arguments, configure_logging, guarded
 from segmentation.score import score_customers
 from segmentation.session import build_session
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="Assign segments with a saved run's model.")
-    parser.add_argument("--model", required=True, help="directory of a finished run")
-    parser.add_argument("--input", required=True, help="Parquet customers to score")
-    parser.add_argument("--output", required=True, help="directory for the scored outputs")
-    parser.add_argument("--mode", choices=["error", "overwrite"], default="error")
-    parser.add_argument("--master", help="Spark master when not started by spark-submit")
+    add_score_arguments(parser)
     parser.add_argument("--debug", action="store_true", help="show stack traces on errors")
     args = parser.parse_args()
     configure_logging(args.debug)

@@ -44,11 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     features.set_defaults(handler=_features)
 
     score = sub.add_parser("score", help="assign segments to new customers with a saved run")
-    score.add_argument("--model", required=True, help="directory of a finished run")
-    score.add_argument("--input", required=True, help="Parquet customers to score")
-    score.add_argument("--output", required=True, help="directory for the scored outputs")
-    score.add_argument("--mode", choices=["error", "overwrite"], default="error")
-    score.add_argument("--master", help="Spark master (default: local[*])")
+    add_score_arguments(score)
     score.set_defaults(handler=_score)
 
     report = sub.add_parser("report", help="plots and an HTML page from a finished run")
@@ -69,6 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen_tx.add_argument("--seed", type=int, default=0)
     gen_tx.set_defaults(handler=_generate_transactions)
     return parser
+
+
+def add_score_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of scoring, shared by ``segment score`` and ``jobs/score.py``."""
+    parser.add_argument("--model", required=True, help="directory of a finished run")
+    parser.add_argument("--input", required=True, help="Parquet customers to score")
+    parser.add_argument("--output", required=True, help="directory for the scored outputs")
+    parser.add_argument("--mode", choices=["error", "overwrite"], default="error",
+                        help="what to do when --output exists (default: error)")
+    parser.add_argument(
+        "--master", help="Spark master when not started by spark-submit (default: local[*])"
+    )
 
 
 def add_job_arguments(parser: argparse.ArgumentParser) -> None:

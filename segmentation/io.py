@@ -194,21 +194,25 @@ class StagedOutput:
         self.write_text(name, frame.to_csv(index=False, float_format="%.10g"))
 
 
-def check_output_target(spark: SparkSession, path: str, mode: str) -> None:
-    """Fail early (before any expensive work) when the output cannot be written as configured."""
+def check_output_target(
+    spark: SparkSession, path: str, mode: str, *, name: str = "output.path",
+    overwrite_hint: str = "set output.mode: overwrite",
+) -> None:
+    """Fail early (before any expensive work) when the output cannot be written as configured.
+
+    ``name`` and ``overwrite_hint`` word the message the way the user gave the path (a
+    config key, or a command-line option).
+    """
     fs = HadoopFS(spark, path)
     restore_interrupted_swap(fs, path)
     if fs.exists(path):
         if not fs.is_dir(path):
-            raise OutputError(f"output.path {path} exists and is a file, not a directory")
+            raise OutputError(f"{name} {path} exists and is a file, not a directory")
         if mode == "error":
-            raise OutputError(
-                f"output.path {path} already exists and output.mode is error "
-                "(set output.mode: overwrite to replace it)"
-            )
+            raise OutputError(f"{name} {path} already exists ({overwrite_hint} to replace it)")
     parent = _parent(path)
     if fs.exists(parent) and not fs.is_dir(parent):
-        raise OutputError(f"the parent of output.path {path} is a file, not a directory")
+        raise OutputError(f"the parent of {name} {path} is a file, not a directory")
 
 
 @contextmanager

@@ -53,7 +53,8 @@ def score_customers(
     timer = StageTimer()
     check_paths_apart(input_path, output_path, "--input", "--output")
     check_paths_apart(model_run, output_path, "--model", "--output")
-    check_output_target(spark, output_path, mode)
+    check_output_target(spark, output_path, mode, name="--output",
+                        overwrite_hint="pass --mode overwrite")
     run = load_finished_run(spark, model_run, key="--model")
     cfg = scoring_config(run, input_path=input_path, output_path=output_path, mode=mode)
     with timer.stage("read_and_validate"):

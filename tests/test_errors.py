@@ -160,7 +160,7 @@ CASES: list[Case] = [
          d.index > 0))), features={"missing": "fail"}),
      INPUT, "feature column 'spend' has 1 missing values (1 null)"),
     ("output exists, mode error", _cfg(output={"mode": "error"}), OUTPUT,
-     "already exists and output.mode is error"),
+     "already exists (set output.mode: overwrite to replace it)"),
 ]
 
 

@@ -11,7 +11,7 @@ import pytest
 from test_relabel import fixed_k_config, write_parquet
 
 from segmentation.config import config_from_dict
-from segmentation.errors import ConfigError, InputDataError
+from segmentation.errors import ConfigError, InputDataError, OutputError
 from segmentation.generate import generate_customers
 from segmentation.job import run_segmentation
 from segmentation.score import score_customers
@@ -145,3 +145,13 @@ def test_output_inside_the_model_run_is_refused(spark, customers, model_run) -> 
     with pytest.raises(ConfigError, match=r"--output .* lies inside --model"):
         score_customers(spark, model_run=str(model_run), input_path=str(customers),
                         output_path=str(model_run / "scored"))
+
+
+def test_an_existing_output_is_kept_and_the_message_names_the_option(
+    spark, customers, model_run, existing_output
+) -> None:
+    with pytest.raises(OutputError, match=r"^--output .* already exists "
+                                          r"\(pass --mode overwrite to replace it\)$"):
+        score_customers(spark, model_run=str(model_run), input_path=str(customers),
+                        output_path=str(existing_output))
+    assert_untouched(existing_output)
