@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -132,18 +133,36 @@ def guarded(action: Callable[[], Any], *, debug: bool) -> int:
     except Exception as exc:  # noqa: BLE001 - Spark/py4j failures: one line unless --debug
         if debug:
             log.exception("failed")
-        print(f"error: runtime failure: {one_line(exc)}", file=sys.stderr)
+        print(f"error: {runtime_failure(exc)}", file=sys.stderr)
         return RUNTIME_FAILURE_EXIT_CODE
     return 0
 
 
+def runtime_failure(exc: BaseException) -> str:
+    """One line for a failure that is not the user's input: its cause, and what to do."""
+    if "OutOfMemoryError" in str(exc):
+        return (f"Spark ran out of memory ({one_line(exc)}); give it more: "
+                "--set spark.spark.driver.memory=16g in local mode, spark-submit "
+                "--driver-memory / --executor-memory on a cluster")
+    return f"runtime failure: {one_line(exc)}"
+
+
 def one_line(exc: BaseException) -> str:
-    """The first meaningful line of an exception (py4j errors carry a Java stack trace)."""
-    for line in str(exc).strip().splitlines():
-        line = line.strip()
-        if line:
-            return f"{type(exc).__name__}: {line}"[:500]
-    return type(exc).__name__
+    """The meaningful line of an exception.
+
+    A failed Spark job reaches Python as a py4j error whose first line only names the JVM
+    call; its cause is the Java exception after it, and, when a task failed, the exception
+    of that task ("most recent failure: Lost task ...: CAUSE").
+    """
+    text = str(exc).strip()
+    task = re.search(r"most recent failure: Lost task .*?\(TID \d+\) \([^)]*\): ([^\n]+)", text)
+    if task:
+        return task.group(1).strip()[:300]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    java = next((line.lstrip(": ") for line in lines[1:2] if line.startswith(":")), None)
+    if java:
+        return java[:300]
+    return f"{type(exc).__name__}: {lines[0]}"[:300] if lines else type(exc).__name__
 
 
 def _run(args: argparse.Namespace) -> None:

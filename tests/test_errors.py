@@ -18,9 +18,9 @@ import pytest
 import yaml
 from tests_support import tree_digest
 
-from segmentation.cli import main
+from segmentation.cli import guarded, main
 
-CONFIG, INPUT, OUTPUT = 2, 3, 4
+CONFIG, INPUT, OUTPUT, RUNTIME = 2, 3, 4, 5
 
 
 def good_table(n: int = 60, seed: int = 0) -> pd.DataFrame:
@@ -228,3 +228,40 @@ def test_nan_and_inf_are_missing_values_and_counted(spark, tmp_path):
     assert manifest["rows_used"] == 57
     assert manifest["missing_values"]["spend"] == {"null": 0, "nan": 1, "inf": 1}
     assert len(pd.read_parquet(tmp_path / "out" / "labels")) == 57
+
+
+def test_a_failed_spark_task_is_one_line_naming_its_cause(spark, capsys):
+    def failing_job() -> None:
+        spark.range(5).selectExpr("assert_true(id < 3, 'customer 3 is not allowed')").collect()
+
+    assert guarded(failing_job, debug=False) == RUNTIME
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: runtime failure: ")
+    assert "customer 3 is not allowed" in err
+
+
+class Py4JLikeError(Exception):
+    """The text of the py4j error a 20M-row run with a 1g driver died of (trace shortened)."""
+
+    def __str__(self) -> str:
+        return (
+            "An error occurred while calling o620.collectToPython.\n"
+            ": org.apache.spark.SparkException: Job aborted due to stage failure: Task 6 in "
+            "stage 3.0 failed 1 times, most recent failure: Lost task 6.0 in stage 3.0 (TID 12) "
+            "(localhost executor driver): org.apache.spark.memory.SparkOutOfMemoryError: "
+            "[UNABLE_TO_ACQUIRE_MEMORY] Unable to acquire 65536 bytes of memory, got 0. "
+            "SQLSTATE: 53200\n\tat org.apache.spark.memory.MemoryConsumer.throwOom"
+            "(MemoryConsumer.java:157)\n"
+        )
+
+
+def test_out_of_memory_says_so_and_how_to_give_more(capsys):
+    def oom() -> None:
+        raise Py4JLikeError()
+
+    assert guarded(oom, debug=False) == RUNTIME
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("error: Spark ran out of memory (org.apache.spark.memory."
+                          "SparkOutOfMemoryError: [UNABLE_TO_ACQUIRE_MEMORY] Unable to acquire")
+    assert "--set spark.spark.driver.memory=" in err and "--executor-memory" in err
