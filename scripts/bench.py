@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.update(
         command=command, customers=args.customers, repeats=args.repeats,
         k_range=[args.k_min, args.k_max], data=str(data), generate_seed=GENERATE_SEED,
-        driver_memory=args.driver_memory or "Spark default (1g)", machine=machine,
+        driver_memory=args.driver_memory or DEFAULT_MEMORY, machine=machine,
         started_at=started.isoformat(), load_average_start=load_start,
         load_average_end=os.getloadavg(), logs=str(log_dir),
     )
@@ -113,7 +113,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", type=lambda s: s.split(","), default=["a", "b", "c"],
                         help="comma-separated subset of the variants a,b,c")
     parser.add_argument("--driver-memory",
-                        help="Spark driver memory of (a) and (c), e.g. 8g (default: Spark's 1g)")
+                        help="Spark driver memory of (a) and (c), e.g. 8g (default: each "
+                        "one's own: half the RAM for (a), Spark's 1g for (c))")
     args = parser.parse_args(argv)
     if args.customers < 1 or args.repeats < 1:
         parser.error("--customers and --repeats must be >= 1")
@@ -241,6 +242,9 @@ def reference_result(_scratch: Path, stdout: str) -> dict[str, Any]:
 
 
 # --- running and measuring ----------------------------------------------------------------
+
+
+DEFAULT_MEMORY = "each variant's default: (a) half the RAM, (c) Spark's 1g"
 
 
 def child_env(driver_memory: str | None) -> dict[str, str]:
