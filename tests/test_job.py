@@ -125,6 +125,29 @@ def test_same_config_twice_gives_identical_labels(spark, run, customers, tmp_pat
     assert labels_of(again).equals(labels_of(out))
 
 
+def test_sampled_sweep_agrees_with_the_sweep_on_all_rows(spark, run, customers, tmp_path):
+    """The fast path (sweep on a sample, one fit at a time here, final warm-started fit on
+    all rows) against the straightforward one (every k fitted on all rows, fits in parallel):
+    same k, same WCSS at that k within 1 %, same customers together; the reported WCSS
+    equals the sum of the written squared distances."""
+    full_dir, full = run
+    fast_dir = tmp_path / "fast"
+    fast = run_segmentation(spark, config_from_dict(job_config(
+        customers, fast_dir, model={"sweep_sample_size": 1200, "parallel_fits": 1})))
+    k = full["chosen_k"]
+    assert fast["chosen_k"] == k
+    full_metrics = pd.read_csv(full_dir / "metrics.csv").set_index("k")
+    fast_metrics = pd.read_csv(fast_dir / "metrics.csv").set_index("k")
+    assert (full_metrics.fitted_rows == 4000).all()
+    assert fast_metrics.loc[k, "fitted_rows"] == 4000
+    assert (fast_metrics.drop(index=k).fitted_rows < 2000).all()
+    assert fast_metrics.loc[k, "wcss"] == pytest.approx(full_metrics.loc[k, "wcss"], rel=0.01)
+    fast_labels = labels_of(fast_dir)
+    assert adjusted_rand_score(labels_of(full_dir).segment, fast_labels.segment) > 0.99
+    written = float((fast_labels.distance ** 2).sum())
+    assert fast_metrics.loc[k, "wcss"] == pytest.approx(written, rel=1e-9)
+
+
 def test_wcss_within_one_percent_of_sklearn_at_every_k(spark, tmp_path):
     """Restarts from k-means++ seeds vs scikit-learn's KMeans(n_init=10), on the same vectors.
 
