@@ -8,7 +8,8 @@
 #   --master URL              default: $SPARK_MASTER_URL, else the URL of the cluster
 #                             scripts/cluster.sh started (${SEGMENT_CLUSTER_DIR}/master.url)
 #   --executor-memory M       default 1g (must fit in a worker's --memory)
-#   --driver-memory M         default 1g
+#   --driver-memory M         default 1g; with a local[...] master half the RAM (the driver
+#                             is the executor there, as in `segment run`)
 #   --total-executor-cores N  default: all the cores the cluster offers
 #   --python PATH             the Python executors AND the driver run (default: the
 #                             python-env that scripts/package.sh builds: the dependencies
@@ -32,7 +33,7 @@ die() { echo "submit.sh: $*" >&2; exit 2; }
 
 master="${SPARK_MASTER_URL:-}"
 executor_memory=1g
-driver_memory=1g
+driver_memory=""
 total_cores=""
 python=""
 package=1
@@ -46,7 +47,7 @@ while [[ $# -gt 0 ]]; do
     --python) python="$2"; shift 2 ;;
     --conf) confs+=(--conf "$2"); shift 2 ;;
     --no-package) package=0; shift ;;
-    -h|--help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1 (options go before the job script)" ;;
     *) break ;;
   esac
@@ -64,6 +65,13 @@ if [[ -z "$master" ]]; then
 fi
 
 [[ -x "$PY" ]] || die "no Python at $PY (set SEGMENT_PYTHON)"
+if [[ -z "$driver_memory" ]]; then
+  if [[ "$master" == local* ]]; then
+    driver_memory="$("$PY" -c 'from segmentation.session import local_driver_memory as m; print(m())')"
+  else
+    driver_memory=1g
+  fi
+fi
 if ((package)); then
   SEGMENT_PYTHON="$PY" SEGMENT_BUILD_DIR="$BUILD" "$ROOT/scripts/package.sh" >/dev/null
 fi
