@@ -120,10 +120,10 @@ cmd_start() {
   for ((i = 1; i <= workers; i++)); do
     wport=$(free_port)
     wui=$(free_port)
-    mkdir -p "$STATE/work/worker-$i"
+    mkdir -p "$STATE/workdirs/worker-$i"
     setsid "$SPARK_CLASS" org.apache.spark.deploy.worker.Worker "$url" \
       --host "$HOST" --port "$wport" --webui-port "$wui" \
-      --cores "$cores" --memory "$memory" --work-dir "$STATE/work/worker-$i" \
+      --cores "$cores" --memory "$memory" --work-dir "$STATE/workdirs/worker-$i" \
       >"$STATE/logs/worker-$i.log" 2>&1 </dev/null &
     echo $! >"$STATE/worker-$i.pid"
   done

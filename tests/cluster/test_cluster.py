@@ -220,7 +220,7 @@ def test_executors_import_segmentation_from_the_shipped_zip(cluster: Cluster,
     for module_file, cwd, executable in found["executors"]:
         path = os.path.normpath(os.path.join(cwd, module_file))
         assert path.startswith(os.path.join(cwd, "segmentation.zip", "segmentation", "")), path
-        assert cwd.startswith(str(cluster.state / "work")), cwd  # an executor's work dir
+        assert cwd.startswith(str(cluster.state / "workdirs")), cwd  # an executor's work dir
         assert executable == str(python_env)
 
 
