@@ -20,7 +20,7 @@ from pyspark import StorageLevel
 from pyspark.ml import PipelineModel
 from pyspark.ml.feature import PCA
 from pyspark.ml.functions import vector_to_array
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from segmentation.assign import DISTANCE_COL, SEGMENT_COL, SegmentAssigner, ids_by_size
@@ -41,9 +41,9 @@ from segmentation.relabel import (
 from segmentation.sweep import KFit, choose_k, selection_rule, sweep
 from segmentation.validate import (
     InputProfile,
+    any_missing,
     check_duplicate_ids,
     check_schema,
-    is_missing,
     profile_input,
 )
 
@@ -131,28 +131,33 @@ def usable_rows(
     """The rows the model is fitted on, and how many rows were dropped for which reason.
 
     Under the ``drop`` policies every row of a repeated id, then every row with a missing
-    value, is dropped; the counts are exact (one count after each filter).
+    value, is dropped: one aggregation counts each reason exactly (a row counts under the
+    first reason that applies), and the kept rows are cached once.
     """
-    id_col = cfg.input.id_column
-    df, remaining = partitioned, profile.rows
-    dropped: dict[str, int] = {}
-    if check_duplicate_ids(partitioned, cfg, rows=profile.rows):  # policy "drop"
-        repeated = F.count(F.lit(1)).over(Window.partitionBy(id_col))
-        df = df.withColumn("_n", repeated).where("_n = 1").drop("_n")
-        kept = df.count()
-        dropped["duplicate_id"], remaining = remaining - kept, kept
+    reasons: dict[str, Column] = {}
+    if cfg.input.duplicate_ids == "drop":
+        rows_of_id = F.count(F.lit(1)).over(Window.partitionBy(cfg.input.id_column))
+        reasons["duplicate_id"] = rows_of_id > 1
+    else:
+        check_duplicate_ids(partitioned, cfg, rows=profile.rows)
     if cfg.features.missing == "drop" and profile.rows_with_missing:
-        any_missing = F.lit(False)
-        for name in cfg.features.numeric:
-            any_missing = any_missing | is_missing(name)
-        df = df.where(~any_missing)
-        kept = df.count()
-        dropped["missing_value"], remaining = remaining - kept, kept
-    if dropped:
-        df = df.persist(StorageLevel.MEMORY_AND_DISK)
-        df.count()
-        partitioned.unpersist()
-    return df, dropped
+        reasons["missing_value"] = any_missing(cfg.features.numeric)
+    if not reasons:
+        return partitioned, {}
+    flagged = partitioned.select("*", *[flag.alias(f"_{r}") for r, flag in reasons.items()])
+    counts, earlier = [], F.lit(False)
+    for reason in reasons:
+        counts.append(F.sum((F.col(f"_{reason}") & ~earlier).cast("long")).alias(reason))
+        earlier = earlier | F.col(f"_{reason}")
+    totals = flagged.agg(*counts).first()
+    dropped = {r: int(totals[r]) for r in reasons if totals[r]}
+    if not dropped:
+        return partitioned, {}
+    kept = flagged.where(~earlier).drop(*[f"_{r}" for r in reasons])
+    kept = kept.persist(StorageLevel.MEMORY_AND_DISK)
+    kept.count()
+    partitioned.unpersist()
+    return kept, dropped
 
 
 def largest_k(cfg: Config) -> tuple[int, str]:

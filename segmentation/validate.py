@@ -74,6 +74,14 @@ def is_missing(column: str) -> Column:
     return c.isNull() | F.isnan(c) | (F.abs(c) == float("inf"))
 
 
+def any_missing(names: list[str]) -> Column:
+    """True for a row where any of the ``names`` columns is missing (null, NaN or +/-inf)."""
+    missing: Column = F.lit(False)
+    for name in names:
+        missing = missing | is_missing(name)
+    return missing
+
+
 def profile_input(df: DataFrame, cfg: Config) -> InputProfile:
     """Count rows, duplicate ids, missing values and categories in one aggregation."""
     id_col, feats = cfg.input.id_column, cfg.features
@@ -81,11 +89,9 @@ def profile_input(df: DataFrame, cfg: Config) -> InputProfile:
         F.count(F.lit(1)).alias("rows"),
         F.sum(F.col(id_col).isNull().cast("long")).alias("null_ids"),
     ]
-    any_missing: Column = F.lit(False)
     for name in feats.numeric:
         c = F.col(name).cast("double")
         valid = F.when(~is_missing(name), c)
-        any_missing = any_missing | is_missing(name)
         aggs += [
             F.sum(c.isNull().cast("long")).alias(f"{name}__null"),
             F.sum(F.isnan(c).cast("long")).alias(f"{name}__nan"),
@@ -96,7 +102,7 @@ def profile_input(df: DataFrame, cfg: Config) -> InputProfile:
     for name in feats.categorical:
         aggs.append(F.approx_count_distinct(F.col(name)).alias(f"{name}__levels"))
     if feats.missing == "drop":
-        aggs.append(F.sum(any_missing.cast("long")).alias("rows_with_missing"))
+        aggs.append(F.sum(any_missing(feats.numeric).cast("long")).alias("rows_with_missing"))
     row = df.agg(*aggs).first()
     assert row is not None
     values = row.asDict()
@@ -118,21 +124,19 @@ def profile_input(df: DataFrame, cfg: Config) -> InputProfile:
     return profile
 
 
-def check_duplicate_ids(partitioned: DataFrame, cfg: Config, *, rows: int) -> bool:
-    """True when some ids repeat and the policy is to drop them; fail under policy ``fail``.
+def check_duplicate_ids(partitioned: DataFrame, cfg: Config, *, rows: int) -> None:
+    """Fail when some ids repeat (policy ``input.duplicate_ids: fail``).
 
     ``partitioned`` is hash-partitioned by id, so grouping by id needs no shuffle.
     """
     id_col = cfg.input.id_column
     counts = partitioned.groupBy(id_col).count().where(F.col("count") > 1)
-    repeats = counts.agg(F.sum(F.col("count") - 1).alias("n")).first()
-    repeated = int(repeats["n"] or 0) if repeats is not None else 0
-    if repeated and cfg.input.duplicate_ids == "fail":
+    repeated = counts.agg(F.sum(F.col("count") - 1).alias("n")).first()["n"]
+    if repeated:
         raise InputDataError(
             f"{repeated} of {rows} rows repeat an id already present ({id_col!r}); "
             "set input.duplicate_ids: drop to drop every row of a repeated id"
         )
-    return repeated > 0
 
 
 def _check_values(profile: InputProfile, values: dict, cfg: Config, *, null_ids: int) -> None:
