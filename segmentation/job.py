@@ -248,7 +248,8 @@ def _segment(
             migration = migration_summary(previous, matching, counts)
         model.write().save(out.file("model"))
         profiles, segments = segment_profiles(
-            labelled, cfg.features, min_segment_size=cfg.output.min_segment_size)
+            labelled, cfg.features, min_segment_size=cfg.output.min_segment_size,
+            seed=cfg.model.seed)
         descriptions = describe_segments(profiles)
         segments["description"] = segments["segment"].map(descriptions).fillna("")
         out.write_csv("metrics.csv", metrics)
@@ -270,13 +271,20 @@ def _segment(
 
 
 def sweep_input(prepared: DataFrame, rows: int, sample_size: int, seed: int) -> DataFrame:
-    """The rows the sweep fits on: all of them, or a seeded sample of about ``sample_size``."""
+    """The rows the sweep fits on: all of them, or a seeded sample of about ``sample_size``.
+
+    The sample is coalesced to one partition per core (``defaultParallelism``): every MLlib
+    iteration is a job with a shuffle per partition, so a small sample spread over many
+    partitions is mostly task overhead.
+    """
     vectors = prepared.select(FEATURES_COL)
     if sample_size == 0 or rows <= sample_size:
         return prepared
     fraction = sample_size / rows
     log.info("sweep fits on a seeded sample of about %d of %d rows", sample_size, rows)
-    return vectors.sample(fraction=fraction, seed=seed).persist(StorageLevel.MEMORY_AND_DISK)
+    cores = prepared.sparkSession.sparkContext.defaultParallelism
+    sample = vectors.sample(fraction=fraction, seed=seed).coalesce(cores)
+    return sample.persist(StorageLevel.MEMORY_AND_DISK)
 
 
 def evaluation_sample(prepared: DataFrame, rows: int, size: int, seed: int) -> np.ndarray:
