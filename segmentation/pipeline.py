@@ -5,8 +5,8 @@ Stages, in order:
 1. ``SQLTransformer``: each numeric feature cast to double, NaN and +/-inf turned into null
    (so they follow the missing-value policy and never reach KMeans), ``log1p`` applied to
    the configured skewed columns; each categorical column cast to string, null -> "(missing)".
-2. ``Imputer`` (median) when ``features.missing`` is ``impute``.
-3. ``VectorAssembler`` of the numeric features, then ``StandardScaler`` (mean 0, std 1;
+2. ``ImputerModel`` (median) when ``features.missing`` is ``impute``.
+3. ``VectorAssembler`` of the numeric features, then ``StandardScalerModel`` (mean 0, std 1;
    a constant column has std 0 and Spark scales it to 0, never NaN). ``features.scale: false``
    skips the scaler.
 4. ``StringIndexer`` (alphabetical, unseen levels kept) + ``OneHotEncoder`` (all levels) per
@@ -15,32 +15,35 @@ Stages, in order:
    in one category sqrt(2) apart, about one standard deviation per differing indicator.
 5. ``VectorAssembler`` of the scaled numerics and the indicators into ``features``.
 
-Examples
---------
->>> from segmentation.config import FeaturesConfig
->>> stages = preparation_stages(FeaturesConfig(numeric=["a"], categorical=["c"]))
->>> [type(s).__name__ for s in stages]  # doctest: +NORMALIZE_WHITESPACE
-['SQLTransformer', 'Imputer', 'VectorAssembler', 'StandardScaler', 'StringIndexer',
- 'OneHotEncoder', 'VectorAssembler']
+The imputer's medians and the scaler's means and standard deviations come from one
+aggregation (:func:`numeric_statistics`), not from ``Imputer.fit`` and
+``StandardScaler.fit``; the fitted stages are Spark's own models either way.
 """
 
 from __future__ import annotations
 
-from pyspark.ml import Pipeline, PipelineModel, Transformer
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.ml import PipelineModel, Transformer
 from pyspark.ml.feature import (
-    Imputer,
+    ImputerModel,
     OneHotEncoder,
     SQLTransformer,
-    StandardScaler,
+    StandardScalerModel,
     StringIndexer,
     VectorAssembler,
 )
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from segmentation.config import FeaturesConfig
+from segmentation.errors import InputDataError
 
 FEATURES_COL = "features"
 MISSING_LEVEL = "(missing)"
+_MEDIAN_ACCURACY = 1_000  # percentile_approx relative error 0.001, as Imputer's default
 
 
 def clean_column(name: str) -> str:
@@ -75,22 +78,109 @@ def cleaning_statement(features: FeaturesConfig) -> str:
     return f"SELECT {', '.join(parts)} FROM __THIS__"
 
 
-def preparation_stages(features: FeaturesConfig) -> list[Transformer]:
-    """The unfitted stages that turn a customer table into the ``features`` vector column."""
-    stages: list = [SQLTransformer(statement=cleaning_statement(features))]
+@dataclass(frozen=True)
+class NumericStatistics:
+    """What the fitted numeric stages need, per cleaned numeric column, in column order."""
+
+    medians: list[float]  # of the present values (what missing values are imputed with)
+    means: list[float]  # after imputation
+    stds: list[float]  # after imputation, sample standard deviation (n - 1), 0 for one row
+
+
+def numeric_statistics(cleaned: DataFrame, names: list[str], *, impute: bool
+                       ) -> NumericStatistics:
+    """Medians, means and standard deviations of the cleaned ``names`` in one aggregation.
+
+    The mean and variance after imputation follow exactly from those of the present values
+    and the median (pooling the present values with the imputed copies of the median), so
+    the scaler needs no second pass over the imputed rows. Medians are Spark's
+    ``percentile_approx`` with relative error 0.001, ``Imputer``'s default.
+    """
+    aggs = [F.count(F.lit(1)).alias("rows")]
+    for i, name in enumerate(names):
+        value = F.col(clean_column(name))
+        aggs += [F.count(value).alias(f"n{i}"), F.avg(value).alias(f"mean{i}"),
+                 F.var_samp(value).alias(f"var{i}")]
+        if impute:
+            aggs.append(F.percentile_approx(value, 0.5, _MEDIAN_ACCURACY).alias(f"median{i}"))
+    row = cleaned.agg(*aggs).first()
+    assert row is not None
+    rows = int(row["rows"])
+    medians, means, stds = [], [], []
+    for i, name in enumerate(names):
+        present = int(row[f"n{i}"])
+        if present == 0:  # possible only after dropping rows (validation checks the input)
+            raise InputDataError(
+                f"feature column {name!r} has no usable value in the rows left to fit on")
+        mean, var = float(row[f"mean{i}"]), float(row[f"var{i}"] or 0.0)
+        median = float(row[f"median{i}"]) if impute else mean
+        imputed = rows - present
+        pooled_mean = (present * mean + imputed * median) / rows
+        squares = ((present - 1) * var + present * (mean - pooled_mean) ** 2
+                   + imputed * (median - pooled_mean) ** 2)
+        medians.append(median)
+        means.append(pooled_mean)
+        stds.append(math.sqrt(squares / (rows - 1)) if rows > 1 else 0.0)
+    return NumericStatistics(medians=medians, means=means, stds=stds)
+
+
+def imputer_model(spark: SparkSession, columns: list[str], outputs: list[str],
+                  medians: list[float]) -> ImputerModel:
+    """A fitted median ``ImputerModel`` with the given surrogates (no pass over the data)."""
+    jvm = spark.sparkContext._jvm
+    java = jvm.org.apache.spark.ml.feature.ImputerModel(
+        ImputerModel._randomUID(), _java_array(spark, jvm.String, columns),
+        _java_array(spark, jvm.double, medians))
+    model = ImputerModel(java)
+    model._set(inputCols=columns, outputCols=outputs, strategy="median")
+    return model
+
+
+def scaler_model(spark: SparkSession, input_col: str, output_col: str, means: list[float],
+                 stds: list[float]) -> StandardScalerModel:
+    """A fitted ``StandardScalerModel`` (mean 0, std 1) from known means and standard
+    deviations; like a fitted one, it maps a column with std 0 to 0."""
+    jvm = spark.sparkContext._jvm
+    dense = jvm.org.apache.spark.ml.linalg.Vectors.dense
+    java = jvm.org.apache.spark.ml.feature.StandardScalerModel(
+        StandardScalerModel._randomUID(),
+        dense(_java_array(spark, jvm.double, stds)), dense(_java_array(spark, jvm.double, means)))
+    model = StandardScalerModel(java)
+    model._set(inputCol=input_col, outputCol=output_col, withMean=True, withStd=True)
+    return model
+
+
+def _java_array(spark: SparkSession, kind: Any, values: list[Any]) -> Any:
+    array = spark.sparkContext._gateway.new_array(kind, len(values))
+    for i, value in enumerate(values):
+        array[i] = value
+    return array
+
+
+def fit_preparation(df: DataFrame, features: FeaturesConfig) -> PipelineModel:
+    """Fit the preparation stages (see the module docstring) on the usable rows.
+
+    The imputer and the scaler come from one aggregation (:func:`numeric_statistics`)
+    instead of ``Imputer.fit`` and ``StandardScaler.fit``, which make a pass each (6 s and
+    3 s of 2M rows on 2 cores, against 3 s for the shared one); the models are Spark's own
+    ``ImputerModel`` and ``StandardScalerModel``, saved and loaded as usual.
+    """
+    cleaning = SQLTransformer(statement=cleaning_statement(features))
+    cleaned = cleaning.transform(df)
+    stages: list[Transformer] = [cleaning]
     parts: list[str] = []
     if features.numeric:
         numeric = [clean_column(n) for n in features.numeric]
-        if features.missing == "impute":
+        impute = features.missing == "impute"
+        stats = numeric_statistics(cleaned, features.numeric, impute=impute)
+        if impute:
             imputed = [f"{c}_imputed" for c in numeric]
-            stages.append(Imputer(inputCols=numeric, outputCols=imputed, strategy="median"))
+            stages.append(imputer_model(df.sparkSession, numeric, imputed, stats.medians))
             numeric = imputed
         stages.append(VectorAssembler(inputCols=numeric, outputCol="_numeric"))
         if features.scale:
-            stages.append(
-                StandardScaler(inputCol="_numeric", outputCol="_numeric_scaled",
-                               withMean=True, withStd=True)
-            )
+            stages.append(scaler_model(df.sparkSession, "_numeric", "_numeric_scaled",
+                                       stats.means, stats.stds))
             parts.append("_numeric_scaled")
         else:
             parts.append("_numeric")
@@ -98,22 +188,14 @@ def preparation_stages(features: FeaturesConfig) -> list[Transformer]:
         cats = [category_column(n) for n in features.categorical]
         indexed = [f"{c}_index" for c in cats]
         onehot = [f"{c}_onehot" for c in cats]
-        stages.append(
-            StringIndexer(inputCols=cats, outputCols=indexed, handleInvalid="keep",
-                          stringOrderType="alphabetAsc")
-        )
-        stages.append(
-            OneHotEncoder(inputCols=indexed, outputCols=onehot, dropLast=False,
-                          handleInvalid="keep")
-        )
+        indexer = StringIndexer(inputCols=cats, outputCols=indexed, handleInvalid="keep",
+                                stringOrderType="alphabetAsc").fit(cleaned)
+        encoder = OneHotEncoder(inputCols=indexed, outputCols=onehot, dropLast=False,
+                                handleInvalid="keep").fit(indexer.transform(cleaned))
+        stages += [indexer, encoder]
         parts += onehot
     stages.append(VectorAssembler(inputCols=parts, outputCol=FEATURES_COL))
-    return stages
-
-
-def fit_preparation(df: DataFrame, features: FeaturesConfig) -> PipelineModel:
-    """Fit the preparation stages on the usable rows."""
-    return Pipeline(stages=preparation_stages(features)).fit(df)
+    return PipelineModel(stages=stages)
 
 
 def feature_names(model: PipelineModel, features: FeaturesConfig) -> list[str]:
