@@ -20,7 +20,9 @@ batches), so evaluating nine values of k costs two scans, not eighteen.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +42,7 @@ METRIC_COLUMNS = [
     "dunn",
     "silhouette_euclidean",
 ]
-_BLOCK = 1024
+_BLOCK = 256
 
 
 @dataclass(frozen=True)
@@ -234,48 +236,86 @@ def pairwise_distances(x: np.ndarray, rows: slice) -> np.ndarray:
     return np.sqrt(d2)
 
 
+@dataclass(frozen=True)
+class _Grouping:
+    """One labelling of the sample: the column order that makes each cluster contiguous."""
+
+    labels: np.ndarray
+    order: np.ndarray  # row indices sorted by label
+    starts: np.ndarray  # where each present cluster begins in ``order``
+    present: np.ndarray  # the labels of the present clusters, ascending
+    own: np.ndarray  # per row, the position of its cluster among ``present``
+
+    @classmethod
+    def of(cls, labels: np.ndarray) -> _Grouping:
+        order = np.argsort(labels, kind="stable")
+        present, starts = np.unique(labels[order], return_index=True)
+        return cls(labels, order, starts, present, np.searchsorted(present, labels))
+
+
+def _block_extremes(dist: np.ndarray, rows: slice, g: _Grouping
+                    ) -> tuple[float, float, np.ndarray]:
+    """(smallest distance to another cluster, largest to the own cluster, per-cluster sums)
+    of the rows of one distance block, under one labelling."""
+    grouped = np.take(dist, g.order, axis=1)
+    sums = np.add.reduceat(grouped, g.starts, axis=1)
+    own = g.own[rows]
+    at = np.arange(len(own))
+    largest = float(np.maximum.reduceat(grouped, g.starts, axis=1)[at, own].max())
+    if len(g.present) < 2:
+        return np.inf, largest, sums
+    nearest_other = np.minimum.reduceat(grouped, g.starts, axis=1)
+    nearest_other[at, own] = np.inf
+    return float(nearest_other.min()), largest, sums
+
+
 def sample_metrics(x: np.ndarray, labelings: Sequence[np.ndarray]) -> list[dict[str, float]]:
     """Dunn index and Euclidean silhouette of each labelling of the same sample ``x``.
 
-    Pairwise distances are computed once per block of rows and shared by all labellings.
+    Pairwise distances are computed once per block of rows and shared by all labellings;
+    per labelling the block's columns are grouped by cluster, so per-cluster minima, maxima
+    and sums are contiguous reductions. Blocks run on driver threads (numpy releases the
+    GIL), as the driver's cores are otherwise idle while this runs.
     """
     n = len(x)
-    ks = [int(lab.max()) + 1 if n else 0 for lab in labelings]
-    onehots = [np.eye(k)[lab] for k, lab in zip(ks, labelings)]
-    min_between = [np.inf] * len(labelings)
-    max_within = [0.0] * len(labelings)
-    per_cluster_sums = [np.zeros((n, k)) for k in ks]
-    for start in range(0, n, _BLOCK):
+    groupings = [_Grouping.of(lab) for lab in labelings]
+    sums = [np.zeros((n, len(g.present))) for g in groupings]
+
+    def block(start: int) -> list[tuple[float, float]]:
         rows = slice(start, min(start + _BLOCK, n))
         dist = pairwise_distances(x, rows)
-        for i, lab in enumerate(labelings):
-            same = lab[rows][:, None] == lab[None, :]
-            if (~same).any():
-                min_between[i] = min(min_between[i], float(dist[~same].min()))
-            max_within[i] = max(max_within[i], float(dist[same].max()))
-            per_cluster_sums[i][rows] = dist @ onehots[i]
+        out = []
+        for i, g in enumerate(groupings):
+            between, within, block_sums = _block_extremes(dist, rows, g)
+            sums[i][rows] = block_sums
+            out.append((between, within))
+        return out
+
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        blocks = list(pool.map(block, range(0, n, _BLOCK)))
     out = []
-    for i, lab in enumerate(labelings):
-        sizes = np.bincount(lab, minlength=ks[i])
-        labels_present = int((sizes > 0).sum())
-        if labels_present < 2 or labels_present > n - 1:
+    for i, g in enumerate(groupings):
+        if len(g.present) < 2 or len(g.present) > n - 1:
             out.append({"dunn": np.nan, "silhouette_euclidean": np.nan})
             continue
-        dunn = min_between[i] / max_within[i] if max_within[i] > 0 else np.nan
+        min_between = min(b[i][0] for b in blocks)
+        max_within = max(b[i][1] for b in blocks)
+        dunn = min_between / max_within if max_within > 0 else np.nan
+        sizes = np.diff(np.append(g.starts, n))
         out.append({"dunn": float(dunn),
-                    "silhouette_euclidean": _euclidean_silhouette(per_cluster_sums[i], lab, sizes)})
+                    "silhouette_euclidean": _euclidean_silhouette(sums[i], g.own, sizes)})
     return out
 
 
 def _euclidean_silhouette(sums: np.ndarray, labels: np.ndarray, sizes: np.ndarray) -> float:
-    """scikit-learn's ``silhouette_score`` from per-row sums of distances to each cluster."""
+    """scikit-learn's ``silhouette_score`` from per-row sums of distances to each cluster
+    (``labels`` index the columns of ``sums`` and ``sizes``; every size is positive)."""
     rows = np.arange(len(labels))
     own = sizes[labels]
     with np.errstate(divide="ignore", invalid="ignore"):
         a = sums[rows, labels] / (own - 1)
         means = sums / sizes[None, :]
     means[rows, labels] = np.inf
-    means[:, sizes == 0] = np.inf
     b = means.min(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         s = (b - a) / np.maximum(a, b)
