@@ -56,13 +56,14 @@ class SegmentAssigner(Transformer, DefaultParamsReadable, DefaultParamsWritable)
         centers = [[float(v) for v in c] for c in self.getOrDefault(self.centers)]
         cluster = F.col(CLUSTER_COL)
         segment = F.element_at(F.array(*[F.lit(i) for i in ids]), cluster + 1)
-        centre = F.element_at(
-            F.array(*[F.array(*[F.lit(v) for v in c]) for c in centers]), cluster + 1
-        )
         x = vector_to_array(F.col(self.getOrDefault(self.featuresCol)))
-        squared = F.aggregate(
-            F.zip_with(x, centre, lambda a, b: (a - b) * (a - b)), F.lit(0.0), lambda s, v: s + v
-        )
+        # One term per dimension rather than zip_with/aggregate: plain arithmetic is
+        # compiled by Spark's code generation, the lambdas are interpreted (about 1 s per
+        # 2M rows on 2 cores).
+        squared = F.lit(0.0)
+        for j in range(len(centers[0])):
+            diff = x[j] - F.element_at(F.array(*[F.lit(c[j]) for c in centers]), cluster + 1)
+            squared = squared + diff * diff
         return dataset.withColumn(SEGMENT_COL, segment.cast("int")).withColumn(
             DISTANCE_COL, F.sqrt(squared)
         )
