@@ -1,4 +1,5 @@
-"""Pooled overall statistics of the profiles, checked against pandas on all values at once."""
+"""Segment profiles checked against pandas: pooled overall statistics, exact per-segment
+statistics, and quartiles from all rows or from a per-segment sample."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segmentation.profiles import pooled_mean_std
+from segmentation.config import FeaturesConfig
+from segmentation.profiles import pooled_mean_std, segment_profiles
 
 
 def per_segment_table(values: dict[int, list[float]]) -> pd.DataFrame:
@@ -36,3 +38,46 @@ def test_pooled_mean_and_std_equal_the_statistics_of_all_values(values) -> None:
 def test_one_value_overall_has_no_std() -> None:
     mean, std = pooled_mean_std(per_segment_table({0: [7.0], 1: []}), "f")
     assert mean == 7.0 and np.isnan(std)
+
+
+@pytest.fixture(scope="module")
+def labelled(spark):
+    """Three segments of 6,000, 3,000 and 40 rows; ``spend`` skewed with some nulls."""
+    rng = np.random.default_rng(11)
+    sizes = {0: 6000, 1: 3000, 2: 40}
+    frame = pd.DataFrame({
+        "segment": np.repeat(list(sizes), list(sizes.values())).astype("int32"),
+        "spend": rng.lognormal(4, 1, sum(sizes.values())),
+        "distance": rng.gamma(2.0, 1.0, sum(sizes.values())),
+    })
+    frame.loc[frame.index % 17 == 0, "spend"] = np.nan
+    return frame, spark.createDataFrame(frame.astype(object).where(frame.notna(), None))
+
+
+def _rank(values: pd.Series, q: float) -> float:
+    """Share of the values at or below ``q``."""
+    return float((values.dropna() <= q).mean())
+
+
+@pytest.mark.parametrize("quantile_rows, rank_error", [(0, 0.002), (1500, 0.04)])
+def test_profiles_match_pandas(labelled, quantile_rows, rank_error) -> None:
+    frame, df = labelled
+    profiles, segments = segment_profiles(df, FeaturesConfig(numeric=["spend"]),
+                                          min_segment_size=50, seed=3,
+                                          quantile_rows=quantile_rows)
+    spend = profiles.set_index("segment")
+    expected = frame.groupby("segment")["spend"].agg(["count", "mean", "std", "min", "max"])
+    for column in expected.columns:  # exact, over all rows, whatever the sample
+        big = expected.index[:2]
+        np.testing.assert_allclose(spend.loc[big, column], expected.loc[big, column],
+                                   rtol=1e-9, err_msg=column)
+    np.testing.assert_allclose(spend["mean"], expected["mean"], rtol=1e-9)
+    assert spend.loc[2, ["min", "q25", "median", "q75", "max"]].isna().all()  # 40 < 50
+    for segment in (0, 1):
+        values = frame.loc[frame.segment == segment, "spend"]
+        for column, q in (("q25", 0.25), ("median", 0.5), ("q75", 0.75)):
+            assert abs(_rank(values, spend.loc[segment, column]) - q) <= rank_error, column
+        distance = frame.loc[frame.segment == segment, "distance"]
+        p99 = segments.set_index("segment").loc[segment, "distance_p99"]
+        assert abs(_rank(distance, p99) - 0.99) <= rank_error
+    assert segments["size"].tolist() == [6000, 3000, 40]
