@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 from pyspark import StorageLevel
 from pyspark.ml import PipelineModel
-from pyspark.ml.feature import PCA
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -319,11 +318,11 @@ def write_scatter(
     labelled: DataFrame, final: KFit, ids: list[int], sizes: list[int], cfg: Config,
     out: StagedOutput,
 ) -> dict[str, Any] | None:
-    """A seeded sample projected to 2-D with Spark PCA (no ids; small segments left out).
+    """A seeded sample projected to 2-D on its principal axes (no ids; small segments left out).
 
-    ``sizes`` are the cluster sizes of ``final`` by cluster index. PCA is fitted on the
-    sample itself: the axes of a few thousand rows are as good for a picture as those of
-    all rows, and it saves a pass over the data.
+    ``sizes`` are the cluster sizes of ``final`` by cluster index. The axes are those of the
+    sample itself, computed on the driver (a few thousand rows): as good for a picture as
+    those of all rows, without a pass over the data.
     """
     size = cfg.output.pca_sample_size
     dim = len(final.centers[0])
@@ -333,22 +332,31 @@ def write_scatter(
     picked = (
         labelled.sample(fraction=min(1.0, 1.2 * size / sum(sizes)), seed=cfg.model.seed)
         .where(F.col(SEGMENT_COL).isin(big))
-        .select(FEATURES_COL, SEGMENT_COL)
+        .select(vector_to_array(FEATURES_COL).alias("x"), SEGMENT_COL)
         .limit(size)
-        .persist(StorageLevel.MEMORY_AND_DISK)
+        .toPandas()
     )
-    pca = PCA(k=2, inputCol=FEATURES_COL, outputCol="_pca").fit(picked)
-    sample = pca.transform(picked).select(vector_to_array("_pca").alias("p"), SEGMENT_COL)
-    sample = sample.toPandas()
-    picked.unpersist()
-    scatter = pd.DataFrame({"pc1": [p[0] for p in sample.p], "pc2": [p[1] for p in sample.p],
-                            "segment": sample[SEGMENT_COL].astype(int)})
-    components = pca.pc.toArray()
-    projected = final.centers @ components
-    centroids = pd.DataFrame({"segment": ids, "pc1": projected[:, 0], "pc2": projected[:, 1]})
+    if len(picked) < 2:
+        return None
+    x = np.array(picked["x"].tolist(), dtype=float).reshape(len(picked), dim)
+    axes, explained = principal_axes(x)
+    points, centres = x @ axes, final.centers @ axes
+    scatter = pd.DataFrame({"pc1": points[:, 0], "pc2": points[:, 1],
+                            "segment": picked[SEGMENT_COL].astype(int)})
+    centroids = pd.DataFrame({"segment": ids, "pc1": centres[:, 0], "pc2": centres[:, 1]})
     out.write_csv("scatter.csv", scatter)
     out.write_csv("centroids_2d.csv", centroids.sort_values("segment"))
-    return {"explained_variance": [float(v) for v in pca.explainedVariance.toArray()]}
+    return {"explained_variance": [float(v) for v in explained]}
+
+
+def principal_axes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first two principal axes of the rows of ``x`` as a (d, 2) matrix, and the share
+    of the total variance each explains (Spark ``PCA``'s ``explainedVariance``)."""
+    _, singular, vt = np.linalg.svd(x - x.mean(axis=0), full_matrices=False)
+    variance = singular**2
+    total = variance.sum()
+    share = variance / total if total > 0 else np.zeros_like(variance)
+    return vt[:2].T, share[:2]
 
 
 def versions(spark: SparkSession) -> dict[str, str]:

@@ -11,11 +11,12 @@ import pytest
 from pyspark.ml import PipelineModel
 from pyspark.ml.functions import vector_to_array
 from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score
 
 from segmentation.config import config_from_dict
 from segmentation.generate import NUMERIC_COLUMNS, generate_customers
-from segmentation.job import run_segmentation
+from segmentation.job import principal_axes, run_segmentation
 
 LOG1P = ["annual_income", "spend_12m", "orders_12m", "days_since_last_order", "avg_basket",
          "tenure_months"]
@@ -168,3 +169,19 @@ def test_wcss_within_one_percent_of_sklearn_at_every_k(spark, tmp_path):
     for k, wcss in zip(metrics.k, metrics.wcss, strict=True):
         reference = KMeans(n_clusters=k, n_init=10, random_state=0).fit(x).inertia_
         assert wcss <= reference * 1.01, f"k={k}: {wcss} vs scikit-learn {reference}"
+
+
+@pytest.mark.parametrize("rows", [3, 7, 300])
+def test_principal_axes_match_sklearn(rows):
+    x = np.random.default_rng(rows).normal(size=(rows, 5)) * [5.0, 3.0, 1.0, 0.5, 0.1]
+    axes, explained = principal_axes(x)
+    reference = PCA(n_components=2).fit(x)
+    for j in range(2):  # an axis is defined up to its sign
+        sign = np.sign(axes[:, j] @ reference.components_[j])
+        np.testing.assert_allclose(sign * axes[:, j], reference.components_[j], atol=1e-9)
+    np.testing.assert_allclose(explained, reference.explained_variance_ratio_[:2], atol=1e-12)
+
+
+def test_identical_rows_explain_no_variance():
+    axes, explained = principal_axes(np.ones((4, 3)))
+    assert axes.shape == (3, 2) and np.all(explained == 0)
