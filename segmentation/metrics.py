@@ -240,7 +240,6 @@ def pairwise_distances(x: np.ndarray, rows: slice) -> np.ndarray:
 class _Grouping:
     """One labelling of the sample: the column order that makes each cluster contiguous."""
 
-    labels: np.ndarray
     order: np.ndarray  # row indices sorted by label
     starts: np.ndarray  # where each present cluster begins in ``order``
     present: np.ndarray  # the labels of the present clusters, ascending
@@ -250,7 +249,7 @@ class _Grouping:
     def of(cls, labels: np.ndarray) -> _Grouping:
         order = np.argsort(labels, kind="stable")
         present, starts = np.unique(labels[order], return_index=True)
-        return cls(labels, order, starts, present, np.searchsorted(present, labels))
+        return cls(order, starts, present, np.searchsorted(present, labels))
 
 
 def _block_extremes(dist: np.ndarray, rows: slice, g: _Grouping
