@@ -26,7 +26,7 @@ from pyspark.sql import functions as F
 from segmentation.assign import DISTANCE_COL, SEGMENT_COL
 from segmentation.config import FeaturesConfig
 from segmentation.pipeline import category_column
-from segmentation.validate import is_missing
+from segmentation.validate import present_value
 
 PROFILE_COLUMNS = ["segment", "feature", "kind", "count", "mean", "std", "min", "q25",
                    "median", "q75", "max", "overall_mean", "overall_std", "z"]
@@ -37,7 +37,7 @@ QUANTILE_ROWS = 100_000
 
 
 def _numeric_aggregates(name: str) -> list[Column]:
-    value = _present(name)
+    value = present_value(name)
     return [
         F.count(value).alias(f"{name}|count"),
         F.avg(value).alias(f"{name}|mean"),
@@ -45,10 +45,6 @@ def _numeric_aggregates(name: str) -> list[Column]:
         F.min(value).alias(f"{name}|min"),
         F.max(value).alias(f"{name}|max"),
     ]
-
-
-def _present(name: str) -> Column:
-    return F.when(~is_missing(name), F.col(name).cast("double"))
 
 
 def segment_profiles(
@@ -104,7 +100,7 @@ def segment_quantiles(labelled: DataFrame, features: FeaturesConfig, sizes: dict
         sample = labelled.sampleBy(SEGMENT_COL, fractions, seed)
     aggs = [F.percentile_approx(DISTANCE_COL, 0.99, _ACCURACY).alias("distance_p99")]
     for name in features.numeric:
-        aggs.append(F.percentile_approx(_present(name), [0.25, 0.5, 0.75], _ACCURACY)
+        aggs.append(F.percentile_approx(present_value(name), [0.25, 0.5, 0.75], _ACCURACY)
                     .alias(f"{name}|quartiles"))
     out = sample.groupBy(SEGMENT_COL).agg(*aggs).toPandas()
     out[SEGMENT_COL] = out[SEGMENT_COL].astype(int)

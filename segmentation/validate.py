@@ -74,6 +74,11 @@ def is_missing(column: str) -> Column:
     return c.isNull() | F.isnan(c) | (F.abs(c) == float("inf"))
 
 
+def present_value(column: str) -> Column:
+    """A numeric value as double, or null where it is missing (null, NaN or +/-infinity)."""
+    return F.when(~is_missing(column), F.col(column).cast("double"))
+
+
 def any_missing(names: list[str]) -> Column:
     """True for a row where any of the ``names`` columns is missing (null, NaN or +/-inf)."""
     missing: Column = F.lit(False)
@@ -91,7 +96,7 @@ def profile_input(df: DataFrame, cfg: Config) -> InputProfile:
     ]
     for name in feats.numeric:
         c = F.col(name).cast("double")
-        valid = F.when(~is_missing(name), c)
+        valid = present_value(name)
         aggs += [
             F.sum(c.isNull().cast("long")).alias(f"{name}__null"),
             F.sum(F.isnan(c).cast("long")).alias(f"{name}__nan"),
