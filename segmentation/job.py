@@ -294,10 +294,15 @@ def evaluation_sample(prepared: DataFrame, rows: int, size: int, seed: int) -> n
         .select(vector_to_array(FEATURES_COL).alias("x"))
         .toPandas()
     )
-    x = np.array(picked["x"].tolist(), dtype=float).reshape(len(picked), -1)
+    x = rows_matrix(picked["x"])
     if len(x) > size:
         x = x[np.sort(np.random.default_rng(seed).choice(len(x), size, replace=False))]
     return x
+
+
+def rows_matrix(vectors: pd.Series) -> np.ndarray:
+    """The collected arrays of a ``vector_to_array`` column as one (rows, d) matrix."""
+    return np.array(vectors.tolist(), dtype=float).reshape(len(vectors), -1)
 
 
 def final_model(
@@ -338,7 +343,7 @@ def write_scatter(
     )
     if len(picked) < 2:
         return None
-    x = np.array(picked["x"].tolist(), dtype=float).reshape(len(picked), dim)
+    x = rows_matrix(picked["x"])
     axes, explained = principal_axes(x)
     points, centres = x @ axes, final.centers @ axes
     scatter = pd.DataFrame({"pc1": points[:, 0], "pc2": points[:, 1],
