@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from pyspark.ml import PipelineModel, Transformer
 from pyspark.ml.feature import (
@@ -35,6 +34,7 @@ from pyspark.ml.feature import (
     StringIndexer,
     VectorAssembler,
 )
+from pyspark.ml.wrapper import JavaWrapper
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -130,8 +130,8 @@ def imputer_model(spark: SparkSession, columns: list[str], outputs: list[str],
     """A fitted median ``ImputerModel`` with the given surrogates (no pass over the data)."""
     jvm = spark.sparkContext._jvm
     java = jvm.org.apache.spark.ml.feature.ImputerModel(
-        ImputerModel._randomUID(), _java_array(spark, jvm.String, columns),
-        _java_array(spark, jvm.double, medians))
+        ImputerModel._randomUID(), JavaWrapper._new_java_array(columns, jvm.String),
+        JavaWrapper._new_java_array(medians, jvm.double))
     model = ImputerModel(java)
     model._set(inputCols=columns, outputCols=outputs, strategy="median")
     return model
@@ -145,17 +145,11 @@ def scaler_model(spark: SparkSession, input_col: str, output_col: str, means: li
     dense = jvm.org.apache.spark.ml.linalg.Vectors.dense
     java = jvm.org.apache.spark.ml.feature.StandardScalerModel(
         StandardScalerModel._randomUID(),
-        dense(_java_array(spark, jvm.double, stds)), dense(_java_array(spark, jvm.double, means)))
+        dense(JavaWrapper._new_java_array(stds, jvm.double)),
+        dense(JavaWrapper._new_java_array(means, jvm.double)))
     model = StandardScalerModel(java)
     model._set(inputCol=input_col, outputCol=output_col, withMean=True, withStd=True)
     return model
-
-
-def _java_array(spark: SparkSession, kind: Any, values: list[Any]) -> Any:
-    array = spark.sparkContext._gateway.new_array(kind, len(values))
-    for i, value in enumerate(values):
-        array[i] = value
-    return array
 
 
 def fit_preparation(df: DataFrame, features: FeaturesConfig) -> PipelineModel:
