@@ -247,8 +247,8 @@ def _segment(
             migration = migration_summary(previous, matching, counts)
         model.write().save(out.file("model"))
         profiles, segments = segment_profiles(
-            labelled, cfg.features, min_segment_size=cfg.output.min_segment_size,
-            seed=cfg.model.seed)
+            labelled, cfg.features, dict(zip(ids, final_sizes, strict=True)),
+            min_segment_size=cfg.output.min_segment_size, seed=cfg.model.seed)
         descriptions = describe_segments(profiles)
         segments["description"] = segments["segment"].map(descriptions).fillna("")
         out.write_csv("metrics.csv", metrics)

@@ -5,12 +5,12 @@ per numeric feature, count, mean, std, min and max; the overall mean and std fol
 from those (pooled), so no aggregation over all customers is needed. Quartiles and the
 99th distance percentile (``percentile_approx``, relative error 0.001) come from a second
 ``groupBy`` over a seeded sample of at most ``quantile_rows`` customers per segment (all
-customers of smaller segments): the quantile sketches cost about three times the rest of
-the aggregation per row, and 100,000 rows pin a quartile to about 0.14 % of rank (one
-standard error), the order of the sketch's own error. One small
-``groupBy`` per categorical column gives level shares. ``z`` is the segment mean's
-standardised deviation from the overall mean (for a category level: the share's deviation
-in units of the overall share's binomial std).
+customers of smaller segments; one aggregation in all when no segment is larger): the
+quantile sketches cost about three times the rest of the aggregation per row, and 100,000
+rows pin a quartile to about 0.14 % of rank (one standard error), the order of the
+sketch's own error. One small ``groupBy`` per categorical column gives level shares. ``z``
+is the segment mean's standardised deviation from the overall mean (for a category level:
+the share's deviation in units of the overall share's binomial std).
 
 Privacy: statistics that can reveal one customer (min, max, quartiles) are blanked for
 segments smaller than ``output.min_segment_size``.
@@ -48,21 +48,27 @@ def _numeric_aggregates(name: str) -> list[Column]:
 
 
 def segment_profiles(
-    labelled: DataFrame, features: FeaturesConfig, *, min_segment_size: int, seed: int,
-    quantile_rows: int = QUANTILE_ROWS,
+    labelled: DataFrame, features: FeaturesConfig, sizes: dict[int, int], *,
+    min_segment_size: int, seed: int, quantile_rows: int = QUANTILE_ROWS,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(profiles, segments) tables from rows carrying features, ``segment`` and ``distance``.
 
+    ``sizes`` (segment -> customers, known from the evaluation) set the quantile sample up
+    front: when no segment is larger than ``quantile_rows`` (0: none is sampled), the
+    quantiles join the one aggregation over all rows.
     ``segments`` has ``segment, size, share, mean_distance, distance_p99``.
     """
-    aggs = [F.count(F.lit(1)).alias("size"), F.avg(DISTANCE_COL).alias("mean_distance")]
+    exact = [F.count(F.lit(1)).alias("size"), F.avg(DISTANCE_COL).alias("mean_distance")]
     for name in features.numeric:
-        aggs += _numeric_aggregates(name)
-    per_segment = labelled.groupBy(SEGMENT_COL).agg(*aggs).toPandas()
-    per_segment[SEGMENT_COL] = per_segment[SEGMENT_COL].astype(int)
-    sizes = dict(zip(per_segment[SEGMENT_COL], per_segment["size"], strict=True))
-    quantiles = segment_quantiles(labelled, features, sizes, seed=seed, rows=quantile_rows)
-    per_segment = per_segment.merge(quantiles, on=SEGMENT_COL, how="left")
+        exact += _numeric_aggregates(name)
+    fractions = {int(s): min(1.0, quantile_rows / n) if quantile_rows and n else 1.0
+                 for s, n in sizes.items()}
+    if all(f == 1.0 for f in fractions.values()):
+        per_segment = _per_segment(labelled, exact + _quantile_aggregates(features))
+    else:
+        sample = labelled.sampleBy(SEGMENT_COL, fractions, seed)
+        per_segment = _per_segment(labelled, exact).merge(
+            _per_segment(sample, _quantile_aggregates(features)), on=SEGMENT_COL, how="left")
     per_segment = per_segment.sort_values(SEGMENT_COL).reset_index(drop=True)
     overall = {name: pooled_mean_std(per_segment, name) for name in features.numeric}
     total = float(per_segment["size"].sum())
@@ -89,20 +95,16 @@ def segment_profiles(
     return profiles.reset_index(drop=True), segments
 
 
-def segment_quantiles(labelled: DataFrame, features: FeaturesConfig, sizes: dict[int, int],
-                      *, seed: int, rows: int) -> pd.DataFrame:
-    """Per segment, the distance's 99th percentile and each numeric feature's quartiles,
-    from a seeded sample of about ``rows`` customers of each segment (0: all customers)."""
-    fractions = {int(s): 1.0 if rows == 0 else min(1.0, rows / int(n))
-                 for s, n in sizes.items()}
-    sample = labelled
-    if any(f < 1.0 for f in fractions.values()):
-        sample = labelled.sampleBy(SEGMENT_COL, fractions, seed)
+def _quantile_aggregates(features: FeaturesConfig) -> list[Column]:
     aggs = [F.percentile_approx(DISTANCE_COL, 0.99, _ACCURACY).alias("distance_p99")]
     for name in features.numeric:
         aggs.append(F.percentile_approx(present_value(name), [0.25, 0.5, 0.75], _ACCURACY)
                     .alias(f"{name}|quartiles"))
-    out = sample.groupBy(SEGMENT_COL).agg(*aggs).toPandas()
+    return aggs
+
+
+def _per_segment(df: DataFrame, aggs: list[Column]) -> pd.DataFrame:
+    out = df.groupBy(SEGMENT_COL).agg(*aggs).toPandas()
     out[SEGMENT_COL] = out[SEGMENT_COL].astype(int)
     return out
 

@@ -62,7 +62,8 @@ def _rank(values: pd.Series, q: float) -> float:
 @pytest.mark.parametrize("quantile_rows, rank_error", [(0, 0.002), (1500, 0.04)])
 def test_profiles_match_pandas(labelled, quantile_rows, rank_error) -> None:
     frame, df = labelled
-    profiles, segments = segment_profiles(df, FeaturesConfig(numeric=["spend"]),
+    sizes = frame.groupby("segment").size().to_dict()
+    profiles, segments = segment_profiles(df, FeaturesConfig(numeric=["spend"]), sizes,
                                           min_segment_size=50, seed=3,
                                           quantile_rows=quantile_rows)
     spend = profiles.set_index("segment")
