@@ -16,12 +16,11 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import time
 from collections.abc import Sequence
 
+from bench_reference import parse_args, print_result
 from pyspark.ml import Pipeline
 from pyspark.ml.clustering import KMeans
 from pyspark.ml.evaluation import ClusteringEvaluator
@@ -31,7 +30,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the sweep and print its JSON result."""
-    args = parse_args(argv)
+    args = parse_args(argv, __doc__.splitlines()[0])
     numeric, log1p = args.numeric.split(","), [c for c in args.log1p.split(",") if c]
     timings: dict[str, float] = {}
     began = time.perf_counter()
@@ -45,22 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     per_k = [fit_and_score(data, k) for k in range(args.k_min, args.k_max + 1)]
     timings["sweep"] = time.perf_counter() - began
     spark.stop()
-    best = max(per_k, key=lambda r: r["silhouette"])  # ties: the smaller k (first)
-    result = {"variant": "mllib", "rows": rows, "chosen_k": best["k"],
-              "per_k": per_k, "timings": timings}
-    print(json.dumps(result))
+    print_result("mllib", rows, per_k, timings)
     return 0
-
-
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Input table, feature columns (comma-separated) and the k range."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--input", required=True, help="Parquet customer table (directory)")
-    parser.add_argument("--numeric", required=True, help="numeric feature columns, a,b,c")
-    parser.add_argument("--log1p", default="", help="columns to log1p, a subset of --numeric")
-    parser.add_argument("--k-min", type=int, default=2)
-    parser.add_argument("--k-max", type=int, default=10)
-    return parser.parse_args(argv)
 
 
 def local_session() -> SparkSession:

@@ -67,7 +67,7 @@ fi
 [[ -x "$PY" ]] || die "no Python at $PY (set SEGMENT_PYTHON)"
 if [[ -z "$driver_memory" ]]; then
   if [[ "$master" == local* ]]; then
-    driver_memory="$("$PY" -c 'from segmentation.session import local_driver_memory as m; print(m())')"
+    driver_memory="$("$PY" -c 'from segmentation.core.session import local_driver_memory as m; print(m())')"
   else
     driver_memory=1g
   fi

@@ -1,78 +1,10 @@
-"""The last stage of a saved model: KMeans cluster index -> stable segment id, plus distance.
+"""Where runs saved before version 2 of the run layout find ``SegmentAssigner``.
 
-KMeans numbers its clusters arbitrarily. :class:`SegmentAssigner` maps each cluster index
-to the segment id users see (largest segment first on a first run; matched to the previous
-run's ids on a retrain) and adds the Euclidean distance of each customer to its centroid in
-the space KMeans saw. It is a pure-Python ``Transformer`` persisted with the
-``PipelineModel`` (params as JSON), so ``PipelineModel.load(...).transform`` yields exactly
-the ``segment`` and ``distance`` written to ``labels/``.
+A saved ``PipelineModel`` names each Python stage by its module path; models written before
+the package was split into stages name ``segmentation.assign.SegmentAssigner``. New models
+name :mod:`segmentation.model.assign`.
 """
 
-from __future__ import annotations
+from segmentation.model.assign import SegmentAssigner
 
-from pyspark import keyword_only
-from pyspark.ml import Transformer
-from pyspark.ml.functions import vector_to_array
-from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
-
-CLUSTER_COL = "cluster"
-SEGMENT_COL = "segment"
-DISTANCE_COL = "distance"
-
-
-class SegmentAssigner(Transformer, DefaultParamsReadable, DefaultParamsWritable):
-    """Add ``segment`` (int) and ``distance`` (double) from ``cluster`` and ``features``."""
-
-    segmentIds: Param[list[int]] = Param(
-        Params._dummy(), "segmentIds", "segment id of each cluster index",
-        typeConverter=TypeConverters.toListInt,
-    )
-    centers: Param[list[list[float]]] = Param(
-        Params._dummy(), "centers", "cluster centres, in cluster index order",
-        typeConverter=TypeConverters.toList,
-    )
-    featuresCol: Param[str] = Param(
-        Params._dummy(), "featuresCol", "vector column KMeans saw",
-        typeConverter=TypeConverters.toString,
-    )
-
-    @keyword_only
-    def __init__(
-        self,
-        *,
-        segmentIds: list[int] | None = None,
-        centers: list[list[float]] | None = None,
-        featuresCol: str = "features",
-    ) -> None:
-        super().__init__()
-        self._setDefault(featuresCol="features")
-        self._set(**self._input_kwargs)
-
-    def _transform(self, dataset: DataFrame) -> DataFrame:
-        ids = self.getOrDefault(self.segmentIds)
-        centers = [[float(v) for v in c] for c in self.getOrDefault(self.centers)]
-        cluster = F.col(CLUSTER_COL)
-        segment = F.element_at(F.array(*[F.lit(i) for i in ids]), cluster + 1)
-        x = vector_to_array(F.col(self.getOrDefault(self.featuresCol)))
-        # One term per dimension rather than zip_with/aggregate: plain arithmetic is
-        # compiled by Spark's code generation, the lambdas are interpreted (about 1 s per
-        # 2M rows on 2 cores).
-        squared = F.lit(0.0)
-        for j in range(len(centers[0])):
-            diff = x[j] - F.element_at(F.array(*[F.lit(c[j]) for c in centers]), cluster + 1)
-            squared = squared + diff * diff
-        return dataset.withColumn(SEGMENT_COL, segment.cast("int")).withColumn(
-            DISTANCE_COL, F.sqrt(squared)
-        )
-
-
-def ids_by_size(sizes: list[int]) -> list[int]:
-    """Segment id per cluster index so that segment 0 is the largest (ties: lower index first)."""
-    order = sorted(range(len(sizes)), key=lambda i: (-sizes[i], i))
-    ids = [0] * len(sizes)
-    for rank, cluster in enumerate(order):
-        ids[cluster] = rank
-    return ids
+__all__ = ["SegmentAssigner"]

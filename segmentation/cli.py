@@ -1,8 +1,10 @@
 """The ``segment`` command: run, features, score, report, generate, generate-transactions.
 
-Only this module and ``jobs/`` read config files, build Spark sessions and exit. Every
-error a user can cause is printed as one line on stderr with an exit code per class
-(2 config, 3 input, 4 output, 5 runtime failure); ``--debug`` adds the stack trace.
+Only this module reads config files, builds Spark sessions and exits (``jobs/`` are thin
+spark-submit entry points that call :func:`main`). Everything that can be checked before
+Spark starts is checked here first. Every error a user can cause is printed as one line
+on stderr with an exit code per class (2 config, 3 input, 4 output, 5 runtime failure);
+``--debug`` adds the stack trace.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from segmentation.errors import RUNTIME_FAILURE_EXIT_CODE, SegmentationError
+from segmentation.core.errors import RUNTIME_FAILURE_EXIT_CODE, ConfigError, SegmentationError
 
 log = logging.getLogger("segmentation")
 
@@ -33,7 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="segment", description="Customer segmentation on Apache Spark."
     )
     parser.add_argument("--debug", action="store_true", help="show stack traces on errors")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show stack traces on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=lambda **kw: argparse.ArgumentParser(
+                                    parents=[common], **kw))
 
     run = sub.add_parser("run", help="segment customers: k sweep, labels, profiles, metrics")
     add_job_arguments(run)
@@ -69,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_score_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of scoring, shared by ``segment score`` and ``jobs/score.py``."""
+    """Arguments of ``segment score``."""
     parser.add_argument("--model", required=True, help="directory of a finished run")
     parser.add_argument("--input", required=True, help="Parquet customers to score")
     parser.add_argument("--output", required=True, help="directory for the scored outputs")
@@ -167,10 +174,17 @@ def one_line(exc: BaseException) -> str:
 
 def _run(args: argparse.Namespace) -> None:
     from segmentation.config import load_config
+    from segmentation.core.fs import local_path
+    from segmentation.core.session import build_session
     from segmentation.job import run_segmentation
-    from segmentation.session import build_session
 
     cfg = load_config(args.config, args.overrides)
+    if args.report and local_path(cfg.output.path) is None:
+        raise ConfigError(
+            f"--report writes the report on the local disk, but output.path {cfg.output.path} "
+            "is not local: run without --report, copy the run's small files to a local "
+            "directory and run `segment report --run DIR` there"
+        )
     spark = build_session(app_name="segment-run", master=args.master, settings=cfg.spark)
     run_segmentation(spark, cfg)
     if args.report:
@@ -181,9 +195,9 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def _features(args: argparse.Namespace) -> None:
-    from segmentation.features_config import load_features_config
-    from segmentation.features_job import run_features
-    from segmentation.session import build_session
+    from segmentation.core.session import build_session
+    from segmentation.features.config import load_features_config
+    from segmentation.features.job import run_features
 
     cfg = load_features_config(args.config, args.overrides)
     spark = build_session(app_name="segment-features", master=args.master, settings=cfg.spark)
@@ -191,8 +205,8 @@ def _features(args: argparse.Namespace) -> None:
 
 
 def _score(args: argparse.Namespace) -> None:
-    from segmentation.score import score_customers
-    from segmentation.session import build_session
+    from segmentation.core.session import build_session
+    from segmentation.scoring.job import score_customers
 
     spark = build_session(app_name="segment-score", master=args.master)
     score_customers(spark, model_run=args.model, input_path=args.input,
@@ -207,14 +221,14 @@ def _report(args: argparse.Namespace) -> None:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    from segmentation.generate import generate_customers
+    from segmentation.synthetic.customers import generate_customers
 
     rows = generate_customers(args.customers, args.output, seed=args.seed)
     log.info("wrote %d customers to %s", rows, args.output)
 
 
 def _generate_transactions(args: argparse.Namespace) -> None:
-    from segmentation.generate_transactions import generate_transactions
+    from segmentation.synthetic.transactions import generate_transactions
 
     rows = generate_transactions(args.customers, args.output, seed=args.seed)
     log.info("wrote %d transaction lines to %s", rows, args.output)

@@ -19,7 +19,7 @@ def spark() -> Iterator[SparkSession]:  # noqa: F821 - imported lazily below
     """A local[2] session: few shuffle partitions, no UI, UTC, all traffic on 127.0.0.1."""
     from pyspark.sql import SparkSession
 
-    from segmentation.session import CONF_DIR
+    from segmentation.core.session import CONF_DIR
 
     session = (
         SparkSession.builder.master("local[2]")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from segmentation.config import config_from_dict, load_config
-from segmentation.errors import ConfigError
+from segmentation.core.errors import ConfigError
 
 
 def base(**sections) -> dict:

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import segmentation.describe
-from segmentation.describe import describe_segments
+import segmentation.outputs.describe
+from segmentation.outputs.describe import describe_segments
 
 
 def profiles(rows: list[tuple[int, str, str, float]]) -> pd.DataFrame:
@@ -89,5 +89,5 @@ def test_validation_names_the_problem() -> None:
 
 
 def test_docstring_examples() -> None:
-    result = doctest.testmod(segmentation.describe)
+    result = doctest.testmod(segmentation.outputs.describe)
     assert result.attempted > 0 and result.failed == 0

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segmentation.generate import generate_customers
+from segmentation.synthetic.customers import generate_customers
 
 ROOT = Path(__file__).resolve().parents[1]
 SEGMENT = str(Path(sys.executable).parent / "segment")

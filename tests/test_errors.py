@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from tests_support import tree_digest
+from support.files import tree_digest
 
 from segmentation.cli import guarded, main
 

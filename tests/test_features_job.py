@@ -11,16 +11,16 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import SparkSession
-from test_features import RETAIL_EXPECTED, RETAIL_ROWS, RETAIL_SCHEMA, assert_features
+from support.retail import RETAIL_EXPECTED, RETAIL_ROWS, RETAIL_SCHEMA, assert_features
 
-from segmentation.errors import ConfigError, InputDataError, OutputError
-from segmentation.features_config import (
+from segmentation.core.errors import ConfigError, InputDataError, OutputError
+from segmentation.features.config import (
     features_config_from_dict,
     load_features_config,
     parse_as_of,
 )
-from segmentation.features_job import run_features
-from segmentation.generate_transactions import generate_transactions
+from segmentation.features.job import run_features
+from segmentation.synthetic.transactions import generate_transactions
 
 RETAIL_MAPPING = {
     "customer_id": "CustomerID",

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from segmentation.io import atomic_output
+from segmentation.core.atomic import atomic_output
 
 
 def _run(spark, path: Path, text: str, mode: str = "overwrite") -> None:
-    with atomic_output(spark, str(path), mode) as out:
+    with atomic_output(str(path), mode, spark=spark) as out:
         out.write_text("segments.csv", text)
 
 
@@ -30,7 +30,7 @@ def test_swap_replaces_previous_run_and_cleans_up(spark, tmp_path):
 def test_failure_leaves_previous_run_untouched(spark, tmp_path):
     target = tmp_path / "out"
     _run(spark, target, "first")
-    with pytest.raises(RuntimeError), atomic_output(spark, str(target), "overwrite") as out:
+    with pytest.raises(RuntimeError), atomic_output(str(target), "overwrite", spark=spark) as out:
         out.write_text("segments.csv", "half")
         raise RuntimeError("job died")
     assert (target / "segments.csv").read_text() == "first"
@@ -62,7 +62,7 @@ def test_interrupted_swap_is_restored_and_stale_staging_removed(spark, tmp_path)
     moved_aside.mkdir()
     (moved_aside / "segments.csv").write_text("previous")
     (tmp_path / ".out.staging-def").mkdir()
-    with pytest.raises(RuntimeError), atomic_output(spark, str(target), "overwrite"):
+    with pytest.raises(RuntimeError), atomic_output(str(target), "overwrite", spark=spark):
         assert (target / "segments.csv").read_text() == "previous"
         raise RuntimeError("stop before writing")
     assert (target / "segments.csv").read_text() == "previous"

@@ -13,26 +13,12 @@ from pyspark.ml.functions import vector_to_array
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score
+from support.runs import job_config
 
 from segmentation.config import config_from_dict
-from segmentation.generate import NUMERIC_COLUMNS, generate_customers
-from segmentation.job import principal_axes, run_segmentation
-
-LOG1P = ["annual_income", "spend_12m", "orders_12m", "days_since_last_order", "avg_basket",
-         "tenure_months"]
-
-
-def job_config(input_path: Path, output_path: Path, **sections) -> dict:
-    data = {
-        "input": {"path": str(input_path), "partitions": 4},
-        "features": {"numeric": NUMERIC_COLUMNS, "categorical": ["channel"], "log1p": LOG1P},
-        "model": {"k_min": 2, "k_max": 8, "max_iter": 30},
-        "evaluation": {"sample_size": 1500},
-        "output": {"path": str(output_path), "mode": "overwrite", "pca_sample_size": 500},
-    }
-    for name, values in sections.items():
-        data.setdefault(name, {}).update(values)
-    return data
+from segmentation.job import run_segmentation
+from segmentation.outputs.scatter import principal_axes
+from segmentation.synthetic.customers import generate_customers
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests_support import tree_digest
+from support.files import tree_digest
 
-from segmentation.generate import NUMERIC_COLUMNS, generate_customers
+from segmentation.synthetic.customers import NUMERIC_COLUMNS, generate_customers
 
 #: Kill the job this many seconds after its log shows this line (one run per point):
 #: during preparation, after the sweep, while labels/model/profiles are being written,

@@ -9,7 +9,7 @@ from pyspark.ml.evaluation import ClusteringEvaluator
 from pyspark.ml.linalg import Vectors
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
-from segmentation.metrics import evaluate_candidates, nearest, sample_metrics
+from segmentation.model.metrics import evaluate_candidates, nearest, sample_metrics
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ from pyspark.ml.functions import vector_to_array
 from pyspark.sql import functions as F
 
 from segmentation.config import FeaturesConfig
-from segmentation.errors import InputDataError
-from segmentation.pipeline import (
+from segmentation.core.errors import InputDataError
+from segmentation.model.pipeline import (
     FEATURES_COL,
     clean_column,
     cleaning_statement,

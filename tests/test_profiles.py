@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from segmentation.config import FeaturesConfig
-from segmentation.profiles import pooled_mean_std, segment_profiles
+from segmentation.outputs.profiles import pooled_mean_std, segment_profiles
 
 
 def per_segment_table(values: dict[int, list[float]]) -> pd.DataFrame:

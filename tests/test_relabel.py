@@ -8,18 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from pyspark.ml import PipelineModel
-from test_job import job_config
+from support.runs import fixed_k_config, write_parquet
 
 from segmentation.config import FeaturesConfig, config_from_dict
-from segmentation.errors import ConfigError, InputDataError
-from segmentation.generate import generate_customers
+from segmentation.core.errors import ConfigError, InputDataError
 from segmentation.job import run_segmentation
-from segmentation.pipeline import feature_names
-from segmentation.relabel import match_segments
+from segmentation.model.pipeline import feature_names
+from segmentation.outputs.relabel import match_segments
+from segmentation.synthetic.customers import generate_customers
 
 # ---------------------------------------------------------------- matching (no Spark)
 
@@ -67,20 +65,6 @@ def test_matching_minimises_total_cost_not_greedy_nearest() -> None:
 # ---------------------------------------------------------------- real runs
 
 TRUE_SEGMENT_REMOVED = 1  # "affluent loyal": 10% of customers, far from the others
-
-
-def write_parquet(frame: pd.DataFrame, path: Path, files: int) -> Path:
-    path.mkdir(parents=True)
-    for i, rows in enumerate(np.array_split(np.arange(len(frame)), files)):
-        pq.write_table(pa.Table.from_pandas(frame.iloc[rows], preserve_index=False),
-                       path / f"part-{i:05d}.parquet")
-    return path
-
-
-def fixed_k_config(data: Path, out: Path, k: int, **model) -> dict:
-    cfg = job_config(data, out, model={"select_by": "fixed", "k": k, "restarts": 3, **model})
-    cfg["output"]["pca_sample_size"] = 0
-    return cfg
 
 
 def labels_of(run: Path) -> pd.Series:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import matplotlib.image
 import pytest
-from test_report import write_run_dir  # the hand-made run directories (tests/ is on sys.path)
+from support.report_runs import write_run_dir
 
 from segmentation.report import build_report
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_relabel import fixed_k_config, write_parquet
+from support.runs import fixed_k_config, write_parquet
 
 from segmentation.config import config_from_dict
-from segmentation.errors import ConfigError, InputDataError, OutputError
-from segmentation.generate import generate_customers
+from segmentation.core.errors import ConfigError, InputDataError, OutputError
 from segmentation.job import run_segmentation
-from segmentation.score import score_customers
+from segmentation.scoring.job import score_customers
+from segmentation.synthetic.customers import generate_customers
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_new_customers_far_from_the_model_show_as_drift(
     frame = pd.concat([frame, frame.iloc[200:205]])  # 5 repeated ids: dropped (run policy)
     data = write_parquet(frame, tmp_path / "data", files=2)
 
-    with caplog.at_level(logging.INFO, logger="segmentation.score"):
+    with caplog.at_level(logging.INFO, logger="segmentation"):
         manifest = score_customers(spark, model_run=str(model_run), input_path=str(data),
                                    output_path=str(tmp_path / "scored"))
     assert "ignoring 3 input columns the model does not use: region, true_segment, campaign" \

@@ -2,8 +2,9 @@
 
 Reads the run directory's CSV and JSON files with pandas (no Spark), draws the plots with
 matplotlib on the headless Agg canvas and writes ``RUN_DIR/report/index.html`` beside them.
-The report directory is built in a staging directory and swapped in whole, so a failed
-render never leaves a half-written report.
+The report directory is written with the run's own atomic swap
+(:func:`segmentation.core.atomic.atomic_output`), so a failed render never leaves a
+half-written report and an earlier report stays until the new one is complete.
 
 Examples
 --------
@@ -16,10 +17,10 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import uuid
 from pathlib import Path
 
+from segmentation.core.atomic import atomic_output
+from segmentation.outputs.layout import REPORT_DIR
 from segmentation.report.boxes import plot_distributions
 from segmentation.report.colors import segment_colors
 from segmentation.report.figures import Plot
@@ -27,13 +28,10 @@ from segmentation.report.heatmaps import plot_migration, plot_profiles
 from segmentation.report.html import render_html
 from segmentation.report.load import RunData, load_run
 from segmentation.report.plots import explained_variance, plot_k_selection, plot_scatter, plot_sizes
-from segmentation.report.selection import selection_rule
 
 __all__ = ["build_report"]
 
 log = logging.getLogger(__name__)
-
-REPORT_DIR = "report"
 
 
 def build_report(run_dir: str | os.PathLike[str]) -> str:
@@ -56,18 +54,11 @@ def build_report(run_dir: str | os.PathLike[str]) -> str:
     """
     run = load_run(run_dir)
     target = run.path / REPORT_DIR
-    staging = run.path / f".{REPORT_DIR}.staging-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
-    try:
+    with atomic_output(str(target), "overwrite", name="report directory") as out:
         colors = segment_colors(run.segments["segment"])
-        rule = selection_rule(run.select_by, run.chosen_k, list(run.metrics["k"]))
-        plots = render_plots(run, colors=colors, rule=rule, out_dir=staging)
-        page = render_html(run, plots, colors=colors, rule=rule)
-        (staging / "index.html").write_text(page, encoding="utf-8")
-        _swap(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        plots = render_plots(run, colors=colors, rule=run.selection_rule, out_dir=Path(out.path))
+        out.write_text("index.html", render_html(run, plots, colors=colors,
+                                                  rule=run.selection_rule))
     index = target / "index.html"
     log.info("report of %s: %d images, %s", run.path, len(plots), index)
     return str(index)
@@ -97,12 +88,3 @@ def render_plots(run: RunData, *, colors: dict[int, str], rule: str, out_dir: Pa
                                     kept_share=float(kept) if kept is not None else None,
                                     out_dir=out_dir))
     return plots
-
-
-def _swap(staging: Path, target: Path) -> None:
-    """Replace ``target`` by ``staging``; the old report is removed only after the rename."""
-    previous = target.with_name(f".{target.name}.previous-{uuid.uuid4().hex[:8]}")
-    if target.exists():
-        target.rename(previous)
-    staging.rename(target)
-    shutil.rmtree(previous, ignore_errors=True)

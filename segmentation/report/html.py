@@ -15,11 +15,11 @@ from typing import Any
 
 import pandas as pd
 
+from segmentation.model.selection import METRICS_BY_COLUMN
 from segmentation.report.colors import UNKNOWN_COLOR, text_color_on
 from segmentation.report.figures import Plot
 from segmentation.report.fmt import duration
 from segmentation.report.load import RunData
-from segmentation.report.selection import METRICS_BY_COLUMN
 
 #: Page sections in order: (id, heading).
 SECTIONS = (

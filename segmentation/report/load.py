@@ -1,7 +1,8 @@
 """Reading a finished run directory's small files (CSV and JSON) into pandas.
 
-The report needs only what the Spark job writes as small files: ``manifest.json``,
-``metrics.csv``, ``segments.csv``, ``profiles.csv`` and, when present, ``scatter.csv``,
+The report needs only what the Spark job writes as small files (the run directory's
+layout is :mod:`segmentation.outputs.layout`): ``manifest.json``, ``metrics.csv``,
+``segments.csv``, ``profiles.csv`` and, when present, ``scatter.csv``,
 ``centroids_2d.csv`` and ``migration.csv``. Everything is validated here, once, so the
 plotting code can assume well-formed tables: a missing file or column is an
 :class:`~segmentation.errors.InputDataError` naming the path and what is missing.
@@ -15,42 +16,34 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
 
-from segmentation.describe import describe_segments
-from segmentation.errors import InputDataError
+from segmentation.core.errors import InputDataError
+from segmentation.core.fs import local_path
+from segmentation.model.selection import METRIC_NAMES, selection_rule
+from segmentation.outputs.describe import describe_segments
+from segmentation.outputs.layout import (
+    CENTROIDS_COLUMNS,
+    CENTROIDS_CSV,
+    MANIFEST,
+    METRICS_CSV,
+    MIGRATION_COLUMNS,
+    MIGRATION_CSV,
+    PROFILE_STATISTICS,
+    PROFILES_CSV,
+    SCATTER_COLUMNS,
+    SCATTER_CSV,
+    SEGMENTS_CSV,
+    SMALL_FILES,
+)
 
 log = logging.getLogger(__name__)
 
-#: Files without which a run directory cannot be reported on.
-REQUIRED_FILES = ("_SUCCESS", "manifest.json", "metrics.csv", "segments.csv", "profiles.csv")
-
-METRIC_COLUMNS = (
-    "wcss",
-    "silhouette",
-    "davies_bouldin",
-    "calinski_harabasz",
-    "dunn",
-    "silhouette_euclidean",
-    "iterations",
-    "seconds",
-)
-PROFILE_STAT_COLUMNS = (
-    "count",
-    "mean",
-    "std",
-    "min",
-    "q25",
-    "median",
-    "q75",
-    "max",
-    "overall_mean",
-    "overall_std",
-    "z",
-)
+#: Columns of ``metrics.csv`` the report reads; a run may leave any of them out.
+METRIC_COLUMNS = (*METRIC_NAMES, "iterations", "seconds")
 
 
 @dataclass(frozen=True)
@@ -99,6 +92,18 @@ class RunData:
         value = self.manifest.get("select_by")
         return str(value) if value else None
 
+    @property
+    def selection_rule(self) -> str:
+        """The sentence the run wrote about how k was chosen.
+
+        Manifests of format version 1 held a shorter rule; theirs is worded from the
+        recorded ``select_by`` and the k tried, as the run would word it now.
+        """
+        written = self.manifest.get("selection_rule")
+        if self.manifest.get("format_version", 1) >= 2 and isinstance(written, str):
+            return written
+        return selection_rule(self.select_by, self.chosen_k, list(self.metrics["k"]))
+
 
 def load_run(run_dir: str | os.PathLike[str]) -> RunData:
     """Read and validate the small files of the run directory ``run_dir``.
@@ -114,26 +119,26 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
         The directory does not exist, a required file or column is missing, or a file
         cannot be parsed; the message names the path.
     """
-    path = local_path(run_dir)
+    path = local_run_dir(run_dir)
     if not path.is_dir():
         raise InputDataError(f"run directory {path} does not exist or is not a directory")
-    missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+    missing = [name for name in SMALL_FILES if not (path / name).is_file()]
     if missing:
         raise InputDataError(
             f"run directory {path} is incomplete: missing {', '.join(missing)} "
             "(is the run finished?)"
         )
-    manifest = _read_manifest(path / "manifest.json")
-    metrics = _read_csv(path / "metrics.csv", required=("k",), optional=METRIC_COLUMNS)
+    manifest = _read_manifest(path / MANIFEST)
+    metrics = _read_csv(path / METRICS_CSV, required=("k",), optional=METRIC_COLUMNS)
     metrics = metrics.dropna(subset=["k"]).sort_values("k", ignore_index=True)
     metrics["k"] = metrics["k"].astype(int)
     segments = _read_csv(
-        path / "segments.csv", required=("segment", "size"), optional=("share", "description")
+        path / SEGMENTS_CSV, required=("segment", "size"), optional=("share", "description")
     )
     profiles = _read_csv(
-        path / "profiles.csv",
+        path / PROFILES_CSV,
         required=("segment", "feature", "kind", "mean", "overall_mean", "z"),
-        optional=PROFILE_STAT_COLUMNS,
+        optional=tuple(PROFILE_STATISTICS),
     )
     profiles = profiles.dropna(subset=["segment"]).astype({"segment": int})
     profiles["feature"] = profiles["feature"].astype(str)
@@ -144,24 +149,22 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
         metrics=metrics,
         segments=_complete_segments(segments, profiles),
         profiles=profiles,
-        scatter=_read_optional(path / "scatter.csv", ("pc1", "pc2", "segment")),
-        centroids=_read_optional(path / "centroids_2d.csv", ("segment", "pc1", "pc2")),
-        migration=_read_optional(path / "migration.csv", ("previous_segment", "segment", "count")),
+        scatter=_read_optional(path / SCATTER_CSV, tuple(SCATTER_COLUMNS)),
+        centroids=_read_optional(path / CENTROIDS_CSV, tuple(CENTROIDS_COLUMNS)),
+        migration=_read_optional(path / MIGRATION_CSV, tuple(MIGRATION_COLUMNS)),
     )
 
 
-def local_path(run_dir: str | os.PathLike[str]) -> Path:
+def local_run_dir(run_dir: str | os.PathLike[str]) -> Path:
     """``run_dir`` as a local path; ``file:`` URIs accepted, other schemes refused."""
     text = os.fspath(run_dir)
-    parsed = urlparse(text)
-    if parsed.scheme == "file":
-        return Path(unquote(parsed.path))
-    if len(parsed.scheme) > 1:  # one letter is a Windows drive, not a scheme
+    local = local_path(text)
+    if local is None:
         raise InputDataError(
             f"run directory {text}: the report reads local directories only; "
             f"copy the run's small files to a local directory first"
         )
-    return Path(text)
+    return Path(unquote(local) if text.startswith("file:") else local)
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:

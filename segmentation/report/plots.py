@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib import patheffects
 from matplotlib.ticker import MaxNLocator
 
+from segmentation.model.selection import METRICS
 from segmentation.report.colors import UNKNOWN_COLOR
 from segmentation.report.figures import (
     Plot,
@@ -21,7 +22,6 @@ from segmentation.report.figures import (
     save,
 )
 from segmentation.report.fmt import compact
-from segmentation.report.selection import METRICS
 
 LINE_COLOR = "#4c72b0"
 CHOSEN_COLOR = "#c44e52"

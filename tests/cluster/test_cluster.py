@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segmentation.generate import generate_customers
+from segmentation.synthetic.customers import generate_customers
 
 from .conftest import ROOT, SCRIPTS, Cluster
 
@@ -230,8 +230,8 @@ from pyspark.sql import SparkSession
 
 def where(_):
     import numpy, pandas, pyarrow  # the dependencies the mapInArrow code needs
-    import segmentation.metrics
-    yield (segmentation.metrics.__file__, os.getcwd(), sys.executable)
+    import segmentation.model.metrics
+    yield (segmentation.model.metrics.__file__, os.getcwd(), sys.executable)
 
 spark = SparkSession.builder.appName("probe").getOrCreate()
 rows = spark.sparkContext.parallelize(range(8), 8).mapPartitions(where).collect()

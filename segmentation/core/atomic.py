@@ -1,0 +1,180 @@
+"""Writing a job's outputs atomically: a staging directory, swapped into place when complete.
+
+Outputs are written into a staging directory next to the destination
+(``.<name>.staging-<run id>``) and swapped into place only when every file and
+``_SUCCESS`` are there. On a local disk the destination is a symbolic link to the
+complete run (``.<name>.run-<run id>``), replaced atomically; a killed run leaves the
+previous outputs byte for byte where they were. On other file systems (HDFS, S3) the old
+destination is renamed aside and the staging directory renamed into place; a run that dies
+between the two renames leaves the previous outputs in ``.<name>.previous-<run id>``,
+from which the next run restores them. One run per output path at a time.
+
+The runs of every job and the report use this one mechanism.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from segmentation.core.errors import OutputError
+from segmentation.core.fs import FileSystem, file_system, local_path, name_of, parent_of
+from segmentation.core.runinfo import first_line
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+SUCCESS_MARKER = "_SUCCESS"
+_STAGING = ".staging-"
+_PREVIOUS = ".previous-"
+_RUN = ".run-"
+_LINK = ".link-"
+
+
+@dataclass(frozen=True)
+class StagedOutput:
+    """A staging directory being filled; :func:`atomic_output` swaps it into place."""
+
+    fs: FileSystem
+    path: str
+
+    def file(self, name: str) -> str:
+        """Full path of ``name`` inside the staging directory."""
+        return f"{self.path}/{name}"
+
+    def write_text(self, name: str, text: str) -> None:
+        self.fs.write_bytes(self.file(name), text.encode("utf-8"))
+
+    def write_json(self, name: str, data: Any) -> None:
+        self.write_text(name, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+    def write_csv(self, name: str, frame: pd.DataFrame) -> None:
+        self.write_text(name, frame.to_csv(index=False, float_format="%.10g"))
+
+
+def check_output_target(
+    path: str, mode: str, *, spark: SparkSession | None = None, name: str = "output.path",
+    overwrite_hint: str = "set output.mode: overwrite",
+) -> None:
+    """Fail early (before any expensive work) when the output cannot be written as configured.
+
+    ``name`` and ``overwrite_hint`` word the message the way the user gave the path (a
+    config key, or a command-line option).
+    """
+    path = path.rstrip("/")
+    fs = file_system(path, spark)
+    restore_interrupted_swap(fs, path)
+    if fs.exists(path):
+        if not fs.is_dir(path):
+            raise OutputError(f"{name} {path} exists and is a file, not a directory")
+        if mode == "error":
+            raise OutputError(f"{name} {path} already exists ({overwrite_hint} to replace it)")
+    parent = parent_of(path)
+    if fs.exists(parent) and not fs.is_dir(parent):
+        raise OutputError(f"the parent of {name} {path} is a file, not a directory")
+
+
+@contextmanager
+def atomic_output(
+    path: str, mode: str, *, spark: SparkSession | None = None, name: str = "output.path",
+) -> Iterator[StagedOutput]:
+    """Yield a staging directory; on success mark it ``_SUCCESS`` and swap it into ``path``.
+
+    On any exception the staging directory is removed and ``path`` is left as it was. A
+    Spark session is needed only for paths that are not local.
+    """
+    path = path.rstrip("/")
+    fs = file_system(path, spark)
+    check_output_target(path, mode, spark=spark, name=name)
+    parent, base = parent_of(path), name_of(path)
+    remove_stale(fs, parent, base)
+    run_id = uuid.uuid4().hex[:12]
+    staging = f"{parent}/.{base}{_STAGING}{run_id}"
+    try:
+        fs.mkdirs(staging)
+        fs.write_bytes(f"{staging}/.probe", b"")
+        fs.delete(f"{staging}/.probe")
+    except Exception as exc:
+        raise OutputError(f"{name} {path} is not writable: {first_line(exc)}") from exc
+    try:
+        yield StagedOutput(fs, staging)
+        fs.write_bytes(f"{staging}/{SUCCESS_MARKER}", b"")
+        _swap(fs, staging, path, f"{parent}/.{base}{_PREVIOUS}{run_id}", mode, name)
+    except BaseException:
+        fs.delete(staging)
+        raise
+    log.info("outputs written to %s", path)
+
+
+def _swap(fs: FileSystem, staging: str, path: str, previous: str, mode: str, name: str
+          ) -> None:
+    if fs.exists(path) and mode == "error":
+        raise OutputError(f"{name} {path} appeared while the job ran; not replacing it")
+    local = local_path(path)
+    if local is not None:
+        _swap_local(local_path(staging) or staging, local, local_path(previous) or previous)
+        return
+    if fs.exists(path):
+        fs.rename(path, previous)
+        fs.rename(staging, path)
+        fs.delete(previous)
+    else:
+        fs.rename(staging, path)
+
+
+def _swap_local(staging: str, path: str, previous: str) -> None:
+    """Atomic on a local disk: ``path`` is a symbolic link replaced in one ``rename(2)``.
+
+    The complete run is renamed to ``.NAME.run-ID`` and a new link to it replaces ``path``,
+    so a reader (or a kill) sees the old run or the new one, never neither. A real
+    directory at ``path`` (outputs written before links were used) is moved aside first:
+    the only non-atomic step, covered by :func:`restore_interrupted_swap`.
+    """
+    parent, name = os.path.split(os.path.abspath(path))
+    run_dir = staging.replace(_STAGING, _RUN)
+    os.rename(staging, run_dir)
+    link = os.path.join(parent, f".{name}{_LINK}{os.path.basename(run_dir).rsplit('-', 1)[1]}")
+    os.symlink(os.path.basename(run_dir), link)
+    old_target = os.path.realpath(path) if os.path.islink(path) else None
+    if old_target and not os.path.basename(old_target).startswith(f".{name}{_RUN}"):
+        old_target = None  # a link the user made: replace the link, keep what it points to
+    if os.path.isdir(path) and not os.path.islink(path):
+        os.rename(path, previous)
+    os.replace(link, path)
+    for leftover in (old_target, previous):
+        if leftover and os.path.isdir(leftover):
+            shutil.rmtree(leftover)
+
+
+def restore_interrupted_swap(fs: FileSystem, path: str) -> None:
+    """Put back previous outputs that a run killed between its two renames left aside."""
+    if fs.exists(path):
+        return
+    parent, name = parent_of(path), name_of(path)
+    for entry in sorted(fs.list_names(parent)):
+        if entry.startswith(f".{name}{_PREVIOUS}"):
+            log.warning("restoring previous outputs of %s from an interrupted run", path)
+            fs.rename(f"{parent}/{entry}", path)
+            return
+
+
+def remove_stale(fs: FileSystem, parent: str, name: str) -> None:
+    """Delete what killed runs left: staging directories, links, runs no link points to."""
+    local = local_path(f"{parent}/{name}")
+    current = os.path.basename(os.path.realpath(local)) if local and os.path.islink(local) else None
+    for entry in fs.list_names(parent):
+        stale = any(entry.startswith(f".{name}{kind}")
+                    for kind in (_STAGING, _PREVIOUS, _LINK, _RUN))
+        if stale and entry != current:
+            log.info("removing %s/%s left by an earlier run that did not finish", parent, entry)
+            fs.delete(f"{parent}/{entry}")

@@ -1,0 +1,193 @@
+"""Reading YAML config files into frozen, type-checked dataclasses: the machinery every job's
+config uses.
+
+The YAML is read with ``yaml.safe_load`` (no value is ever evaluated as code), merged with
+dotted ``--set key=value`` overrides, and turned into frozen dataclasses whose annotations
+are the schema: unknown keys get a did-you-mean, values are checked against their type.
+Every problem is a :class:`~segmentation.core.errors.ConfigError` whose message names the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+from collections.abc import Mapping, Sequence
+from dataclasses import field
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+from segmentation.core.errors import ConfigError
+
+OutputMode = Literal["error", "overwrite"]
+
+_REQUIRED = object()
+
+
+def required() -> Any:
+    """Mark a dataclass field as a key the YAML must provide."""
+    return field(default=_REQUIRED)  # type: ignore[arg-type]
+
+
+def read_yaml_with_overrides(
+    path: str | os.PathLike[str], overrides: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The YAML mapping of ``path`` with the dotted overrides applied (not yet validated)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        raise ConfigError(f"config file {path} is not valid YAML{at}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping, not {type(data).__name__}")
+    for item in overrides:
+        apply_override(data, item)
+    return data
+
+
+def apply_override(data: dict[str, Any], item: str) -> None:
+    """Set ``a.b.c=value`` in the nested mapping; the value is parsed as YAML (safely)."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {item!r} must look like section.key=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override {item!r}: value is not valid YAML") from exc
+    parts = key.strip().split(".")
+    if parts[0] == "spark" and len(parts) > 2:  # Spark settings are dotted names themselves
+        parts = ["spark", ".".join(parts[1:])]
+    node = data
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override {item!r}: {part} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def build_dataclass(cls: type, data: Any, prefix: str) -> Any:
+    """Build the frozen dataclass ``cls`` from a mapping, checking keys and types."""
+    where = prefix.rstrip(".") or "config"
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where} must be a mapping, not {_describe(data)}")
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = f"; did you mean {prefix}{close[0]}?" if close else ""
+            raise ConfigError(
+                f"unknown key {prefix}{key}{hint} (known: {', '.join(sorted(fields))})"
+            )
+    values: dict[str, Any] = {}
+    for name, f in fields.items():
+        key = f"{prefix}{name}"
+        if name in data:
+            values[name] = _coerce(hints[name], data[name], key)
+        elif f.default is _REQUIRED:
+            raise ConfigError(f"missing required key {key}")
+    return cls(**values)
+
+
+def _coerce(tp: Any, value: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` (nested dataclasses built recursively)."""
+    origin = get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return build_dataclass(tp, {} if value is None else value, key + ".")
+    if origin in (Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(args[0], value, key)
+    if origin is Literal:
+        allowed = get_args(tp)
+        if value not in allowed:
+            raise ConfigError(
+                f"{key} must be one of {', '.join(map(str, allowed))}, not {value!r}"
+            )
+        return value
+    if origin is list:
+        if value is None:
+            return []
+        if isinstance(value, str) or not isinstance(value, list):
+            raise ConfigError(f"{key} must be a list, not {_describe(value)}")
+        (item_tp,) = get_args(tp)
+        return [_coerce(item_tp, v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key} must be a mapping, not {_describe(value)}")
+        return {str(k): str(v) for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, not {_describe(value)}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key} must be an integer, not {_describe(value)}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key} must be a number, not {_describe(value)}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{key} must be a non-empty string, not {_describe(value)}")
+        return value
+    raise TypeError(f"unsupported config annotation {tp!r} for {key}")  # a programming error
+
+
+def _describe(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"
+
+
+def check_paths_apart(source: str, target: str, source_key: str, target_key: str) -> None:
+    """Refuse an output that is the input or lies inside it (a rerun would destroy the input)."""
+    src, dst = _normalise(source), _normalise(target)
+    if src == dst:
+        raise ConfigError(f"{target_key} {target!r} is the same path as {source_key}")
+    if dst.startswith(src.rstrip("/") + "/"):
+        raise ConfigError(f"{target_key} {target!r} lies inside {source_key} {source!r}")
+    if src.startswith(dst.rstrip("/") + "/"):
+        raise ConfigError(f"{source_key} {source!r} lies inside {target_key} {target!r}")
+
+
+def _normalise(path: str) -> str:
+    if "://" in path and not path.startswith("file://"):
+        return path.rstrip("/")
+    return os.path.abspath(path.removeprefix("file://"))
+
+
+def check_positive(*pairs: tuple[str, float]) -> None:
+    """Every ``(key, value)`` has a value of at least 1."""
+    for key, value in pairs:
+        if value < 1:
+            raise ConfigError(f"{key}={value} must be >= 1")
+
+
+def check_non_negative(*pairs: tuple[str, float]) -> None:
+    """Every ``(key, value)`` has a value of at least 0."""
+    for key, value in pairs:
+        if value < 0:
+            raise ConfigError(f"{key}={value} must be >= 0")
+
+
+def check_unique(what: str, names: list[str]) -> None:
+    """No name appears twice in ``names`` (described as ``what`` in the message)."""
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise ConfigError(f"{what} lists {name!r} twice")
+        seen.add(name)

@@ -1,0 +1,1 @@
+"""Customers in: reading, validating and dropping rows; the layout of a run directory."""

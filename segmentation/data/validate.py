@@ -1,0 +1,162 @@
+"""Checks of the customer table before any expensive work, in one aggregation pass.
+
+Schema problems (missing or mistyped columns) are found from the schema alone; value
+problems (no rows, null or duplicate ids, all-null features, missing values under the
+``fail`` policy, log1p of values <= -1, too many categories) come from one aggregation whose
+counts also feed the manifest. Every problem raises :class:`InputDataError` with one line
+that names the column, the value and the limit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from segmentation.config import FeaturesConfig, InputConfig
+from segmentation.core.errors import InputDataError
+from segmentation.data.missing import any_missing, present_value
+
+log = logging.getLogger(__name__)
+
+NUMERIC_TYPES = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType,
+                 T.DoubleType, T.DecimalType)
+CATEGORICAL_TYPES = (T.StringType, T.ByteType, T.ShortType, T.IntegerType, T.LongType,
+                     T.BooleanType)
+
+
+@dataclass(frozen=True)
+class InputProfile:
+    """What the validation pass counted: feeds the missing-value policy and the manifest."""
+
+    rows: int
+    #: column -> {"null": n, "nan": n, "inf": n}
+    missing: dict[str, dict[str, int]]
+    rows_with_missing: int
+    constant_columns: list[str] = field(default_factory=list)
+    category_levels: dict[str, int] = field(default_factory=dict)
+
+
+def check_schema(df: DataFrame, source: InputConfig, features: FeaturesConfig) -> None:
+    """Fail with one line when a configured column is absent or has an unusable type."""
+    present = df.columns
+    types = dict(df.dtypes)
+    fields = {f.name: f.dataType for f in df.schema.fields}
+    listing = ", ".join(present)
+    id_col = source.id_column
+    if id_col not in fields:
+        raise InputDataError(
+            f"id column {id_col!r} (input.id_column) not found in {source.path}; "
+            f"present columns: {listing}"
+        )
+    for key, names, allowed, kind in (
+        ("features.numeric", features.numeric, NUMERIC_TYPES, "numeric"),
+        ("features.categorical", features.categorical, CATEGORICAL_TYPES, "categorical"),
+    ):
+        for name in names:
+            if name not in fields:
+                raise InputDataError(
+                    f"feature column {name!r} ({key}) not found in {source.path}; "
+                    f"present columns: {listing}"
+                )
+            if not isinstance(fields[name], allowed):
+                raise InputDataError(
+                    f"feature column {name!r} ({key}) has type {types[name]}, which is not "
+                    f"{kind}; convert it upstream (values like '12,5' are never cast silently)"
+                )
+
+
+def profile_input(df: DataFrame, source: InputConfig, features: FeaturesConfig
+                  ) -> InputProfile:
+    """Count rows, null ids, missing values and categories in one aggregation."""
+    id_col, feats = source.id_column, features
+    aggs: list[Column] = [
+        F.count(F.lit(1)).alias("rows"),
+        F.sum(F.col(id_col).isNull().cast("long")).alias("null_ids"),
+    ]
+    for name in feats.numeric:
+        c = F.col(name).cast("double")
+        valid = present_value(name)
+        aggs += [
+            F.sum(c.isNull().cast("long")).alias(f"{name}__null"),
+            F.sum(F.isnan(c).cast("long")).alias(f"{name}__nan"),
+            F.sum((F.abs(c) == float("inf")).cast("long")).alias(f"{name}__inf"),
+            F.min(valid).alias(f"{name}__min"),
+            F.max(valid).alias(f"{name}__max"),
+        ]
+    for name in feats.categorical:
+        aggs.append(F.approx_count_distinct(F.col(name)).alias(f"{name}__levels"))
+    if feats.missing == "drop":
+        aggs.append(F.sum(any_missing(feats.numeric).cast("long")).alias("rows_with_missing"))
+    row = df.agg(*aggs).first()
+    assert row is not None
+    values = row.asDict()
+    profile = InputProfile(
+        rows=int(values["rows"]),
+        missing={
+            name: {kind: int(values[f"{name}__{kind}"] or 0) for kind in ("null", "nan", "inf")}
+            for name in feats.numeric
+        },
+        rows_with_missing=int(values.get("rows_with_missing") or 0),
+        constant_columns=[
+            name for name in feats.numeric
+            if values[f"{name}__min"] is not None
+            and values[f"{name}__min"] == values[f"{name}__max"]
+        ],
+        category_levels={name: int(values[f"{name}__levels"]) for name in feats.categorical},
+    )
+    _check_values(profile, values, source, features, null_ids=int(values["null_ids"] or 0))
+    return profile
+
+
+def check_duplicate_ids(partitioned: DataFrame, id_col: str, *, rows: int) -> None:
+    """Fail when some ids repeat (policy ``input.duplicate_ids: fail``).
+
+    ``partitioned`` is hash-partitioned by id, so grouping by id needs no shuffle.
+    """
+    counts = partitioned.groupBy(id_col).count().where(F.col("count") > 1)
+    repeated = counts.agg(F.sum(F.col("count") - 1).alias("n")).first()["n"]
+    if repeated:
+        raise InputDataError(
+            f"{repeated} of {rows} rows repeat an id already present ({id_col!r}); "
+            "set input.duplicate_ids: drop to drop every row of a repeated id"
+        )
+
+
+def _check_values(profile: InputProfile, values: dict, source: InputConfig,
+                  features: FeaturesConfig, *, null_ids: int) -> None:
+    path, id_col = source.path, source.id_column
+    if profile.rows == 0:
+        raise InputDataError(f"input {path} has zero rows")
+    if null_ids:
+        raise InputDataError(f"{null_ids} of {profile.rows} rows have a null id ({id_col!r})")
+    for name, counts in profile.missing.items():
+        missing = sum(counts.values())
+        if missing == profile.rows:
+            raise InputDataError(
+                f"feature column {name!r} has no usable value: all {profile.rows} rows are "
+                "null, NaN or infinite"
+            )
+        if missing and features.missing == "fail":
+            detail = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+            raise InputDataError(
+                f"feature column {name!r} has {missing} missing values ({detail}) and "
+                "features.missing is fail (use impute or drop)"
+            )
+        low = values[f"{name}__min"]
+        if name in features.log1p and low is not None and low <= -1:
+            raise InputDataError(
+                f"feature column {name!r} is in features.log1p but has values <= -1 "
+                f"(min {low}); log1p is undefined there"
+            )
+    for name, levels in profile.category_levels.items():
+        if levels > features.max_categories:
+            raise InputDataError(
+                f"categorical column {name!r} has about {levels} levels, more than "
+                f"features.max_categories={features.max_categories}"
+            )
+    for name in profile.constant_columns:
+        log.warning("feature column %r is constant; it cannot separate segments", name)

@@ -1,0 +1,1 @@
+"""The features job (``segment features``): raw transactions -> one row per customer."""

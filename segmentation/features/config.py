@@ -1,0 +1,178 @@
+"""Typed, frozen configuration of the features job (transactions -> one row per customer).
+
+Built with the same machinery as the segmentation config (:func:`build_dataclass`: unknown
+keys get a did-you-mean, values are type-checked) plus the checks that involve several keys.
+Every problem is a :class:`~segmentation.errors.ConfigError` whose message names the key.
+
+Examples
+--------
+>>> cfg = features_config_from_dict({
+...     "transactions": {"path": "tx", "customer_id": "CustomerID", "invoice_id": "InvoiceNo",
+...                      "timestamp": "InvoiceDate", "amount": "Amount"},
+...     "output": {"path": "features-run"}})
+>>> cfg.transactions.format, cfg.output.mode, cfg.features.rfm_scores
+('parquet', 'error', False)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from segmentation.core.configfile import (
+    OutputMode,
+    build_dataclass,
+    check_paths_apart,
+    read_yaml_with_overrides,
+    required,
+)
+from segmentation.core.errors import ConfigError
+
+SourceFormat = Literal["parquet", "csv"]
+
+
+@dataclass(frozen=True)
+class TransactionsConfig:
+    """Where the transaction lines are and which source column plays which role."""
+
+    path: str = required()
+    format: SourceFormat = "parquet"
+    #: Spark DDL schema of the CSV file (``"InvoiceNo STRING, Quantity BIGINT, ..."``).
+    csv_schema: str | None = None
+    csv_header: bool = True
+    customer_id: str = required()
+    invoice_id: str = required()
+    #: A timestamp column, or a string column parsed with ``timestamp_format``.
+    timestamp: str = required()
+    #: Spark datetime pattern (``yyyy-MM-dd HH:mm:ss``); values without a zone are UTC.
+    timestamp_format: str | None = None
+    #: Either ``amount`` (value of the line) or both ``quantity`` and ``unit_price``.
+    amount: str | None = None
+    quantity: str | None = None
+    unit_price: str | None = None
+    product: str | None = None
+    #: Invoices whose id starts with this prefix are cancellations (their lines are returns).
+    cancellation_prefix: str | None = None
+    #: Reference instant of recency and tenure (ISO 8601; no zone means UTC). Default:
+    #: 00:00 UTC of the day after the latest timestamp read.
+    as_of: str | None = None
+
+    def role_columns(self) -> dict[str, str]:
+        """The configured source column of each role (``transactions.<role>`` -> column)."""
+        roles = ("customer_id", "invoice_id", "timestamp", "amount", "quantity", "unit_price",
+                 "product")
+        return {role: getattr(self, role) for role in roles if getattr(self, role) is not None}
+
+
+@dataclass(frozen=True)
+class FeatureOptions:
+    """Optional feature groups."""
+
+    #: Add classic RFM quintile scores ``r_score``, ``f_score``, ``m_score`` (1..5).
+    rfm_scores: bool = False
+
+
+@dataclass(frozen=True)
+class FeaturesOutputConfig:
+    """Where the features and the manifest are written."""
+
+    path: str = required()
+    mode: OutputMode = "error"
+
+
+@dataclass(frozen=True)
+class FeaturesJobConfig:
+    """The whole configuration of one features run."""
+
+    transactions: TransactionsConfig
+    output: FeaturesOutputConfig
+    features: FeatureOptions = field(default_factory=FeatureOptions)
+    #: Extra Spark settings (``spark.*`` keys) applied when this project builds the session.
+    spark: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved configuration as plain data (for the manifest)."""
+        return dataclasses.asdict(self)
+
+
+def load_features_config(
+    path: str | os.PathLike[str], overrides: Sequence[str] = ()
+) -> FeaturesJobConfig:
+    """Read a YAML config file, apply ``key.sub=value`` overrides and validate the result."""
+    return features_config_from_dict(read_yaml_with_overrides(path, overrides))
+
+
+def features_config_from_dict(data: Mapping[str, Any]) -> FeaturesJobConfig:
+    """Build and validate a :class:`FeaturesJobConfig` from plain data (as read from YAML)."""
+    cfg = build_dataclass(FeaturesJobConfig, _with_as_of_text(data), "")
+    validate_features_config(cfg)
+    return cfg
+
+
+def _with_as_of_text(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """YAML reads an unquoted ``as_of: 2011-12-10`` as a date: turn it back into ISO text."""
+    tx = data.get("transactions")
+    if isinstance(tx, Mapping) and isinstance(tx.get("as_of"), (dt.date, dt.datetime)):
+        return {**data, "transactions": {**tx, "as_of": tx["as_of"].isoformat()}}
+    return data
+
+
+def parse_as_of(text: str, key: str = "transactions.as_of") -> dt.datetime:
+    """An ISO 8601 date or date-time as an aware UTC datetime (no zone given means UTC)."""
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(
+            f"{key} {text!r} is not an ISO 8601 date or date-time (e.g. 2011-12-10 or "
+            "2011-12-10T00:00:00+00:00)"
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
+def validate_features_config(cfg: FeaturesJobConfig) -> None:
+    """Checks that involve several keys; raise ConfigError naming the keys."""
+    tx = cfg.transactions
+    if tx.amount is not None and (tx.quantity is not None or tx.unit_price is not None):
+        raise ConfigError(
+            "transactions.amount and transactions.quantity/unit_price are both set: "
+            "give either amount or quantity and unit_price"
+        )
+    if tx.amount is None:
+        if tx.quantity is None and tx.unit_price is None:
+            raise ConfigError(
+                "transactions.amount is not set: give either transactions.amount or "
+                "transactions.quantity and transactions.unit_price"
+            )
+        if tx.quantity is None or tx.unit_price is None:
+            given, missing = (
+                ("quantity", "unit_price") if tx.unit_price is None else ("unit_price", "quantity")
+            )
+            raise ConfigError(
+                f"transactions.{missing} is not set: transactions.{given} needs it "
+                "(or give transactions.amount instead)"
+            )
+    if tx.format == "csv" and tx.csv_schema is None:
+        raise ConfigError(
+            "transactions.csv_schema is required when transactions.format is csv "
+            "(a Spark DDL string, e.g. 'InvoiceNo STRING, Quantity BIGINT, ...')"
+        )
+    if tx.format != "csv" and tx.csv_schema is not None:
+        raise ConfigError(
+            f"transactions.csv_schema is set but transactions.format is {tx.format}"
+        )
+    seen: dict[str, str] = {}
+    for role, column in tx.role_columns().items():
+        if column in seen:
+            raise ConfigError(
+                f"transactions.{role} and transactions.{seen[column]} both name column {column!r}"
+            )
+        seen[column] = role
+    if tx.as_of is not None:
+        parse_as_of(tx.as_of)
+    check_paths_apart(tx.path, cfg.output.path, "transactions.path", "output.path")

@@ -1,0 +1,168 @@
+"""The model stages of a segmentation run: prepare the rows, sweep k, evaluate every k,
+choose k and fit the final model on all rows.
+
+Stages take the config sections they use and return frames or values; the job composes
+them. Data-dependent checks (enough rows, enough distinct customers for the largest k) fail
+here, before anything expensive, with the value and the limit named.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pyspark import StorageLevel
+from pyspark.ml import PipelineModel
+from pyspark.ml.functions import vector_to_array
+from pyspark.sql import DataFrame
+
+from segmentation.config import FeaturesConfig, ModelConfig
+from segmentation.core.errors import InputDataError
+from segmentation.core.runinfo import StageTimer
+from segmentation.model.columns import FEATURES_COL
+from segmentation.model.metrics import evaluate_candidates, metrics_frame
+from segmentation.model.pipeline import category_column, fit_preparation
+from segmentation.model.selection import METRIC_NAMES, choose_k
+from segmentation.model.sweep import KFit, sweep
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The fitted preparation and the prepared rows (cached; ``features`` added)."""
+
+    preparation: PipelineModel
+    rows: DataFrame
+    count: int
+
+
+@dataclass(frozen=True)
+class ChosenModel:
+    """The outcome of the sweep: every k's metrics, the chosen k and its final fit."""
+
+    ks: list[int]
+    metrics: pd.DataFrame
+    chosen_k: int
+    final: KFit
+    #: Customers per cluster index of ``final``, over all rows.
+    sizes: list[int]
+
+
+log = logging.getLogger(__name__)
+
+
+def largest_k(model: ModelConfig) -> tuple[int, str]:
+    """The largest k the run fits, and the key that sets it."""
+    if model.k is not None:
+        return model.k, "model.k"
+    return model.k_max, "model.k_max"
+
+
+def check_enough_rows(rows: int, model: ModelConfig) -> None:
+    """KMeans at k needs at least k rows; fail before fitting anything."""
+    needed, key = largest_k(model)
+    if rows < needed:
+        raise InputDataError(f"only {rows} usable rows, fewer than {key}={needed}")
+
+
+def prepare_rows(usable: DataFrame, features: FeaturesConfig, id_column: str) -> Prepared:
+    """Fit the preparation on the usable rows and cache the prepared rows.
+
+    Kept: the id, the raw numeric features and the cleaned categories (for the profiles)
+    and the ``features`` vector; ``usable`` is released once the prepared rows are cached.
+    """
+    preparation = fit_preparation(usable, features)
+    keep = [id_column, *features.numeric,
+            *[category_column(c) for c in features.categorical], FEATURES_COL]
+    rows = preparation.transform(usable).select(*keep).persist(StorageLevel.MEMORY_AND_DISK)
+    count = rows.count()
+    usable.unpersist()
+    return Prepared(preparation, rows, count)
+
+
+def rows_matrix(vectors: pd.Series) -> np.ndarray:
+    """The collected arrays of a ``vector_to_array`` column as one (rows, d) matrix."""
+    return np.array(vectors.tolist(), dtype=float).reshape(len(vectors), -1)
+
+
+def evaluation_sample(prepared: Prepared, size: int, seed: int) -> np.ndarray:
+    """A seeded uniform sample of at most ``size`` feature vectors, on the driver."""
+    fraction = min(1.0, 1.2 * size / prepared.count)
+    picked = (
+        prepared.rows.sample(fraction=fraction, seed=seed)
+        .select(vector_to_array(FEATURES_COL).alias("x"))
+        .toPandas()
+    )
+    x = rows_matrix(picked["x"])
+    if len(x) > size:
+        x = x[np.sort(np.random.default_rng(seed).choice(len(x), size, replace=False))]
+    return x
+
+
+def check_distinct_points(prepared: Prepared, sample: np.ndarray, model: ModelConfig) -> None:
+    """KMeans at k needs k distinct feature vectors; the sample usually proves it cheaply."""
+    needed, key = largest_k(model)
+    if len(np.unique(sample, axis=0)) >= needed:
+        return
+    vectors = prepared.rows.select(vector_to_array(FEATURES_COL).alias("x")).distinct()
+    distinct = vectors.limit(needed).count()
+    if distinct < needed:
+        raise InputDataError(
+            f"only {distinct} distinct customers (distinct feature vectors after preparation), "
+            f"fewer than {key}={needed}"
+        )
+
+
+def sweep_input(prepared: Prepared, sample_size: int, seed: int) -> DataFrame:
+    """The rows the sweep fits on: all of them, or a seeded sample of about ``sample_size``.
+
+    The sample is coalesced to one partition per core (``defaultParallelism``): every MLlib
+    iteration is a job with a shuffle per partition, so a small sample spread over many
+    partitions is mostly task overhead.
+    """
+    rows = prepared.count
+    if sample_size == 0 or rows <= sample_size:
+        return prepared.rows
+    log.info("sweep fits on a seeded sample of about %d of %d rows", sample_size, rows)
+    cores = prepared.rows.sparkSession.sparkContext.defaultParallelism
+    sample = (prepared.rows.select(FEATURES_COL).sample(fraction=sample_size / rows, seed=seed)
+              .coalesce(cores))
+    return sample.persist(StorageLevel.MEMORY_AND_DISK)
+
+
+def choose_model(prepared: Prepared, sample: np.ndarray, model: ModelConfig,
+                 timer: StageTimer) -> ChosenModel:
+    """Sweep k (stage ``sweep``), score every k (``evaluate``), choose k and, when the sweep
+    ran on a sample, refit the chosen k on all rows from the sample's centres (``final_fit``).
+
+    The chosen k's row of the metrics then describes that final model.
+    """
+    with timer.stage("sweep"):
+        sweep_rows = sweep_input(prepared, model.sweep_sample_size, model.seed)
+        ks = [model.k] if model.k is not None else list(range(model.k_min, model.k_max + 1))
+        fits = sweep(sweep_rows, ks, model, sample)
+    with timer.stage("evaluate"):
+        values, sizes = evaluate_candidates(prepared.rows, [f.centers for f in fits], sample)
+        metrics = metrics_frame(ks, values)
+        metrics["iterations"] = [f.iterations for f in fits]
+        metrics["seconds"] = [round(f.seconds, 3) for f in fits]
+        sampled = sweep_rows is not prepared.rows
+        metrics["fitted_rows"] = sweep_rows.count() if sampled else prepared.count
+        for _, r in metrics.iterrows():
+            log.info("k=%d %s", r.k, " ".join(f"{m}={r[m]:.4g}" for m in METRIC_NAMES))
+    chosen_k = ks[0] if model.k is not None else choose_k(metrics, model.select_by)
+    final, final_sizes = fits[ks.index(chosen_k)], sizes[ks.index(chosen_k)]
+    if sampled:
+        sweep_rows.unpersist()
+        with timer.stage("final_fit"):
+            (final,) = sweep(prepared.rows, [chosen_k], model, sample,
+                             warm_start={chosen_k: final.centers})
+            (values,), (final_sizes,) = evaluate_candidates(prepared.rows, [final.centers],
+                                                            sample)
+            row = metrics.index[metrics.k == chosen_k][0]
+            for name, value in values.items():
+                metrics.loc[row, name] = value
+            metrics.loc[row, ["iterations", "seconds", "fitted_rows"]] = [
+                final.iterations, round(final.seconds, 3), prepared.count]
+    return ChosenModel(ks, metrics, chosen_k, final, final_sizes)

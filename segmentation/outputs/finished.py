@@ -1,0 +1,70 @@
+"""A finished segmentation run read back: what scoring and relabelling need of it."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import pandas as pd
+from pyspark.ml import PipelineModel
+from pyspark.sql import SparkSession
+
+from segmentation.config import FeaturesConfig
+from segmentation.core.configfile import build_dataclass
+from segmentation.core.errors import ConfigError, InputDataError
+from segmentation.core.fs import file_system
+from segmentation.data.read import read_json
+from segmentation.outputs.layout import (
+    LABELS,
+    MANIFEST,
+    MODEL,
+    RUN_FILES,
+    SEGMENTS_CSV,
+    RunManifest,
+    read_manifest,
+)
+
+
+@dataclass(frozen=True)
+class FinishedRun:
+    """The parts of a finished run's directory that scoring and relabelling read."""
+
+    path: str
+    manifest: RunManifest
+    #: segments.csv: ``segment, size, share, mean_distance, distance_p99, description``
+    segments: pd.DataFrame
+    model: PipelineModel
+
+    @property
+    def labels_path(self) -> str:
+        return f"{self.path}/{LABELS}"
+
+    @property
+    def features(self) -> FeaturesConfig:
+        """The run's resolved ``features`` section."""
+        try:
+            return build_dataclass(FeaturesConfig, self.manifest.config["features"],
+                                   "features.")
+        except ConfigError as exc:
+            raise InputDataError(f"{self.path}/{MANIFEST}: {exc}") from exc
+
+    @property
+    def id_column(self) -> str:
+        return self.manifest.id_column
+
+
+def load_finished_run(spark: SparkSession, path: str, *, key: str) -> FinishedRun:
+    """Read the run directory ``path`` (given as ``key``); fail unless the run finished."""
+    path = path.rstrip("/")
+    fs = file_system(path, spark)
+    if not fs.is_dir(path):
+        raise InputDataError(f"{key} {path} does not exist or is not a directory")
+    missing = [name for name in RUN_FILES if not fs.exists(f"{path}/{name}")]
+    if missing:
+        raise InputDataError(
+            f"{key} {path} is not a finished segmentation run: missing {', '.join(missing)} "
+            "(expected the output.path of a completed `segment run`)"
+        )
+    manifest = read_manifest(read_json(spark, f"{path}/{MANIFEST}"), path)
+    segments = pd.read_csv(io.BytesIO(fs.read_bytes(f"{path}/{SEGMENTS_CSV}")))
+    return FinishedRun(path, manifest, segments, PipelineModel.load(f"{path}/{MODEL}"))

@@ -1,0 +1,126 @@
+"""The run directory, defined once: its file names, which files a finished run has, the
+columns of its CSV files, and its manifest (with a ``format_version``, read back with
+validation).
+
+The segmentation job writes this layout, scoring writes a smaller one like it, and
+relabelling, scoring and the report read it back. Pure Python (no Spark): the report reads
+a run's small files anywhere pandas runs.
+
+Manifest versions: 1 is what runs wrote before the field existed (no ``format_version``
+key); 2 adds ``format_version`` and writes ``selection_rule`` as the whole sentence the
+report shows. Readers accept every version up to :data:`FORMAT_VERSION`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from segmentation.core.atomic import SUCCESS_MARKER
+from segmentation.core.errors import InputDataError
+from segmentation.model.columns import DISTANCE_COL, SEGMENT_COL
+from segmentation.model.selection import METRIC_NAMES
+
+FORMAT_VERSION = 2
+
+MANIFEST = "manifest.json"
+LABELS = "labels"
+MODEL = "model"
+PROFILES_TABLE = "profiles"
+METRICS_CSV = "metrics.csv"
+SEGMENTS_CSV = "segments.csv"
+PROFILES_CSV = "profiles.csv"
+SCATTER_CSV = "scatter.csv"
+CENTROIDS_CSV = "centroids_2d.csv"
+MIGRATION_CSV = "migration.csv"
+REPORT_DIR = "report"
+
+#: Every finished segmentation run has these (``_SUCCESS`` is written last).
+RUN_FILES = (SUCCESS_MARKER, MANIFEST, SEGMENTS_CSV, MODEL, LABELS, METRICS_CSV, PROFILES_CSV)
+#: The small files of a run, which the report reads (a local copy of them is enough).
+SMALL_FILES = (SUCCESS_MARKER, MANIFEST, SEGMENTS_CSV, METRICS_CSV, PROFILES_CSV)
+
+#: ``metrics.csv``: one row per k tried.
+METRICS_COLUMNS = ["k", *METRIC_NAMES, "iterations", "seconds", "fitted_rows"]
+#: ``segments.csv`` of a segmentation run.
+SEGMENTS_COLUMNS = [SEGMENT_COL, "size", "share", "mean_distance", "distance_p99",
+                    "description"]
+#: ``segments.csv`` of a scoring run.
+SCORED_SEGMENTS_COLUMNS = [SEGMENT_COL, "size", "share", "drifted", "drift_share",
+                           "distance_p99", "description"]
+#: ``profiles.csv`` (and the ``profiles/`` Parquet table): one row per segment and feature.
+PROFILE_STATISTICS = ["count", "mean", "std", "min", "q25", "median", "q75", "max",
+                      "overall_mean", "overall_std", "z"]
+PROFILE_COLUMNS = [SEGMENT_COL, "feature", "kind", *PROFILE_STATISTICS]
+#: Profile statistics that can reveal one customer; blank for small segments.
+REVEALING_STATISTICS = ["min", "q25", "median", "q75", "max"]
+SCATTER_COLUMNS = ["pc1", "pc2", SEGMENT_COL]
+CENTROIDS_COLUMNS = [SEGMENT_COL, "pc1", "pc2"]
+PREVIOUS_SEGMENT_COL = "previous_segment"
+MIGRATION_COLUMNS = [PREVIOUS_SEGMENT_COL, SEGMENT_COL, "count"]
+#: ``labels/``: the id column (named by the run's config), then these.
+LABEL_COLUMNS = [SEGMENT_COL, DISTANCE_COL]
+
+
+@dataclass(frozen=True)
+class RunManifest:
+    """A segmentation run's ``manifest.json``, checked to hold what other jobs rely on."""
+
+    data: dict[str, Any]
+    format_version: int
+
+    @property
+    def chosen_k(self) -> int:
+        return int(self.data["chosen_k"])
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The run's resolved configuration, as written."""
+        return dict(self.data["config"])
+
+    @property
+    def id_column(self) -> str:
+        return str(self.data["config"]["input"]["id_column"])
+
+
+def read_manifest(data: Any, where: str) -> RunManifest:
+    """Validate the parsed ``manifest.json`` of the run at ``where``.
+
+    A manifest without ``format_version`` is version 1. A newer version, a features run's
+    manifest or one that lacks what scoring and relabelling need fail with one line.
+    """
+    source = f"{where}/{MANIFEST}"
+    if not isinstance(data, Mapping):
+        raise InputDataError(f"{source} must hold a JSON object, not {type(data).__name__}")
+    version = data.get("format_version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InputDataError(f"{source} has format_version {version!r}, not a positive integer")
+    if version > FORMAT_VERSION:
+        raise InputDataError(
+            f"{source} has format_version {version}, newer than this version of segmentation "
+            f"reads ({FORMAT_VERSION}): upgrade segmentation to use this run"
+        )
+    if data.get("job") not in (None, "segment"):
+        raise InputDataError(
+            f"{source} is the manifest of a {data['job']} run, not of a segmentation run "
+            "(expected the output.path of a completed `segment run`)"
+        )
+    _require(data, source, "chosen_k", int)
+    config = _require(data, source, "config", Mapping)
+    source_cfg = _require(config, source, "input", Mapping, prefix="config.")
+    _require(source_cfg, source, "id_column", str, prefix="config.input.")
+    features = _require(config, source, "features", Mapping, prefix="config.")
+    _require(features, source, "numeric", list, prefix="config.features.")
+    return RunManifest(dict(data), version)
+
+
+def _require(data: Mapping[str, Any], source: str, key: str, kind: type, *, prefix: str = ""
+             ) -> Any:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, kind):
+        what = "missing" if value is None else f"a {type(value).__name__}"
+        raise InputDataError(
+            f"{source} is not a segmentation run's manifest: {prefix}{key} is {what}"
+        )
+    return value

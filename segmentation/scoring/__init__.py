@@ -1,0 +1,1 @@
+"""The scoring job (``segment score``): new customers -> segments of a finished run."""

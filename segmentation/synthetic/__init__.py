@@ -1,0 +1,1 @@
+"""Synthetic customers and transactions with known structure, for demos, tests and benchmarks."""
