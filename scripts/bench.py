@@ -6,7 +6,14 @@ included), on the same generated customers and the same 8 numeric features:
 - (a) ``segment run`` with ``conf/default.yaml``, the categorical feature turned off
   (``features.categorical=[]``) so that all three cluster the same 8 numeric columns;
 - (b) the scikit-learn reference, ``scripts/bench_sklearn.py``;
-- (c) the plain MLlib sweep, ``scripts/bench_mllib.py``.
+- (c) the plain MLlib sweep, ``scripts/bench_mllib.py``;
+- (d) (a) over Spark Connect: the same ``segment run`` as a client of a local server that
+  ``scripts/connect.sh`` starts once, before the first repeat (a warm server, as users
+  have one; its start is not timed, its memory is counted with the client's);
+- (a0), with ``--baseline DIR``: (a) with the ``segmentation`` package of another
+  checkout, to measure a change side by side with its predecessor: it runs the
+  interpreter of ``scripts/package.sh`` (the dependencies without this project) with
+  ``PYTHONPATH=DIR``, for the driver and Spark's Python workers alike.
 
 The table is generated once per size with ``segment generate`` (fixed seed) and cached
 under ``--data-dir``. Repeats alternate the order (a, b, c, then b, c, a, ...) so that a
@@ -20,12 +27,15 @@ Usage::
 
     .venv/bin/python scripts/bench.py --customers 2000000 --repeats 2
     .venv/bin/python scripts/bench.py --customers 20000000 --repeats 1 --only a
+    .venv/bin/python scripts/bench.py --customers 2000000 --repeats 2 --only a,b,c,d \
+        --baseline /tmp/before   # a clean checkout of the commit before the change
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import datetime as dt
 import importlib.metadata
 import json
@@ -52,7 +62,10 @@ SAMPLE_SECONDS = 0.2
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 GB = 1024**3
 #: Paired wall-time ratios (numerator, denominator) and the issue-6 target of each.
-RATIOS = {"a/b": ("a", "b", "<= 1.0 at 2M"), "c/a": ("c", "a", ">= 4 at 2M")}
+RATIOS = {"a/b": ("a", "b", "<= 1.0 at 2M"), "c/a": ("c", "a", ">= 4 at 2M"),
+          "d/a": ("d", "a", "Connect against classic"),
+          "a/a0": ("a", "a0", "this checkout against --baseline")}
+VARIANT_KEYS = ("a", "b", "c", "d", "a0")
 
 
 class BenchError(RuntimeError):
@@ -67,6 +80,8 @@ class Variant:
     title: str
     command: Callable[[Path], list[str]]  # scratch dir of the run -> argv
     result: Callable[[Path, str], dict[str, Any]]  # scratch dir, stdout -> normalised result
+    #: Environment entries of this variant's process, over the common ones.
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,15 +91,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     machine = machine_info()
     print(f"$ {command}\n{format_machine(machine)}", flush=True)
     data = ensure_data(args.customers, args.data_dir)
-    variants = [v for v in build_variants(data, args.k_min, args.k_max) if v.key in args.only]
     log_dir = args.data_dir / f"logs-{args.customers}"
     log_dir.mkdir(parents=True, exist_ok=True)
     started, load_start = dt.datetime.now(dt.timezone.utc), os.getloadavg()
+    server = ConnectServer(args.data_dir / "connect-state", args.driver_memory)
     try:
-        runs = run_all(variants, args.repeats, child_env(args.driver_memory), log_dir)
+        if "d" in args.only:
+            server.start()
+        variants = [v for v in build_variants(data, args.k_min, args.k_max, server,
+                                              args.baseline) if v.key in args.only]
+        runs = run_all(variants, args.repeats, child_env(args.driver_memory), log_dir,
+                       server)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        server.stop()
     report = summarize(runs, variants)
     report.update(
         command=command, customers=args.customers, repeats=args.repeats,
@@ -111,7 +133,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--k-min", type=int, default=2)
     parser.add_argument("--k-max", type=int, default=10)
     parser.add_argument("--only", type=lambda s: s.split(","), default=["a", "b", "c"],
-                        help="comma-separated subset of the variants a,b,c")
+                        help="comma-separated subset of the variants a,b,c,d (default "
+                        "a,b,c; --baseline adds a0)")
+    parser.add_argument("--baseline", type=Path,
+                        help="a checkout whose segmentation package runs as variant (a0)")
     parser.add_argument("--driver-memory",
                         help="Spark driver memory of (a) and (c), e.g. 8g (default: each "
                         "one's own: half the RAM for (a), Spark's 1g for (c))")
@@ -120,8 +145,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--customers and --repeats must be >= 1")
     if not 2 <= args.k_min <= args.k_max:
         parser.error(f"need 2 <= --k-min ({args.k_min}) <= --k-max ({args.k_max})")
-    if not args.only or set(args.only) - {"a", "b", "c"}:
-        parser.error(f"--only takes a comma-separated subset of a,b,c, not {args.only}")
+    if not args.only or set(args.only) - set(VARIANT_KEYS):
+        parser.error(f"--only takes a comma-separated subset of a,b,c,d, not {args.only}")
+    if args.baseline is not None:
+        args.baseline = args.baseline.resolve()
+        if not (args.baseline / "segmentation" / "__init__.py").is_file():
+            parser.error(f"--baseline {args.baseline} holds no segmentation package")
+        args.only = [*args.only, "a0"]
     args.data_dir = args.data_dir.resolve()
     args.out = args.out or args.data_dir / f"bench-customers-{args.customers}.json"
     return args
@@ -194,8 +224,9 @@ def segment_command() -> list[str]:
     return [sys.executable, "-m", "segmentation.cli"]
 
 
-def build_variants(data: Path, k_min: int, k_max: int) -> list[Variant]:
-    """(a), (b) and (c) on ``data``; (b) and (c) take their columns from the default config."""
+def build_variants(data: Path, k_min: int, k_max: int, server: ConnectServer,
+                   baseline: Path | None) -> list[Variant]:
+    """Every variant on ``data``; (b) and (c) take their columns from the default config."""
     from segmentation.config import load_config
 
     features = load_config(CONFIG).features
@@ -212,6 +243,12 @@ def build_variants(data: Path, k_min: int, k_max: int) -> list[Variant]:
     def script(name: str) -> Callable[[Path], list[str]]:
         return lambda _scratch: [sys.executable, str(REPO / "scripts" / name), *reference_args]
 
+    def over_connect(scratch: Path) -> list[str]:
+        return [*project(scratch), "--remote", server.url]
+
+    def of_baseline(scratch: Path) -> list[str]:
+        return [str(bare_python()), *project(scratch)[1:]]
+
     return [
         Variant("a", "segment run (default config, 8 numeric, no categorical)", project,
                 project_result),
@@ -219,7 +256,23 @@ def build_variants(data: Path, k_min: int, k_max: int) -> list[Variant]:
                 script("bench_sklearn.py"), reference_result),
         Variant("c", "plain MLlib KMeans(seed=1) + ClusteringEvaluator, cached",
                 script("bench_mllib.py"), reference_result),
+        Variant("d", "(a) over Spark Connect (warm local server)", over_connect,
+                project_result),
+        Variant("a0", f"(a) with the package of {baseline}", of_baseline, project_result,
+                env={"PYTHONPATH": str(baseline), "PYSPARK_PYTHON": str(bare_python()),
+                     "PYSPARK_DRIVER_PYTHON": str(bare_python())}),
     ]
+
+
+def bare_python() -> Path:
+    """An interpreter with this project's dependencies but not the project itself."""
+    build = REPO / "build" / "submit"
+    python = build / "python-env" / "bin" / "python"
+    if not python.is_file():
+        subprocess.run([str(REPO / "scripts" / "package.sh")], check=True,
+                       capture_output=True, env={**os.environ, "SEGMENT_BUILD_DIR": str(build),
+                                                 "SEGMENT_PYTHON": sys.executable})
+    return python
 
 
 def project_result(scratch: Path, _stdout: str) -> dict[str, Any]:
@@ -239,6 +292,33 @@ def reference_result(_scratch: Path, stdout: str) -> dict[str, Any]:
     return {"chosen_k": result["chosen_k"], "rows": result["rows"],
             "wcss": {str(r["k"]): r["wcss"] for r in result["per_k"]},
             "details": {"timings": result["timings"], "per_k": result["per_k"]}}
+
+
+class ConnectServer:
+    """The local Spark Connect server of variant (d), started and stopped by connect.sh."""
+
+    def __init__(self, state: Path, driver_memory: str | None) -> None:
+        self._state, self._memory = state, driver_memory
+        self.url, self.pid = "", 0
+
+    def _script(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "SEGMENT_CONNECT_DIR": str(self._state),
+               "SEGMENT_PYTHON": sys.executable}
+        return subprocess.run([str(REPO / "scripts" / "connect.sh"), *args], env=env,
+                              capture_output=True, text=True, check=False, timeout=300)
+
+    def start(self) -> None:
+        memory = ["--driver-memory", self._memory] if self._memory else []
+        done = self._script("start", *memory)
+        if done.returncode != 0:
+            raise BenchError(f"connect.sh start failed:\n{done.stderr[-2000:]}")
+        self.url = done.stdout.strip().splitlines()[-1]
+        self.pid = int(next(self._state.glob("pids/*.pid")).read_text())
+        print(f"Spark Connect server {self.url} (pid {self.pid})", flush=True)
+
+    def stop(self) -> None:
+        if self.url:
+            self._script("stop")
 
 
 # --- running and measuring ----------------------------------------------------------------
@@ -263,7 +343,8 @@ def run_order(variants: Sequence[Variant], repeat: int) -> list[Variant]:
 
 
 def run_all(
-    variants: Sequence[Variant], repeats: int, env: dict[str, str], log_dir: Path
+    variants: Sequence[Variant], repeats: int, env: dict[str, str], log_dir: Path,
+    server: ConnectServer,
 ) -> dict[str, list[dict[str, Any]]]:
     """Every repeat of every variant in rotating order; runs per variant key, by repeat."""
     runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -271,14 +352,17 @@ def run_all(
         for variant in run_order(variants, repeat):
             print(f"repeat {repeat + 1}/{repeats}: ({variant.key}) {variant.title} ...",
                   end=" ", flush=True)
-            run = run_once(variant, env, log_dir / f"{variant.key}-{repeat + 1}")
+            extra = [server.pid] if variant.key == "d" else []
+            run = run_once(variant, {**env, **variant.env},
+                           log_dir / f"{variant.key}-{repeat + 1}", extra)
             print(f"{run['wall_seconds']:.1f} s, peak RSS {run['peak_rss_bytes'] / GB:.2f} GB, "
                   f"k={run['chosen_k']}", flush=True)
             runs[variant.key].append({"repeat": repeat + 1, **run})
     return dict(runs)
 
 
-def run_once(variant: Variant, env: dict[str, str], log_stem: Path) -> dict[str, Any]:
+def run_once(variant: Variant, env: dict[str, str], log_stem: Path, extra_roots: list[int]
+             ) -> dict[str, Any]:
     """Start one process, wait for it, and return its measurements and normalised result."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{variant.key}-") as tmp:
         scratch = Path(tmp)
@@ -286,7 +370,7 @@ def run_once(variant: Variant, env: dict[str, str], log_stem: Path) -> dict[str,
         stdout_path, stderr_path = log_stem.with_suffix(".stdout"), log_stem.with_suffix(".log")
         load_before = os.getloadavg()
         with open(stdout_path, "w") as out, open(stderr_path, "w") as err:
-            wall, peak, code = timed_process(argv, env, out, err)
+            wall, peak, code = timed_process(argv, env, out, err, scratch, extra_roots)
         if code != 0:
             tail = "\n".join(stderr_path.read_text().splitlines()[-15:])
             raise BenchError(f"({variant.key}) exited with {code}: {shlex.join(argv)}\n"
@@ -297,13 +381,15 @@ def run_once(variant: Variant, env: dict[str, str], log_stem: Path) -> dict[str,
             "log": str(stderr_path)}
 
 
-def timed_process(argv: list[str], env: dict[str, str], out: Any, err: Any
-                  ) -> tuple[float, int, int]:
-    """(wall seconds, peak process-tree RSS in bytes, exit code) of one whole process."""
+def timed_process(argv: list[str], env: dict[str, str], out: Any, err: Any, cwd: Path,
+                  extra_roots: Sequence[int] = ()) -> tuple[float, int, int]:
+    """(wall seconds, peak process-tree RSS in bytes, exit code) of one whole process, run
+    in ``cwd`` (not the checkout, whose package would shadow a baseline's); the trees of
+    ``extra_roots`` (a Connect server) count towards the peak."""
     began = time.perf_counter()
-    process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=err,
+    process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err,
                                start_new_session=True)
-    sampler = PeakTreeRss(process.pid)
+    sampler = PeakTreeRss([process.pid, *extra_roots])
     try:
         code = process.wait()
     except BaseException:
@@ -322,16 +408,16 @@ class PeakTreeRss:
     once per process, so it is an upper bound of the tree's real footprint.
     """
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, roots: Sequence[int]) -> None:
         self.peak = 0
-        self._pid = pid
+        self._roots = list(roots)
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
 
     def _sample(self) -> None:
         while not self._done.is_set():
-            self.peak = max(self.peak, tree_rss_bytes(self._pid))
+            self.peak = max(self.peak, sum(tree_rss_bytes(pid) for pid in self._roots))
             self._done.wait(SAMPLE_SECONDS)
 
     def stop(self) -> None:

@@ -39,19 +39,10 @@ fi
 # No REST submission server (it would take the fixed port 6066; spark-submit uses RPC).
 export SPARK_MASTER_OPTS="${SPARK_MASTER_OPTS:-} -Dspark.master.rest.enabled=false"
 
-die() { echo "cluster.sh: $*" >&2; exit 1; }
-log() { echo "cluster.sh: $*" >&2; }
-
-usage() {
-  sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-  exit "${1:-2}"
-}
-
-free_port() {
-  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
+NAME=cluster.sh
+HEADER_LINES=2,18p
+# shellcheck source=scripts/daemons.sh
+source "$ROOT/scripts/daemons.sh"
 
 pid_files() { compgen -G "$STATE/*.pid" || true; }
 
@@ -205,11 +196,4 @@ cmd_url() {
   cat "$STATE/master.url"
 }
 
-case "${1:-}" in
-  start) shift; cmd_start "$@" ;;
-  stop) shift; cmd_stop ;;
-  status) shift; cmd_status ;;
-  url) shift; cmd_url ;;
-  -h|--help|help) usage 0 ;;
-  *) usage 2 ;;
-esac
+dispatch "$@"

@@ -24,42 +24,9 @@ BUILD="${SEGMENT_BUILD_DIR:-$ROOT/build/submit}"
 mkdir -p "$BUILD"
 BUILD="$(cd "$BUILD" && pwd)"
 
-# 1. The package zip. A missing segmentation/__init__.py (a namespace package in the source
-#    tree) is added as an empty file, so the zip holds a regular package.
-"$PY" - "$ROOT/segmentation" "$BUILD/segmentation.zip" <<'EOF'
-import os
-import sys
-import zipfile
-
-source, target = sys.argv[1], sys.argv[2]
-top = os.path.dirname(source)
-entries = []
-for folder, dirs, files in os.walk(source):
-    dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
-    for name in sorted(files):
-        if name.endswith((".pyc", ".pyo")) or name.startswith("."):
-            continue
-        path = os.path.join(folder, name)
-        entries.append((os.path.relpath(path, top), path))
-names = {arcname for arcname, _ in entries}
-if not entries:
-    sys.exit(f"package.sh: no files under {source}")
-tmp = target + ".tmp"
-with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-    packages = {os.path.dirname(a) for a, _ in entries if a.endswith(".py")}
-    for package in sorted(packages):
-        init = f"{package}/__init__.py"
-        if init not in names:
-            entries.append((init, None))
-    for arcname, path in sorted(entries):
-        info = zipfile.ZipInfo(arcname, date_time=(1980, 1, 1, 0, 0, 0))
-        info.external_attr = 0o644 << 16
-        info.compress_type = zipfile.ZIP_DEFLATED
-        data = b"" if path is None else open(path, "rb").read()
-        zf.writestr(info, data)
-os.replace(tmp, target)
-print(f"package.sh: {target}: {len(entries)} files", file=sys.stderr)
-EOF
+# 1. The package zip (the same builder uploads it over Spark Connect).
+"$PY" -m segmentation.core.package "$BUILD/segmentation.zip" >/dev/null
+echo "package.sh: $BUILD/segmentation.zip" >&2
 
 # 2. The executor/driver Python: a venv on the same interpreter whose only site-packages
 #    entry points at the project venv's site-packages. A path line in a .pth file adds that

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from segmentation.core.errors import RUNTIME_FAILURE_EXIT_CODE, ConfigError, SegmentationError
+from segmentation.core.failures import runtime_failure
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 log = logging.getLogger("segmentation")
 
@@ -82,8 +86,17 @@ def add_score_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", required=True, help="directory for the scored outputs")
     parser.add_argument("--mode", choices=["error", "overwrite"], default="error",
                         help="what to do when --output exists (default: error)")
+    add_spark_arguments(parser)
+
+
+def add_spark_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the job's Spark is: a master of its own, or a Spark Connect server."""
     parser.add_argument(
         "--master", help="Spark master when not started by spark-submit (default: local[*])"
+    )
+    parser.add_argument(
+        "--remote", metavar="sc://HOST:PORT",
+        help="run over Spark Connect (default: the SPARK_REMOTE environment variable, if set)",
     )
 
 
@@ -98,9 +111,7 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override a config key, e.g. --set model.k_max=8 (repeatable)",
     )
-    parser.add_argument(
-        "--master", help="Spark master when not started by spark-submit (default: local[*])"
-    )
+    add_spark_arguments(parser)
 
 
 def positive_int(text: str) -> int:
@@ -145,37 +156,29 @@ def guarded(action: Callable[[], Any], *, debug: bool) -> int:
     return 0
 
 
-def runtime_failure(exc: BaseException) -> str:
-    """One line for a failure that is not the user's input: its cause, and what to do."""
-    if "OutOfMemoryError" in str(exc):
-        return (f"Spark ran out of memory ({one_line(exc)}); give it more: "
-                "--set spark.spark.driver.memory=16g in local mode, spark-submit "
-                "--driver-memory / --executor-memory on a cluster")
-    return f"runtime failure: {one_line(exc)}"
+@contextmanager
+def spark_session(app_name: str, args: argparse.Namespace, settings: Mapping[str, str]
+                  ) -> Iterator[SparkSession]:
+    """The job's session, stopped when the job ends if the job started it (a Spark Connect
+    client that is not stopped can hang at exit, releasing server-side models of a session
+    already gone); a session the caller already had is left running."""
+    from pyspark.sql import SparkSession
 
+    from segmentation.core.session import build_session
 
-def one_line(exc: BaseException) -> str:
-    """The meaningful line of an exception.
-
-    A failed Spark job reaches Python as a py4j error whose first line only names the JVM
-    call; its cause is the Java exception after it, and, when a task failed, the exception
-    of that task ("most recent failure: Lost task ...: CAUSE").
-    """
-    text = str(exc).strip()
-    task = re.search(r"most recent failure: Lost task .*?\(TID \d+\) \([^)]*\): ([^\n]+)", text)
-    if task:
-        return task.group(1).strip()[:300]
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    java = next((line.lstrip(": ") for line in lines[1:2] if line.startswith(":")), None)
-    if java:
-        return java[:300]
-    return f"{type(exc).__name__}: {lines[0]}"[:300] if lines else type(exc).__name__
+    existing = SparkSession.getActiveSession()
+    spark = build_session(app_name=app_name, master=args.master, remote=args.remote,
+                          settings=settings)
+    try:
+        yield spark
+    finally:
+        if spark is not existing:
+            spark.stop()
 
 
 def _run(args: argparse.Namespace) -> None:
     from segmentation.config import load_config
     from segmentation.core.fs import local_path
-    from segmentation.core.session import build_session
     from segmentation.job import run_segmentation
 
     cfg = load_config(args.config, args.overrides)
@@ -185,8 +188,8 @@ def _run(args: argparse.Namespace) -> None:
             "is not local: run without --report, copy the run's small files to a local "
             "directory and run `segment report --run DIR` there"
         )
-    spark = build_session(app_name="segment-run", master=args.master, settings=cfg.spark)
-    run_segmentation(spark, cfg)
+    with spark_session("segment-run", args, cfg.spark) as spark:
+        run_segmentation(spark, cfg)
     if args.report:
         from segmentation.report import build_report
 
@@ -195,22 +198,20 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def _features(args: argparse.Namespace) -> None:
-    from segmentation.core.session import build_session
     from segmentation.features.config import load_features_config
     from segmentation.features.job import run_features
 
     cfg = load_features_config(args.config, args.overrides)
-    spark = build_session(app_name="segment-features", master=args.master, settings=cfg.spark)
-    run_features(spark, cfg)
+    with spark_session("segment-features", args, cfg.spark) as spark:
+        run_features(spark, cfg)
 
 
 def _score(args: argparse.Namespace) -> None:
-    from segmentation.core.session import build_session
     from segmentation.scoring.job import score_customers
 
-    spark = build_session(app_name="segment-score", master=args.master)
-    score_customers(spark, model_run=args.model, input_path=args.input,
-                    output_path=args.output, mode=args.mode)
+    with spark_session("segment-score", args, {}) as spark:
+        score_customers(spark, model_run=args.model, input_path=args.input,
+                        output_path=args.output, mode=args.mode)
 
 
 def _report(args: argparse.Namespace) -> None:

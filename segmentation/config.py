@@ -74,7 +74,8 @@ class ModelConfig:
     seed: int = 42
     max_iter: int = 30
     tol: float = 1e-4
-    restarts: int = 10
+    #: k-means++ starts per k, each run to convergence on the evaluation sample.
+    restarts: int = 20
     select_by: SelectBy = "silhouette"
     #: The sweep fits each k on a seeded sample of at most this many rows (0: all rows);
     #: the final model at the chosen k is always fitted on all rows.

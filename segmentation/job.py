@@ -49,7 +49,8 @@ def run_segmentation(spark: SparkSession, cfg: Config) -> dict[str, Any]:
         check_enough_rows(customers.rows_used, cfg.model)
     with atomic_output(cfg.output.path, cfg.output.mode, spark=spark) as out:
         with timer.stage("prepare_features"):
-            prepared = prepare_rows(customers.rows, cfg.features, cfg.input.id_column)
+            prepared = prepare_rows(customers.rows, cfg.features, cfg.input.id_column,
+                                    seed=cfg.model.seed)
         sample = evaluation_sample(prepared, cfg.evaluation.sample_size, cfg.model.seed)
         check_distinct_points(prepared, sample, cfg.model)
         chosen = choose_model(prepared, sample, cfg.model, timer)

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from support.servers import ConnectServer, start_server, stop_server
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -41,3 +42,14 @@ def spark() -> Iterator[SparkSession]:  # noqa: F821 - imported lazily below
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def connect_server(tmp_path_factory: pytest.TempPathFactory,
+                   request: pytest.FixtureRequest) -> ConnectServer:
+    """A Spark Connect server (local[2]) for the whole test session; stopped at the end."""
+    base = tmp_path_factory.mktemp("connect")
+    # Registered before starting: a start that fails half-way is cleaned up too.
+    request.addfinalizer(lambda: stop_server(base / "state"))
+    return start_server(base / "state", base / "build", "--master", "local[2]",
+                        "--driver-memory", "3g")

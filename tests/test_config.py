@@ -21,7 +21,7 @@ def base(**sections) -> dict:
 
 def test_defaults_are_filled_in():
     cfg = config_from_dict(base())
-    assert (cfg.model.k_min, cfg.model.k_max, cfg.model.restarts) == (2, 10, 10)
+    assert (cfg.model.k_min, cfg.model.k_max, cfg.model.restarts) == (2, 10, 20)
     assert cfg.features.missing == "impute" and cfg.features.scale is True
     assert cfg.output.mode == "error" and cfg.evaluation.sample_size == 10_000
 

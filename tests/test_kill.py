@@ -19,7 +19,7 @@ from segmentation.synthetic.customers import NUMERIC_COLUMNS, generate_customers
 #: Kill the job this many seconds after its log shows this line (one run per point):
 #: during preparation, after the sweep, while labels/model/profiles are being written,
 #: and just before the manifest is written and the swap happens.
-KILL_POINTS = [("read_and_validate:", 0.0), ("KMeans fits in", 0.0), ("evaluate:", 1.5),
+KILL_POINTS = [("read_and_validate:", 0.0), ("sweep:", 0.0), ("evaluate:", 1.5),
                ("write_outputs:", 0.0)]
 
 
@@ -36,26 +36,23 @@ def setup(tmp_path_factory) -> tuple[Path, Path]:
     }
     path = base / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    assert _segment(path).wait(timeout=600) == 0  # the previous run that must survive
+    assert _segment(path, ["--master", "local[2]"]).wait(timeout=600) == 0  # must survive
     return base, path
 
 
-def _segment(config: Path) -> subprocess.Popen:
+def _segment(config: Path, spark: list[str]) -> subprocess.Popen:
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
     return subprocess.Popen(
-        [sys.executable, "-m", "segmentation.cli", "run", "--config", str(config),
-         "--master", "local[2]"],
+        [sys.executable, "-m", "segmentation.cli", "run", "--config", str(config), *spark],
         stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
     )
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(("point", "delay"), KILL_POINTS)
-def test_sigkill_leaves_previous_outputs(setup, point, delay):
+def kill_at(setup: tuple[Path, Path], point: str, delay: float, spark: list[str]) -> None:
     base, config = setup
     out = base / "out"
     before = tree_digest(out)
-    job = _segment(config)
+    job = _segment(config, spark)
     deadline = time.monotonic() + 600
     assert job.stderr is not None
     for line in job.stderr:
@@ -68,3 +65,18 @@ def test_sigkill_leaves_previous_outputs(setup, point, delay):
     job.wait(timeout=60)
     assert tree_digest(out) == before
     assert (out / "_SUCCESS").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("point", "delay"), KILL_POINTS)
+def test_sigkill_leaves_previous_outputs(setup, point, delay):
+    kill_at(setup, point, delay, ["--master", "local[2]"])
+
+
+@pytest.mark.connect
+@pytest.mark.parametrize(("point", "delay"), KILL_POINTS)
+def test_sigkill_of_a_connect_client_leaves_previous_outputs(setup, connect_server, point,
+                                                             delay):
+    """The client commits a Connect run (the server only writes into its staging
+    directory): a killed client leaves the previous outputs as they were."""
+    kill_at(setup, point, delay, ["--remote", connect_server.url])

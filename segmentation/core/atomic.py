@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from segmentation.core.errors import OutputError
-from segmentation.core.fs import FileSystem, file_system, local_path, name_of, parent_of
+from segmentation.core.fs import FileSystem, absolute, file_system, local_path, name_of, parent_of
 from segmentation.core.runinfo import first_line
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def atomic_output(
     parent, base = parent_of(path), name_of(path)
     remove_stale(fs, parent, base)
     run_id = uuid.uuid4().hex[:12]
-    staging = f"{parent}/.{base}{_STAGING}{run_id}"
+    staging = absolute(f"{parent}/.{base}{_STAGING}{run_id}")  # Spark writes into it
     try:
         fs.mkdirs(staging)
         fs.write_bytes(f"{staging}/.probe", b"")

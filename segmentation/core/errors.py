@@ -33,3 +33,9 @@ class OutputError(SegmentationError):
 
 #: Exit code for failures that are not the user's input (Spark or the machine failed).
 RUNTIME_FAILURE_EXIT_CODE = 5
+
+
+class SparkUnavailableError(SegmentationError):
+    """Spark cannot be reached (for example a Spark Connect server that does not answer)."""
+
+    exit_code = RUNTIME_FAILURE_EXIT_CODE

@@ -1,8 +1,10 @@
-"""The few file-system operations this project needs, on a local disk or any Hadoop URI.
+"""The few file-system operations this project needs, on a local disk or a remote store.
 
-Local paths (and ``file:`` URIs) are handled with the standard library, so the report and
-the small files of a run need no Spark; other schemes (HDFS, S3, ...) go through the Hadoop
-``FileSystem`` of the Spark session, which knows the cluster's credentials and settings.
+Local paths (and ``file:`` URIs) are handled with the standard library; other schemes (S3,
+GCS, HDFS, Azure) with ``pyarrow.fs``. Neither goes through Spark's JVM, so the same code
+runs in classic mode, over Spark Connect (where the client has no JVM) and in the report.
+Spark's readers and writers take the same paths; :func:`absolute` makes a relative local
+path absolute first, since a Spark Connect server does not share the client's directory.
 """
 
 from __future__ import annotations
@@ -10,6 +12,10 @@ from __future__ import annotations
 import os
 import shutil
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlparse
+
+import pyarrow as pa
+import pyarrow.fs as pafs
 
 from segmentation.core.errors import OutputError
 
@@ -38,13 +44,17 @@ def local_path(path: str) -> str | None:
     return None if "://" in path else path
 
 
+def absolute(path: str) -> str:
+    """``path`` with a relative local path made absolute (URIs unchanged)."""
+    local = local_path(path)
+    return os.path.abspath(local) if local is not None and not path.startswith("file:") else path
+
+
 def file_system(path: str, spark: SparkSession | None = None) -> FileSystem:
-    """The file system ``path`` lives on (a Spark session is needed for non-local paths)."""
+    """The file system ``path`` lives on; ``spark`` lends its S3 settings, if any."""
     if local_path(path) is not None:
         return LocalFS()
-    if spark is None:
-        raise OutputError(f"{path} is not a local path, and no Spark session is there to reach it")
-    return HadoopFS(spark, path)
+    return ArrowFS.for_uri(path, spark)
 
 
 def parent_of(path: str) -> str:
@@ -112,62 +122,107 @@ class LocalFS:
             return handle.read()
 
 
-class HadoopFS:
-    """The Hadoop ``FileSystem`` of a Spark session, for any path scheme it knows."""
+class ArrowFS:
+    """Any remote file system pyarrow reaches: S3 (``s3://``, ``s3a://``), GCS, HDFS, Azure.
 
-    def __init__(self, spark: SparkSession, path: str) -> None:
-        jvm = spark.sparkContext._jvm
-        assert jvm is not None
-        self._jvm = jvm
-        self._path_cls = jvm.org.apache.hadoop.fs.Path
-        conf = spark.sparkContext._jsc.hadoopConfiguration()
-        self._fs = self._path_cls(path).getFileSystem(conf)
+    Used from the driver (or the Spark Connect client) for the run's small files and the
+    swap of its directories; Spark itself writes the large outputs. Credentials come from
+    the platform's usual chain (environment, instance profile, ``~/.aws``); an S3 endpoint
+    or keys set for Spark (``spark.hadoop.fs.s3a.*``) are used too.
+    """
 
-    def _p(self, path: str) -> Any:
-        return self._path_cls(path)
+    def __init__(self, filesystem: pafs.FileSystem) -> None:
+        self._fs = filesystem
+
+    @classmethod
+    def for_uri(cls, uri: str, spark: SparkSession | None = None) -> ArrowFS:
+        scheme = urlparse(uri).scheme
+        try:
+            if scheme in _S3_SCHEMES:
+                return cls(pafs.S3FileSystem(**_s3_options(spark)))
+            return cls(pafs.FileSystem.from_uri(uri)[0])
+        except (pa.ArrowException, ValueError, OSError) as exc:
+            raise OutputError(f"cannot open the file system of {uri} from this machine: "
+                              f"{str(exc).strip().splitlines()[0]}") from exc
+
+    @staticmethod
+    def _p(path: str) -> str:
+        parsed = urlparse(path)
+        if parsed.scheme in (*_S3_SCHEMES, "gs", "gcs"):
+            return f"{parsed.netloc}{parsed.path}".rstrip("/")
+        return (parsed.path or path).rstrip("/") or "/"
+
+    def _info(self, path: str) -> pafs.FileInfo:
+        return self._fs.get_file_info(self._p(path))
 
     def exists(self, path: str) -> bool:
-        return bool(self._fs.exists(self._p(path)))
+        return self._info(path).type != pafs.FileType.NotFound
 
     def is_dir(self, path: str) -> bool:
-        p = self._p(path)
-        return bool(self._fs.exists(p) and self._fs.getFileStatus(p).isDirectory())
+        return self._info(path).type == pafs.FileType.Directory
 
     def mkdirs(self, path: str) -> None:
-        self._fs.mkdirs(self._p(path))
+        self._fs.create_dir(self._p(path), recursive=True)
 
     def delete(self, path: str) -> None:
-        self._fs.delete(self._p(path), True)
+        kind = self._info(path).type
+        if kind == pafs.FileType.Directory:
+            self._fs.delete_dir(self._p(path))
+        elif kind == pafs.FileType.File:
+            self._fs.delete_file(self._p(path))
 
     def rename(self, source: str, target: str) -> None:
-        if not self._fs.rename(self._p(source), self._p(target)):
-            raise OutputError(f"could not rename {source} to {target}")
+        """A rename where the store has one; a copy then delete on object stores."""
+        try:
+            self._fs.move(self._p(source), self._p(target))
+        except (pa.ArrowException, OSError):
+            if not self.is_dir(source):
+                raise
+            pafs.copy_files(self._p(source), self._p(target), source_filesystem=self._fs,
+                            destination_filesystem=self._fs)
+            self._fs.delete_dir(self._p(source))
 
     def list_names(self, path: str) -> list[str]:
-        if not self.exists(path):
+        if not self.is_dir(path):
             return []
-        return [status.getPath().getName() for status in self._fs.listStatus(self._p(path))]
+        infos = self._fs.get_file_info(pafs.FileSelector(self._p(path)))
+        return sorted(info.base_name for info in infos)
 
     def data_files(self, path: str) -> list[str]:
-        files, listing = [], self._fs.listFiles(self._p(path), True)
-        while listing.hasNext():
-            file = listing.next().getPath()
-            if not _hidden(str(file.getName())):
-                files.append(str(file.toString()))
+        if self._info(path).type == pafs.FileType.File:
+            return [path]
+        prefix = path.rstrip("/")
+        infos = self._fs.get_file_info(pafs.FileSelector(self._p(path), recursive=True))
+        root = self._p(path)
+        files = []
+        for info in infos:
+            relative = info.path[len(root):].lstrip("/")
+            if info.type == pafs.FileType.File and not any(
+                    _hidden(part) for part in relative.split("/")):
+                files.append(f"{prefix}/{relative}")
         return sorted(files)
 
     def write_bytes(self, path: str, data: bytes) -> None:
-        stream = self._fs.create(self._p(path), True)
-        try:
-            stream.write(bytearray(data))
-        finally:
-            stream.close()
+        with self._fs.open_output_stream(self._p(path)) as stream:
+            stream.write(data)
 
     def read_bytes(self, path: str) -> bytes:
-        stream = self._fs.open(self._p(path))
-        try:
-            out = self._jvm.java.io.ByteArrayOutputStream()
-            self._jvm.org.apache.hadoop.io.IOUtils.copyBytes(stream, out, 65536, False)
-            return bytes(out.toByteArray())
-        finally:
-            stream.close()
+        with self._fs.open_input_stream(self._p(path)) as stream:
+            return bytes(stream.read())
+
+
+_S3_SCHEMES = ("s3", "s3a", "s3n")
+
+
+def _s3_options(spark: SparkSession | None) -> dict[str, Any]:
+    """pyarrow S3 options from the Spark settings of the S3A connector, where set."""
+    if spark is None:
+        return {}
+    keys = {"endpoint_override": "endpoint", "access_key": "access.key",
+            "secret_key": "secret.key", "region": "endpoint.region"}
+    options = {}
+    for option, name in keys.items():
+        value = spark.conf.get(f"spark.hadoop.fs.s3a.{name}", None)
+        if value:
+            options[option] = value
+    return options

@@ -1,24 +1,40 @@
-"""The SparkSession this project's jobs and CLI run in.
+"""The SparkSession a job runs in: classic (local mode, spark-submit) or Spark Connect.
 
-Local mode by default, with half of the machine's RAM for the driver unless chosen; a
-master chosen by ``spark-submit`` (``spark.master`` already set) is always respected.
-Python workers are pinned to the driver's own interpreter so that a virtual environment's
-numpy/pyarrow are what the workers import.
+Classic: local mode by default, with half of the machine's RAM for the driver unless
+chosen; a master chosen by ``spark-submit`` (``spark.master`` already set) is always
+respected, and so are its ``--conf`` values. Python workers are pinned to the driver's own
+interpreter so that a virtual environment's numpy/pyarrow are what the workers import.
+
+Spark Connect (``--remote sc://HOST:PORT`` or ``SPARK_REMOTE``, as PySpark itself reads
+it): the server is probed first, so that an unreachable address fails in seconds, naming
+it, instead of after the client's retries; the client's own retries are bounded; the
+``segmentation`` package is uploaded as an artifact for the server's Python workers; and
+only the settings a Connect session may change at run time are applied.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlparse
 
 from pyspark.sql import SparkSession
+
+from segmentation.core.errors import ConfigError, SparkUnavailableError
 
 log = logging.getLogger(__name__)
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+#: Spark Connect's port when the URL gives none.
+CONNECT_PORT = 15002
+#: Seconds to wait for the Connect server's port to answer.
+PROBE_SECONDS = 10.0
+#: Retries of a failed Connect call (about 15 s of backoff in all, not Spark's 10 minutes).
+CONNECT_RETRIES = 5
 
 #: Settings every session gets unless the caller (or spark-submit) sets them.
 DEFAULT_SETTINGS: dict[str, str] = {
@@ -35,14 +51,28 @@ def build_session(
     *,
     app_name: str = "segmentation",
     master: str | None = None,
+    remote: str | None = None,
     settings: Mapping[str, str] | None = None,
 ) -> SparkSession:
     """Get or create the SparkSession for a job.
 
-    ``master`` applies only when no master was set by ``spark-submit``; without either,
-    the session runs in local mode on all cores (``local[*]``). ``settings`` are extra
-    ``spark.*`` options (the config's ``spark:`` section).
+    ``remote`` (or the ``SPARK_REMOTE`` environment variable) selects Spark Connect;
+    otherwise ``master`` applies when no master was set by ``spark-submit``, and without
+    either the session runs in local mode on all cores (``local[*]``). ``settings`` are
+    extra ``spark.*`` options (the config's ``spark:`` section).
     """
+    remote = remote or os.environ.get("SPARK_REMOTE")
+    if remote:
+        if master:
+            raise ConfigError(f"--master {master} and a Spark Connect server ({remote}) are "
+                              "both given: the server chooses its master; drop one")
+        return connect_session(remote, settings or {})
+    return classic_session(app_name, master, settings or {})
+
+
+def classic_session(app_name: str, master: str | None, settings: Mapping[str, str]
+                    ) -> SparkSession:
+    """A session with its own JVM: local mode, or what spark-submit set up."""
     pin_python_workers()
     builder = SparkSession.builder.appName(app_name)
     if not launched_by_spark_submit():
@@ -54,7 +84,7 @@ def build_session(
             builder = builder.config("spark.driver.host", "127.0.0.1").config(
                 "spark.driver.bindAddress", "127.0.0.1"
             )
-            if "spark.driver.memory" not in (settings or {}) and not driver_memory_given():
+            if "spark.driver.memory" not in settings and not driver_memory_given():
                 builder = builder.config("spark.driver.memory", local_driver_memory())
     log4j = CONF_DIR / "log4j2.properties"
     if log4j.is_file():
@@ -67,18 +97,57 @@ def build_session(
 
         for key, _ in SparkConf().getAll():
             defaults.pop(key, None)
-    for key, value in {**defaults, **(settings or {})}.items():
+    for key, value in {**defaults, **settings}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("WARN")
-    log.info(
-        "Spark %s session on %s (%s cores, driver memory %s)",
-        spark.version,
-        spark.sparkContext.master,
-        spark.sparkContext.defaultParallelism,
-        spark.sparkContext.getConf().get("spark.driver.memory", "1g"),
-    )
+    log.info("Spark %s session on %s (driver memory %s)", spark.version,
+             spark.conf.get("spark.master", "?"), spark.conf.get("spark.driver.memory", "1g"))
     return spark
+
+
+def connect_session(url: str, settings: Mapping[str, str]) -> SparkSession:
+    """A Spark Connect session to ``url``, with this package uploaded for its workers."""
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
+    from segmentation.core.package import package_zip
+
+    probe_connect_server(url)
+    spark = SparkSession.builder.remote(url).getOrCreate()
+    spark.client.set_retry_policies([DefaultPolicy(max_retries=CONNECT_RETRIES)])
+    for key, value in {**DEFAULT_SETTINGS, **settings}.items():
+        if spark.conf.isModifiable(key):
+            spark.conf.set(key, value)
+        elif key in settings:
+            log.warning("%s cannot be set from a Spark Connect client; set it on the server",
+                        key)
+    spark.addArtifacts(str(package_zip()), pyfile=True)
+    log.info("Spark %s session over Spark Connect at %s", spark.version, redact_url(url))
+    return spark
+
+
+def probe_connect_server(url: str) -> None:
+    """Fail in seconds, naming the address, when nothing answers at a Connect URL."""
+    parsed = urlparse(url.split(";", 1)[0])
+    if parsed.scheme != "sc" or not parsed.hostname:
+        raise ConfigError(f"Spark Connect address {redact_url(url)!r} must look like "
+                          "sc://HOST:PORT")
+    port = parsed.port or CONNECT_PORT
+    try:
+        with socket.create_connection((parsed.hostname, port), timeout=PROBE_SECONDS):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise SparkUnavailableError(
+            f"cannot reach the Spark Connect server at {parsed.hostname}:{port} "
+            f"({reason.lower()}): is it running? (scripts/connect.sh start starts one here)"
+        ) from exc
+
+
+def redact_url(url: str) -> str:
+    """A Connect URL without the values of its parameters (``;token=...`` and the like)."""
+    base, _, params = url.partition(";")
+    names = [p.split("=", 1)[0] for p in params.split(";") if p]
+    return base + "".join(f";{name}=..." for name in names)
 
 
 def local_driver_memory() -> str:

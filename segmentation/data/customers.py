@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from segmentation.config import FeaturesConfig, InputConfig
+from segmentation.core.caching import cached
 from segmentation.data.missing import any_missing
 from segmentation.data.read import read_parquet
 from segmentation.data.validate import (
@@ -79,11 +79,7 @@ def partition_by_id(rows: DataFrame, id_column: str, partitions: int) -> DataFra
     the same answer in local mode and on any cluster; it also lets the duplicate-id check
     group by id without another shuffle.
     """
-    return (
-        rows.repartition(partitions, id_column)
-        .sortWithinPartitions(id_column)
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
+    return cached(rows.repartition(partitions, id_column).sortWithinPartitions(id_column))
 
 
 def usable_rows(
@@ -117,7 +113,7 @@ def usable_rows(
     if not dropped:
         return partitioned, {}
     kept = flagged.where(~earlier).drop(*[f"_{r}" for r in reasons])
-    kept = kept.persist(StorageLevel.MEMORY_AND_DISK)
+    kept = cached(kept)
     kept.count()
     partitioned.unpersist()
     return kept, dropped

@@ -14,14 +14,15 @@ import datetime as dt
 import logging
 from typing import Any
 
-from pyspark import StorageLevel
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segmentation.core.atomic import atomic_output, check_output_target
+from segmentation.core.caching import cached
 from segmentation.core.errors import ConfigError, InputDataError
+from segmentation.core.fs import absolute
 from segmentation.core.runinfo import StageTimer, first_line, versions
 from segmentation.data.read import read_parquet
 from segmentation.features.config import FeaturesJobConfig, TransactionsConfig, parse_as_of
@@ -62,7 +63,7 @@ def run_features(spark: SparkSession, cfg: FeaturesJobConfig) -> dict[str, Any]:
         log.info("%d lines read; as_of %s (%s)", stats["rows"], as_of.isoformat(), as_of_source)
 
     classified = classify_lines(as_of=as_of, cancellation_prefix=tx.cancellation_prefix)(lines)
-    summary = customer_summary(classified).persist(StorageLevel.MEMORY_AND_DISK)
+    summary = cached(customer_summary(classified))
     try:
         with timer.stage("summarise"):
             counts = count_lines(summary, stats["rows"])
@@ -131,7 +132,9 @@ def read_transactions(spark: SparkSession, tx: TransactionsConfig) -> DataFrame:
         .option("mode", "PERMISSIVE")
     )
     try:
-        return reader.csv(tx.path)
+        df = reader.csv(absolute(tx.path))
+        df.schema  # noqa: B018 - resolves the read now (Spark Connect analyses lazily)
+        return df
     except AnalysisException as exc:
         if exc.getCondition() == "PATH_NOT_FOUND" or "Path does not exist" in str(exc):
             raise InputDataError(f"transactions.path {tx.path} does not exist") from exc

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pyspark import keyword_only
 from pyspark.ml import PipelineModel, Transformer
+from pyspark.ml.clustering import KMeansModel
 from pyspark.ml.functions import vector_to_array
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
@@ -19,7 +20,6 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from segmentation.model.columns import CLUSTER_COL, DISTANCE_COL, FEATURES_COL, SEGMENT_COL
-from segmentation.model.sweep import KFit
 
 
 class SegmentAssigner(Transformer, DefaultParamsReadable, DefaultParamsWritable):
@@ -78,14 +78,15 @@ def ids_by_size(sizes: list[int]) -> list[int]:
 
 
 def final_model(
-    preparation: PipelineModel, final: KFit, ids: list[int], prepared: DataFrame
+    preparation: PipelineModel, kmeans: KMeansModel, ids: list[int], prepared: DataFrame
 ) -> tuple[PipelineModel, DataFrame]:
     """The saved pipeline (preparation + KMeans + segment ids) and the labelled rows.
 
-    ``ids`` is the segment id of each cluster index: by size on a first run, matched to
-    ``model.previous_run`` otherwise (so ids are not necessarily 0..k-1).
+    ``ids`` is the segment id of each cluster index of ``kmeans``: by size on a first run,
+    matched to ``model.previous_run`` otherwise (so ids are not necessarily 0..k-1).
     """
-    assigner = SegmentAssigner(segmentIds=ids, centers=final.centers.tolist())
-    model = PipelineModel(stages=[*preparation.stages, final.model, assigner])
-    labelled = assigner.transform(final.model.transform(prepared))
+    centers = [[float(v) for v in c] for c in kmeans.clusterCenters()]
+    assigner = SegmentAssigner(segmentIds=ids, centers=centers)
+    model = PipelineModel(stages=[*preparation.stages, kmeans, assigner])
+    labelled = assigner.transform(kmeans.transform(prepared))
     return model, labelled

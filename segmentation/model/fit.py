@@ -8,24 +8,26 @@ here, before anything expensive, with the value and the limit named.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from pyspark import StorageLevel
 from pyspark.ml import PipelineModel
+from pyspark.ml.clustering import KMeansModel
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
 
 from segmentation.config import FeaturesConfig, ModelConfig
+from segmentation.core.caching import cached
 from segmentation.core.errors import InputDataError
 from segmentation.core.runinfo import StageTimer
 from segmentation.model.columns import FEATURES_COL
 from segmentation.model.metrics import evaluate_candidates, metrics_frame
 from segmentation.model.pipeline import category_column, fit_preparation
 from segmentation.model.selection import METRIC_NAMES, choose_k
-from segmentation.model.sweep import KFit, sweep
+from segmentation.model.sweep import KFit, kmeans_model, sweep_on_driver, sweep_on_rows
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,11 @@ class ChosenModel:
     ks: list[int]
     metrics: pd.DataFrame
     chosen_k: int
+    #: The final fit, its centres in the cluster index order of ``kmeans``.
     final: KFit
-    #: Customers per cluster index of ``final``, over all rows.
+    #: Spark's model of the final centres (what the saved pipeline holds).
+    kmeans: KMeansModel
+    #: Customers per cluster index, over all rows.
     sizes: list[int]
 
 
@@ -66,16 +71,17 @@ def check_enough_rows(rows: int, model: ModelConfig) -> None:
         raise InputDataError(f"only {rows} usable rows, fewer than {key}={needed}")
 
 
-def prepare_rows(usable: DataFrame, features: FeaturesConfig, id_column: str) -> Prepared:
+def prepare_rows(usable: DataFrame, features: FeaturesConfig, id_column: str, *, seed: int
+                 ) -> Prepared:
     """Fit the preparation on the usable rows and cache the prepared rows.
 
     Kept: the id, the raw numeric features and the cleaned categories (for the profiles)
     and the ``features`` vector; ``usable`` is released once the prepared rows are cached.
     """
-    preparation = fit_preparation(usable, features)
+    preparation = fit_preparation(usable, features, seed=seed)
     keep = [id_column, *features.numeric,
             *[category_column(c) for c in features.categorical], FEATURES_COL]
-    rows = preparation.transform(usable).select(*keep).persist(StorageLevel.MEMORY_AND_DISK)
+    rows = cached(preparation.transform(usable).select(*keep))
     count = rows.count()
     usable.unpersist()
     return Prepared(preparation, rows, count)
@@ -114,21 +120,20 @@ def check_distinct_points(prepared: Prepared, sample: np.ndarray, model: ModelCo
         )
 
 
-def sweep_input(prepared: Prepared, sample_size: int, seed: int) -> DataFrame:
-    """The rows the sweep fits on: all of them, or a seeded sample of about ``sample_size``.
-
-    The sample is coalesced to one partition per core (``defaultParallelism``): every MLlib
-    iteration is a job with a shuffle per partition, so a small sample spread over many
-    partitions is mostly task overhead.
-    """
-    rows = prepared.count
-    if sample_size == 0 or rows <= sample_size:
-        return prepared.rows
-    log.info("sweep fits on a seeded sample of about %d of %d rows", sample_size, rows)
-    cores = prepared.rows.sparkSession.sparkContext.defaultParallelism
-    sample = (prepared.rows.select(FEATURES_COL).sample(fraction=sample_size / rows, seed=seed)
-              .coalesce(cores))
-    return sample.persist(StorageLevel.MEMORY_AND_DISK)
+def sweep_rows(prepared: Prepared, sample_size: int, seed: int) -> np.ndarray | None:
+    """The rows the sweep fits on, on the driver: all of them when there are at most
+    ``sample_size``, else a seeded sample of about ``sample_size``; None for ``sample_size``
+    0, which sweeps over all rows where they are (one pass per Lloyd iteration)."""
+    if sample_size == 0:
+        return None
+    fraction = min(1.0, sample_size / prepared.count)
+    if fraction < 1.0:
+        log.info("sweep fits on a seeded sample of about %d of %d rows", sample_size,
+                 prepared.count)
+    rows = prepared.rows if fraction == 1.0 else prepared.rows.sample(fraction=fraction,
+                                                                      seed=seed)
+    picked = rows.select(vector_to_array(FEATURES_COL).alias("x")).toPandas()
+    return rows_matrix(picked["x"])
 
 
 def choose_model(prepared: Prepared, sample: np.ndarray, model: ModelConfig,
@@ -139,25 +144,26 @@ def choose_model(prepared: Prepared, sample: np.ndarray, model: ModelConfig,
     The chosen k's row of the metrics then describes that final model.
     """
     with timer.stage("sweep"):
-        sweep_rows = sweep_input(prepared, model.sweep_sample_size, model.seed)
         ks = [model.k] if model.k is not None else list(range(model.k_min, model.k_max + 1))
-        fits = sweep(sweep_rows, ks, model, sample)
+        x = sweep_rows(prepared, model.sweep_sample_size, model.seed)
+        if x is None:
+            fits = sweep_on_rows(prepared.rows, ks, model, sample)
+        else:
+            fits = sweep_on_driver(x, ks, model, sample)
     with timer.stage("evaluate"):
         values, sizes = evaluate_candidates(prepared.rows, [f.centers for f in fits], sample)
         metrics = metrics_frame(ks, values)
         metrics["iterations"] = [f.iterations for f in fits]
         metrics["seconds"] = [round(f.seconds, 3) for f in fits]
-        sampled = sweep_rows is not prepared.rows
-        metrics["fitted_rows"] = sweep_rows.count() if sampled else prepared.count
+        metrics["fitted_rows"] = prepared.count if x is None else len(x)
         for _, r in metrics.iterrows():
             log.info("k=%d %s", r.k, " ".join(f"{m}={r[m]:.4g}" for m in METRIC_NAMES))
     chosen_k = ks[0] if model.k is not None else choose_k(metrics, model.select_by)
     final, final_sizes = fits[ks.index(chosen_k)], sizes[ks.index(chosen_k)]
-    if sampled:
-        sweep_rows.unpersist()
+    if x is not None and len(x) < prepared.count:
         with timer.stage("final_fit"):
-            (final,) = sweep(prepared.rows, [chosen_k], model, sample,
-                             warm_start={chosen_k: final.centers})
+            (final,) = sweep_on_rows(prepared.rows, [chosen_k], model, sample,
+                                     warm_start={chosen_k: final.centers})
             (values,), (final_sizes,) = evaluate_candidates(prepared.rows, [final.centers],
                                                             sample)
             row = metrics.index[metrics.k == chosen_k][0]
@@ -165,4 +171,6 @@ def choose_model(prepared: Prepared, sample: np.ndarray, model: ModelConfig,
                 metrics.loc[row, name] = value
             metrics.loc[row, ["iterations", "seconds", "fitted_rows"]] = [
                 final.iterations, round(final.seconds, 3), prepared.count]
-    return ChosenModel(ks, metrics, chosen_k, final, final_sizes)
+    kmeans, order = kmeans_model(prepared.rows.sparkSession, final.centers, model)
+    final = dataclasses.replace(final, centers=final.centers[order])
+    return ChosenModel(ks, metrics, chosen_k, final, kmeans, [final_sizes[i] for i in order])

@@ -12,7 +12,7 @@ from pyspark.sql import SparkSession
 from segmentation.config import FeaturesConfig
 from segmentation.core.configfile import build_dataclass
 from segmentation.core.errors import ConfigError, InputDataError
-from segmentation.core.fs import file_system
+from segmentation.core.fs import absolute, file_system
 from segmentation.data.read import read_json
 from segmentation.outputs.layout import (
     LABELS,
@@ -67,4 +67,5 @@ def load_finished_run(spark: SparkSession, path: str, *, key: str) -> FinishedRu
         )
     manifest = read_manifest(read_json(spark, f"{path}/{MANIFEST}"), path)
     segments = pd.read_csv(io.BytesIO(fs.read_bytes(f"{path}/{SEGMENTS_CSV}")))
-    return FinishedRun(path, manifest, segments, PipelineModel.load(f"{path}/{MODEL}"))
+    model = PipelineModel.load(absolute(f"{path}/{MODEL}"))
+    return FinishedRun(path, manifest, segments, model)

@@ -8,7 +8,8 @@ largest first; previous ids without a match are reported as vanished.
 
 The two runs' centroids are compared in one common space: the space the previous run's
 KMeans saw. New centres are mapped back to original units (after ``log1p``) through the
-new model's ``StandardScalerModel`` (mean/std; identity with ``features.scale: false``) and
+new model's scaling (mean/std, :func:`~segmentation.model.scaler.scaling`; identity with
+``features.scale: false``) and
 forward through the previous model's scaler. One-hot entries are the share of each category
 level in a cluster, so they are aligned by level name: a level only one run has counts as
 share 0 in the other. Different numeric or categorical feature lists or ``log1p`` sets would
@@ -27,7 +28,6 @@ import numpy as np
 import pandas as pd
 from pyspark.ml import PipelineModel
 from pyspark.ml.clustering import KMeansModel
-from pyspark.ml.feature import StandardScalerModel
 from pyspark.sql import SparkSession
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
@@ -36,6 +36,7 @@ from segmentation.config import FeaturesConfig
 from segmentation.core.errors import ConfigError
 from segmentation.model.assign import SegmentAssigner
 from segmentation.model.pipeline import feature_names
+from segmentation.model.scaler import scaling
 from segmentation.outputs.finished import FinishedRun, load_finished_run
 
 log = logging.getLogger(__name__)
@@ -120,10 +121,6 @@ def match_segments(
     )
 
 
-def _scaler(model: PipelineModel) -> StandardScalerModel | None:
-    return next((s for s in model.stages if isinstance(s, StandardScalerModel)), None)
-
-
 def centers_in_original_units(
     model: PipelineModel, features: FeaturesConfig, centers: np.ndarray
 ) -> pd.DataFrame:
@@ -133,10 +130,10 @@ def centers_in_original_units(
     columns (``column=level``) are the level's share in the cluster.
     """
     frame = pd.DataFrame(centers, columns=feature_names(model, features))
-    scaler = _scaler(model)
-    if scaler is not None:
-        numeric = features.numeric
-        frame[numeric] = frame[numeric] * scaler.std.toArray() + scaler.mean.toArray()
+    scaled = scaling(model)
+    if scaled is not None:
+        mean, std = scaled
+        frame[features.numeric] = frame[features.numeric] * std + mean
     return frame
 
 
@@ -153,9 +150,9 @@ def comparable_centers(
     levels = sorted((set(new.columns) | set(previous.columns)) - set(features.numeric))
     columns = [*features.numeric, *levels]
     aligned = [frame.reindex(columns=columns, fill_value=0.0) for frame in (new, previous)]
-    scaler = _scaler(previous_model)
-    if scaler is not None:
-        mean, std = scaler.mean.toArray(), scaler.std.toArray()
+    scaled = scaling(previous_model)
+    if scaled is not None:
+        mean, std = scaled
         safe = np.where(std > 0, std, 1.0)
         for frame in aligned:
             scaled = (frame[features.numeric].to_numpy() - mean) / safe

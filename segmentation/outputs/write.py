@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 
 from segmentation.config import FeaturesConfig, OutputConfig
 from segmentation.core.atomic import StagedOutput
+from segmentation.core.caching import cached
 from segmentation.model.assign import final_model
 from segmentation.model.columns import DISTANCE_COL, SEGMENT_COL
 from segmentation.model.fit import ChosenModel, Prepared
@@ -53,8 +53,8 @@ def write_outputs(
     ``ids`` is the segment id of each cluster index of the chosen model. Releases the
     prepared rows once the labels are written.
     """
-    model, labelled = final_model(prepared.preparation, chosen.final, ids, prepared.rows)
-    labelled = labelled.persist(StorageLevel.MEMORY_AND_DISK)
+    model, labelled = final_model(prepared.preparation, chosen.kmeans, ids, prepared.rows)
+    labelled = cached(labelled)
     labelled.select(id_column, SEGMENT_COL, DISTANCE_COL).write.parquet(out.file(LABELS))
     prepared.rows.unpersist()
     written: dict[str, Any] = {}

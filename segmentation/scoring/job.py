@@ -20,11 +20,11 @@ import datetime as dt
 import logging
 from typing import Any
 
-from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 
 from segmentation.config import Config, config_from_dict
 from segmentation.core.atomic import atomic_output, check_output_target
+from segmentation.core.caching import cached
 from segmentation.core.configfile import check_paths_apart
 from segmentation.core.runinfo import StageTimer, versions
 from segmentation.data.customers import load_customers
@@ -58,9 +58,8 @@ def score_customers(
         customers = load_customers(spark, cfg.input, cfg.features)
     with atomic_output(output_path, mode, spark=spark, name="--output") as out:
         with timer.stage("score"):
-            labels = (run.model.transform(customers.rows)
-                      .select(cfg.input.id_column, SEGMENT_COL, DISTANCE_COL)
-                      .persist(StorageLevel.MEMORY_AND_DISK))
+            labels = cached(run.model.transform(customers.rows)
+                            .select(cfg.input.id_column, SEGMENT_COL, DISTANCE_COL))
             labels.write.parquet(out.file(LABELS))
             segments = drift_by_segment(labels, run.segments)
             labels.unpersist()

@@ -1,0 +1,29 @@
+# Shared by scripts/cluster.sh and scripts/connect.sh (sourced, not run): messages, usage
+# from the calling script's header, free ports, liveness, and the start|stop|status|url
+# dispatch. The caller sets NAME, PY and HEADER_LINES and defines cmd_start, cmd_stop,
+# cmd_status and cmd_url.
+
+die() { echo "$NAME: $*" >&2; exit 1; }
+log() { echo "$NAME: $*" >&2; }
+
+usage() {
+  sed -n "$HEADER_LINES" "$0" | sed 's/^# \{0,1\}//' >&2
+  exit "${1:-2}"
+}
+
+free_port() {
+  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
+
+dispatch() {
+  case "${1:-}" in
+    start) shift; cmd_start "$@" ;;
+    stop) shift; cmd_stop ;;
+    status) shift; cmd_status ;;
+    url) shift; cmd_url ;;
+    -h|--help|help) usage 0 ;;
+    *) usage 2 ;;
+  esac
+}
