@@ -1,8 +1,10 @@
-"""A job killed with SIGKILL at any moment leaves the previous outputs byte for byte as they
-were, and the next run cleans up after it."""
+"""A job killed with SIGKILL at any moment leaves either the previous outputs byte for byte
+as they were or, once it has committed, its own complete run; never a mix. The next run
+cleans up after it."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,13 +16,17 @@ import pytest
 import yaml
 from support.files import tree_digest
 
+from segmentation.outputs.layout import RUN_FILES
 from segmentation.synthetic.customers import NUMERIC_COLUMNS, generate_customers
 
 #: Kill the job this many seconds after its log shows this line (one run per point):
-#: during preparation, after the sweep, while labels/model/profiles are being written,
-#: and just before the manifest is written and the swap happens.
+#: during preparation, after the sweep, during the evaluation, while labels/model/profiles
+#: are being written, and as the last stage ends, within milliseconds of the manifest and
+#: the swap (the kill may land before or after the commit: either is a whole run).
 KILL_POINTS = [("read_and_validate:", 0.0), ("sweep:", 0.0), ("evaluate:", 1.5),
-               ("write_outputs:", 0.0)]
+               ("writing labels", 0.0), ("write_outputs:", 0.0)]
+#: Points at which the run cannot have committed yet.
+BEFORE_COMMIT = {"read_and_validate:", "sweep:", "evaluate:", "writing labels"}
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +58,7 @@ def kill_at(setup: tuple[Path, Path], point: str, delay: float, spark: list[str]
     base, config = setup
     out = base / "out"
     before = tree_digest(out)
+    previous_start = json.loads((out / "manifest.json").read_text())["started_at"]
     job = _segment(config, spark)
     deadline = time.monotonic() + 600
     assert job.stderr is not None
@@ -63,8 +70,13 @@ def kill_at(setup: tuple[Path, Path], point: str, delay: float, spark: list[str]
     time.sleep(delay)
     os.killpg(job.pid, signal.SIGKILL)
     job.wait(timeout=60)
-    assert tree_digest(out) == before
     assert (out / "_SUCCESS").exists()
+    if point in BEFORE_COMMIT or tree_digest(out) == before:
+        assert tree_digest(out) == before
+        return
+    # Killed after the commit: the new run is there whole, not a mix of the two.
+    assert all((out / name).exists() for name in RUN_FILES)
+    assert json.loads((out / "manifest.json").read_text())["started_at"] > previous_start
 
 
 @pytest.mark.slow

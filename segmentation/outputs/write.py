@@ -7,6 +7,7 @@ directory (:func:`segmentation.core.atomic.atomic_output` swaps it into place).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,8 @@ from segmentation.outputs.profiles import segment_profiles
 from segmentation.outputs.relabel import Matching
 from segmentation.outputs.scatter import write_scatter
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Previous:
@@ -53,6 +56,7 @@ def write_outputs(
     ``ids`` is the segment id of each cluster index of the chosen model. Releases the
     prepared rows once the labels are written.
     """
+    log.info("writing labels, model and profiles into %s", out.path)
     model, labelled = final_model(prepared.preparation, chosen.kmeans, ids, prepared.rows)
     labelled = cached(labelled)
     labelled.select(id_column, SEGMENT_COL, DISTANCE_COL).write.parquet(out.file(LABELS))
