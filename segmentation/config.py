@@ -100,7 +100,8 @@ class OutputConfig:
     mode: OutputMode = "error"
     #: Rows in the PCA scatter sample for the report (0 turns the sample off).
     pca_sample_size: int = 2000
-    #: Segments smaller than this get no min/max/quantiles and no scatter points.
+    #: Privacy threshold: of a smaller segment only its size is exported (every statistic
+    #: withheld, no scatter points, no centroid; overall statistics over the other segments).
     min_segment_size: int = 50
 
 

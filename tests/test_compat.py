@@ -84,7 +84,7 @@ def test_it_gets_a_report(tmp_path) -> None:
 
 @pytest.mark.parametrize(("change", "message"), [
     ({"format_version": 99}, "format_version 99, newer than this version of segmentation "
-                             "reads (2): upgrade segmentation"),
+                             "reads (3): upgrade segmentation"),
     ({"format_version": "two"}, "format_version 'two', not a positive integer"),
     ({"job": "features"}, "is the manifest of a features run, not of a segmentation run"),
     ({"chosen_k": None}, "is not a segmentation run's manifest: chosen_k is missing"),

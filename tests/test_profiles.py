@@ -72,8 +72,11 @@ def test_profiles_match_pandas(labelled, quantile_rows, rank_error) -> None:
         big = expected.index[:2]
         np.testing.assert_allclose(spend.loc[big, column], expected.loc[big, column],
                                    rtol=1e-9, err_msg=column)
-    np.testing.assert_allclose(spend["mean"], expected["mean"], rtol=1e-9)
-    assert spend.loc[2, ["min", "q25", "median", "q75", "max"]].isna().all()  # 40 < 50
+    np.testing.assert_allclose(spend.loc[[0, 1], "mean"], expected.loc[[0, 1], "mean"],
+                               rtol=1e-9)
+    assert spend.loc[2, ["count", "mean", "std", "min", "q25", "median", "q75", "max",
+                         "overall_mean", "overall_std", "z"]].isna().all()  # 40 < 50
+    assert spend["suppressed"].tolist() == [False, False, True]
     for segment in (0, 1):
         values = frame.loc[frame.segment == segment, "spend"]
         for column, q in (("q25", 0.25), ("median", 0.5), ("q75", 0.75)):
@@ -82,3 +85,28 @@ def test_profiles_match_pandas(labelled, quantile_rows, rank_error) -> None:
         p99 = segments.set_index("segment").loc[segment, "distance_p99"]
         assert abs(_rank(distance, p99) - 0.99) <= rank_error
     assert segments["size"].tolist() == [6000, 3000, 40]
+
+
+def test_overall_statistics_are_over_the_shown_segments_only(labelled) -> None:
+    """Segment 2 (40 customers) is withheld: the overall mean and std are those of segments
+    0 and 1, so that no subtraction from them gives segment 2 back; z follows from them."""
+    frame, df = labelled
+    sizes = frame.groupby("segment").size().to_dict()
+    profiles, segments = segment_profiles(df, FeaturesConfig(numeric=["spend"]), sizes,
+                                          min_segment_size=50, seed=3)
+    shown = frame.loc[frame.segment.isin([0, 1]), "spend"]
+    rows = profiles.set_index("segment").loc[[0, 1]]
+    np.testing.assert_allclose(rows["overall_mean"], shown.mean(), rtol=1e-12)
+    np.testing.assert_allclose(rows["overall_std"], shown.std(), rtol=1e-9)
+    means = frame.groupby("segment")["spend"].mean().loc[[0, 1]]
+    np.testing.assert_allclose(rows["z"], (means - shown.mean()) / shown.std(), rtol=1e-9)
+    assert segments["distance_p99"].notna().all()  # complete: the private thresholds
+
+
+def test_without_a_small_segment_the_overall_is_over_everyone(labelled) -> None:
+    frame, df = labelled
+    sizes = frame.groupby("segment").size().to_dict()
+    profiles, _ = segment_profiles(df, FeaturesConfig(numeric=["spend"]), sizes,
+                                   min_segment_size=10, seed=3)
+    assert not profiles["suppressed"].any()
+    np.testing.assert_allclose(profiles["overall_mean"], frame["spend"].mean(), rtol=1e-12)

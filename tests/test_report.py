@@ -52,8 +52,13 @@ def check_report(run: Path, expected: set[str]) -> str:
     table = page[page.index('<section id="k">'):page.index('<section id="segments">')]
     for k in metrics["k"]:
         assert f'<td class="num">{k}</td>' in table
-    for description in pd.read_csv(run / "segments.csv")["description"]:
+    segments = pd.read_csv(run / "segments.csv")
+    withheld = segments["size"] < 50
+    for description in segments.loc[~withheld, "description"]:
         assert html.escape(description) in page
+    for description in segments.loc[withheld, "description"]:  # not even from old runs
+        assert not isinstance(description, str) or html.escape(description) not in page
+    assert page.count("fewer than 50 customers: statistics withheld") == withheld.sum()
     return page
 
 
@@ -118,11 +123,32 @@ def test_fixed_single_k(tmp_path: Path) -> None:
     assert "k = 3 fixed by the configuration (no sweep)" in page
 
 
-def test_suppressed_quartiles_and_no_scatter(tmp_path: Path) -> None:
-    run = write_run_dir(tmp_path / "run", suppressed=[1, 3], scatter=False)
+@pytest.mark.parametrize("before_privacy", [False, True])
+def test_withheld_segments_and_no_scatter(tmp_path: Path, before_privacy: bool) -> None:
+    run = write_run_dir(tmp_path / "run", suppressed=[1, 3], scatter=False,
+                        before_privacy=before_privacy)
     page = check_report(run, {"k_selection.png", "sizes.png", "profile_heatmap.png",
                               "distributions.png"})
     assert "No scatter sample in this run" in page
+    assert "Segments 10, 30: fewer than 50 customers" in page
+    loaded = load_run(run)
+    assert loaded.withheld == [10, 30]
+    statistics = loaded.profiles.drop(columns=["segment", "feature", "kind", "suppressed",
+                                               "overall_mean", "overall_std"])
+    assert statistics[loaded.profiles["segment"].isin([10, 30])].isna().all().all()
+
+
+def test_withheld_centroids_and_migration_cells_are_not_drawn(tmp_path: Path) -> None:
+    run = write_run_dir(tmp_path / "run", suppressed=[2], migration=True, n_segments=3,
+                        ks=[3], before_privacy=True)
+    loaded = load_run(run)
+    assert 20 not in set(loaded.centroids["segment"]) | set(loaded.scatter["segment"])
+    cells = loaded.migration.set_index(["previous_segment", "segment"])
+    assert cells["suppressed"].any()
+    assert cells.loc[cells["suppressed"], "count"].isna().all()
+    assert (cells.loc[~cells["suppressed"], "count"] >= 50).all()
+    check_report(run, {"k_selection.png", "sizes.png", "profile_heatmap.png",
+                       "distributions.png", "scatter.png", "migration.png"})
 
 
 def test_migration_heatmap_and_rerender(tmp_path: Path) -> None:

@@ -59,7 +59,8 @@ def test_scoring_the_training_input_reproduces_its_labels(
     scored = pd.read_csv(tmp_path / "scored" / "segments.csv")
     trained = pd.read_csv(model_run / "segments.csv")
     assert list(scored.columns) == ["segment", "size", "share", "drifted", "drift_share",
-                                    "distance_p99", "description"]
+                                    "distance_p99", "description", "suppressed"]
+    assert not scored["suppressed"].any()  # every segment has at least 50 customers
     assert (scored["size"] == trained["size"]).all()
     assert (scored["description"] == trained["description"]).all()
     assert (tmp_path / "scored" / "_SUCCESS").exists()

@@ -20,6 +20,8 @@ from segmentation.outputs.layout import (
     MODEL,
     RUN_FILES,
     SEGMENTS_CSV,
+    THRESHOLD_COLUMNS,
+    THRESHOLDS_CSV,
     RunManifest,
     read_manifest,
 )
@@ -32,8 +34,12 @@ class FinishedRun:
     path: str
     manifest: RunManifest
     #: segments.csv: ``segment, size, share, mean_distance, distance_p99, description``
+    #: (and ``suppressed`` from layout version 3: withheld segments have blank statistics)
     segments: pd.DataFrame
     model: PipelineModel
+    #: ``segment, distance_p99`` of every segment: ``private/thresholds.csv``, or for runs
+    #: written before it existed, the columns of ``segments.csv``.
+    thresholds: pd.DataFrame
 
     @property
     def labels_path(self) -> str:
@@ -67,5 +73,8 @@ def load_finished_run(spark: SparkSession, path: str, *, key: str) -> FinishedRu
         )
     manifest = read_manifest(read_json(spark, f"{path}/{MANIFEST}"), path)
     segments = pd.read_csv(io.BytesIO(fs.read_bytes(f"{path}/{SEGMENTS_CSV}")))
+    private = f"{path}/{THRESHOLDS_CSV}"
+    thresholds = (pd.read_csv(io.BytesIO(fs.read_bytes(private))) if fs.exists(private)
+                  else segments)[THRESHOLD_COLUMNS]
     model = PipelineModel.load(absolute(f"{path}/{MODEL}"))
-    return FinishedRun(path, manifest, segments, model)
+    return FinishedRun(path, manifest, segments, model, thresholds)

@@ -8,7 +8,14 @@ a run's small files anywhere pandas runs.
 
 Manifest versions: 1 is what runs wrote before the field existed (no ``format_version``
 key); 2 adds ``format_version`` and writes ``selection_rule`` as the whole sentence the
-report shows. Readers accept every version up to :data:`FORMAT_VERSION`.
+report shows; 3 adds the privacy layout: a ``suppressed`` column in ``segments.csv``,
+``profiles.csv``, ``centroids_2d.csv`` and ``migration.csv``, the manifest's ``privacy``
+entry, and ``private/thresholds.csv`` (what scoring needs of every segment, which stays with
+the data). Readers accept every version up to :data:`FORMAT_VERSION`.
+
+Which files may leave the cluster: :data:`EXPORTABLE` (aggregates with small segments
+withheld) and :data:`STAYS_WITH_DATA` (per-customer labels, the model with every centre,
+the private thresholds: as sensitive as the customer data).
 """
 
 from __future__ import annotations
@@ -17,12 +24,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from segmentation.config import OutputConfig
 from segmentation.core.atomic import SUCCESS_MARKER
 from segmentation.core.errors import InputDataError
 from segmentation.model.columns import DISTANCE_COL, SEGMENT_COL
 from segmentation.model.selection import METRIC_NAMES
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+#: ``output.min_segment_size`` when a run did not record one.
+DEFAULT_MIN_SEGMENT_SIZE: int = OutputConfig.min_segment_size
 
 MANIFEST = "manifest.json"
 LABELS = "labels"
@@ -35,6 +45,20 @@ SCATTER_CSV = "scatter.csv"
 CENTROIDS_CSV = "centroids_2d.csv"
 MIGRATION_CSV = "migration.csv"
 REPORT_DIR = "report"
+PRIVATE_DIR = "private"
+#: What scoring needs of every segment, small ones included (not exported).
+THRESHOLDS_CSV = f"{PRIVATE_DIR}/thresholds.csv"
+
+#: Parts of a run that may be copied out of the cluster (the report reads only these).
+EXPORTABLE = (SUCCESS_MARKER, MANIFEST, METRICS_CSV, SEGMENTS_CSV, PROFILES_CSV, PROFILES_TABLE,
+              SCATTER_CSV, CENTROIDS_CSV, MIGRATION_CSV, REPORT_DIR)
+#: Parts of a run that stay where the customer data is: they hold per-customer values or
+#: the centres and thresholds of segments whose statistics are withheld.
+STAYS_WITH_DATA = (LABELS, MODEL, PRIVATE_DIR)
+
+#: Boolean column marking a row whose statistics are withheld (segment below
+#: ``output.min_segment_size``, or a migration cell below it).
+SUPPRESSED_COL = "suppressed"
 
 #: Every finished segmentation run has these (``_SUCCESS`` is written last).
 RUN_FILES = (SUCCESS_MARKER, MANIFEST, SEGMENTS_CSV, MODEL, LABELS, METRICS_CSV, PROFILES_CSV)
@@ -45,20 +69,24 @@ SMALL_FILES = (SUCCESS_MARKER, MANIFEST, SEGMENTS_CSV, METRICS_CSV, PROFILES_CSV
 METRICS_COLUMNS = ["k", *METRIC_NAMES, "iterations", "seconds", "fitted_rows"]
 #: ``segments.csv`` of a segmentation run.
 SEGMENTS_COLUMNS = [SEGMENT_COL, "size", "share", "mean_distance", "distance_p99",
-                    "description"]
+                    "description", SUPPRESSED_COL]
 #: ``segments.csv`` of a scoring run.
 SCORED_SEGMENTS_COLUMNS = [SEGMENT_COL, "size", "share", "drifted", "drift_share",
-                           "distance_p99", "description"]
+                           "distance_p99", "description", SUPPRESSED_COL]
+#: ``private/thresholds.csv``: every segment's drift threshold (scoring reads it).
+THRESHOLD_COLUMNS = [SEGMENT_COL, "distance_p99"]
 #: ``profiles.csv`` (and the ``profiles/`` Parquet table): one row per segment and feature.
 PROFILE_STATISTICS = ["count", "mean", "std", "min", "q25", "median", "q75", "max",
                       "overall_mean", "overall_std", "z"]
-PROFILE_COLUMNS = [SEGMENT_COL, "feature", "kind", *PROFILE_STATISTICS]
-#: Profile statistics that can reveal one customer; blank for small segments.
-REVEALING_STATISTICS = ["min", "q25", "median", "q75", "max"]
+#: Every statistic is blank in the rows of a segment below ``output.min_segment_size``
+#: (``suppressed`` true); ``overall_*`` and ``z`` are over the customers of the shown segments.
+PROFILE_COLUMNS = [SEGMENT_COL, "feature", "kind", *PROFILE_STATISTICS, SUPPRESSED_COL]
 SCATTER_COLUMNS = ["pc1", "pc2", SEGMENT_COL]
-CENTROIDS_COLUMNS = [SEGMENT_COL, "pc1", "pc2"]
+#: ``centroids_2d.csv``: pc1/pc2 blank for a suppressed segment.
+CENTROIDS_COLUMNS = [SEGMENT_COL, "pc1", "pc2", SUPPRESSED_COL]
 PREVIOUS_SEGMENT_COL = "previous_segment"
-MIGRATION_COLUMNS = [PREVIOUS_SEGMENT_COL, SEGMENT_COL, "count"]
+#: ``migration.csv``: count blank in a suppressed cell.
+MIGRATION_COLUMNS = [PREVIOUS_SEGMENT_COL, SEGMENT_COL, "count", SUPPRESSED_COL]
 #: ``labels/``: the id column (named by the run's config), then these.
 LABEL_COLUMNS = [SEGMENT_COL, DISTANCE_COL]
 
@@ -82,6 +110,13 @@ class RunManifest:
     @property
     def id_column(self) -> str:
         return str(self.data["config"]["input"]["id_column"])
+
+    @property
+    def min_segment_size(self) -> int:
+        """The run's privacy threshold (``output.min_segment_size``; 50 if not recorded)."""
+        output = self.data["config"].get("output")
+        value = output.get("min_segment_size") if isinstance(output, Mapping) else None
+        return int(value) if isinstance(value, int) else DEFAULT_MIN_SEGMENT_SIZE
 
 
 def read_manifest(data: Any, where: str) -> RunManifest:

@@ -1,7 +1,10 @@
 """How customers moved between a previous run's segments and this run's.
 
 ``migration.csv`` counts the customers per (previous segment, segment) over the customers
-of either run; the manifest's ``migration`` entry summarises it with the id matching.
+of either run, with cells below ``output.min_segment_size`` (and those that would give them
+away by subtraction) withheld (:func:`segmentation.outputs.privacy.suppress_small_cells`);
+the manifest's ``migration`` entry summarises all customers (counts of customers, like the
+segment sizes: no value of anyone), with the id matching.
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ from segmentation.data.read import read_parquet
 from segmentation.model.columns import SEGMENT_COL
 from segmentation.outputs.finished import FinishedRun
 from segmentation.outputs.layout import PREVIOUS_SEGMENT_COL
+from segmentation.outputs.privacy import hidden_segments
 from segmentation.outputs.relabel import Matching
 
 
 def migration_counts(
     spark: SparkSession, previous: FinishedRun, labels: DataFrame, id_col: str
 ) -> pd.DataFrame:
-    """``previous_segment, segment, count`` over customers of either run (full outer join).
+    """``previous_segment, segment, count`` over customers of either run (full outer join),
+    nothing withheld yet.
 
     A customer only in the previous run has an empty (NA) ``segment``; one only in this run
     an empty ``previous_segment``.
@@ -44,12 +49,17 @@ def migration_counts(
 
 
 def migration_summary(
-    previous: FinishedRun, matching: Matching, counts: pd.DataFrame
+    previous: FinishedRun, matching: Matching, counts: pd.DataFrame, *, hidden: set[int],
+    suppressed_cells: int,
 ) -> dict[str, Any]:
-    """The manifest's ``migration`` entry.
+    """The manifest's ``migration`` entry, from the complete ``counts``.
 
-    ``kept_share`` is over customers present in both runs (None when there are none).
+    ``kept_share`` is over customers present in both runs (None when there are none). The
+    centroid shift of a segment withheld in either run (``hidden``: this run's; the
+    previous run's from its ``segments.csv``) is left out: it is computed from the
+    segment's centre.
     """
+    withheld = hidden | hidden_segments(previous.segments, previous.manifest.min_segment_size)
     both = counts.dropna(subset=[PREVIOUS_SEGMENT_COL, SEGMENT_COL])
     in_both = int(both["count"].sum())
     kept = int(both.loc[both[PREVIOUS_SEGMENT_COL] == both[SEGMENT_COL], "count"].sum())
@@ -59,7 +69,9 @@ def migration_summary(
         "only_previous": int(counts.loc[counts[SEGMENT_COL].isna(), "count"].sum()),
         "only_this_run": int(counts.loc[counts[PREVIOUS_SEGMENT_COL].isna(), "count"].sum()),
         "kept_share": kept / in_both if in_both else None,
-        "centroid_shift": {str(k): v for k, v in matching.centroid_shift.items()},
+        "suppressed_cells": suppressed_cells,
+        "centroid_shift": {str(k): v for k, v in matching.centroid_shift.items()
+                           if k not in withheld},
         "new_segments": matching.new_segments,
         "vanished_segments": matching.vanished_segments,
     }

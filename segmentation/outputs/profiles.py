@@ -12,8 +12,13 @@ sketch's own error. One small ``groupBy`` per categorical column gives level sha
 is the segment mean's standardised deviation from the overall mean (for a category level:
 the share's deviation in units of the overall share's binomial std).
 
-Privacy: statistics that can reveal one customer (min, max, quartiles) are blanked for
-segments smaller than ``output.min_segment_size``.
+Privacy (:mod:`segmentation.outputs.privacy`): the rows of a segment smaller than
+``output.min_segment_size`` have every statistic blank and ``suppressed`` true, and the
+overall statistics (``overall_mean``, ``overall_std``, the overall level shares, hence
+``z``) are over the customers of the other segments, so that no subtraction gives the
+small segment back. The ``segments`` table returned is complete (its ``distance_p99`` is
+scoring's drift threshold); :func:`segmentation.outputs.privacy.withhold` makes its
+exported form.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from segmentation.config import FeaturesConfig
 from segmentation.data.missing import present_value
 from segmentation.model.columns import DISTANCE_COL, SEGMENT_COL
 from segmentation.model.pipeline import category_column
-from segmentation.outputs.layout import PROFILE_COLUMNS, REVEALING_STATISTICS
+from segmentation.outputs.layout import PROFILE_COLUMNS, PROFILE_STATISTICS
+from segmentation.outputs.privacy import shown_ids, withhold
 
 _ACCURACY = 1_000  # percentile_approx relative error 0.1%
 #: Rows per segment the quartiles and the distance percentile are estimated from.
@@ -54,7 +60,9 @@ def segment_profiles(
     ``sizes`` (segment -> customers, known from the evaluation) set the quantile sample up
     front: when no segment is larger than ``quantile_rows`` (0: none is sampled), the
     quantiles join the one aggregation over all rows.
-    ``segments`` has ``segment, size, share, mean_distance, distance_p99``.
+    ``segments`` has ``segment, size, share, mean_distance, distance_p99`` of every segment
+    (nothing withheld); ``profiles`` has the rows of segments below ``min_segment_size``
+    withheld and its overall statistics over the other segments' customers.
     """
     exact = [F.count(F.lit(1)).alias("size"), F.avg(DISTANCE_COL).alias("mean_distance")]
     for name in features.numeric:
@@ -68,10 +76,12 @@ def segment_profiles(
         per_segment = _per_segment(labelled, exact).merge(
             _per_segment(sample, _quantile_aggregates(features)), on=SEGMENT_COL, how="left")
     per_segment = per_segment.sort_values(SEGMENT_COL).reset_index(drop=True)
-    overall = {name: pooled_mean_std(per_segment, name) for name in features.numeric}
-    total = float(per_segment["size"].sum())
     segments = per_segment[[SEGMENT_COL, "size", "mean_distance", "distance_p99"]].copy()
-    segments.insert(2, "share", segments["size"] / total)
+    segments.insert(2, "share", segments["size"] / float(segments["size"].sum()))
+    counts = dict(zip(segments[SEGMENT_COL], segments["size"], strict=True))
+    shown = shown_ids(counts, min_segment_size)
+    in_overall = per_segment[per_segment[SEGMENT_COL].isin(shown)]
+    overall = {name: pooled_mean_std(in_overall, name) for name in features.numeric}
 
     rows = []
     for _, seg in per_segment.iterrows():
@@ -79,16 +89,12 @@ def segment_profiles(
             rows.append(_numeric_row(int(seg[SEGMENT_COL]), name, seg, overall))
     profiles = pd.DataFrame(rows, columns=PROFILE_COLUMNS)
     if features.categorical:
-        sizes = dict(zip(segments[SEGMENT_COL], segments["size"], strict=True))
         profiles = pd.concat(
-            [profiles] + [_category_rows(labelled, name, sizes, total)
+            [profiles] + [_category_rows(labelled, name, counts, shown)
                           for name in features.categorical],
             ignore_index=True,
         )
-    small = profiles[SEGMENT_COL].map(
-        dict(zip(segments[SEGMENT_COL], segments["size"] < min_segment_size, strict=True))
-    )
-    profiles.loc[small.astype(bool), REVEALING_STATISTICS] = np.nan
+    profiles = withhold(profiles, ~profiles[SEGMENT_COL].isin(shown), PROFILE_STATISTICS)
     profiles = profiles.sort_values([SEGMENT_COL, "kind", "feature"], kind="stable")
     return profiles.reset_index(drop=True), segments
 
@@ -139,7 +145,7 @@ def _numeric_row(
     overall_mean, overall_std = overall[name]
     return [segment, name, "numeric", seg[f"{name}|count"], mean, seg[f"{name}|std"],
             seg[f"{name}|min"], q25, median, q75, seg[f"{name}|max"], overall_mean,
-            overall_std, _z(mean, overall_mean, overall_std)]
+            overall_std, _z(mean, overall_mean, overall_std), False]
 
 
 def _z(mean: float, overall_mean: float, overall_std: float) -> float:
@@ -149,14 +155,18 @@ def _z(mean: float, overall_mean: float, overall_std: float) -> float:
 
 
 def _category_rows(
-    labelled: DataFrame, name: str, sizes: dict[int, float], total: float
+    labelled: DataFrame, name: str, sizes: dict[int, int], shown: list[int]
 ) -> pd.DataFrame:
+    """Level shares of column ``name`` per segment; the levels and overall shares are those
+    of the ``shown`` segments' customers (a level only a withheld segment has is not named)."""
     counts = (
         labelled.groupBy(SEGMENT_COL, F.col(category_column(name)).alias("level"))
         .count()
         .toPandas()
     )
-    overall = counts.groupby("level")["count"].sum() / total
+    in_overall = counts[counts[SEGMENT_COL].isin(shown)]
+    total = float(sum(sizes[s] for s in shown))
+    overall = in_overall.groupby("level")["count"].sum() / max(total, 1.0)
     rows = []
     for segment, size in sizes.items():
         seg_counts = counts[counts[SEGMENT_COL] == segment].set_index("level")["count"]
@@ -166,5 +176,5 @@ def _category_rows(
             std0 = float(np.sqrt(p0 * (1 - p0)))
             rows.append([segment, f"{name}={level}", "category", n, share,
                          float(np.sqrt(share * (1 - share))), np.nan, np.nan, np.nan, np.nan,
-                         np.nan, float(p0), std0, _z(share, float(p0), std0)])
+                         np.nan, float(p0), std0, _z(share, float(p0), std0), False])
     return pd.DataFrame(rows, columns=PROFILE_COLUMNS)

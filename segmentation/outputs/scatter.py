@@ -1,5 +1,8 @@
 """The report's 2-D picture: a seeded sample of customers and the centroids, projected on
-the sample's first two principal axes (no ids; small segments left out)."""
+the sample's first two principal axes around the sample's mean (no ids). Segments below
+``output.min_segment_size`` are left out of the sample, and their centroid is blank and
+marked ``suppressed``; the axes and the centre of the picture come from the shown
+segments' customers only."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from segmentation.core.atomic import StagedOutput
 from segmentation.model.columns import FEATURES_COL, SEGMENT_COL
 from segmentation.model.fit import rows_matrix
 from segmentation.outputs.layout import CENTROIDS_CSV, SCATTER_CSV
+from segmentation.outputs.privacy import withhold
 
 
 def write_scatter(
@@ -42,10 +46,12 @@ def write_scatter(
         return None
     x = rows_matrix(picked["x"])
     axes, explained = principal_axes(x)
-    points, centres = x @ axes, centers @ axes
+    middle = x.mean(axis=0)
+    points, centres = (x - middle) @ axes, (centers - middle) @ axes
     scatter = pd.DataFrame({"pc1": points[:, 0], "pc2": points[:, 1],
                             SEGMENT_COL: picked[SEGMENT_COL].astype(int)})
     centroids = pd.DataFrame({SEGMENT_COL: ids, "pc1": centres[:, 0], "pc2": centres[:, 1]})
+    centroids = withhold(centroids, ~centroids[SEGMENT_COL].isin(big), ["pc1", "pc2"])
     out.write_csv(SCATTER_CSV, scatter)
     out.write_csv(CENTROIDS_CSV, centroids.sort_values(SEGMENT_COL))
     return {"explained_variance": [float(v) for v in explained]}

@@ -2,7 +2,10 @@
 
 Labels, the saved model, the migration from the previous run, profiles, segment
 descriptions, the metrics table and the 2-D scatter, written into the run's staging
-directory (:func:`segmentation.core.atomic.atomic_output` swaps it into place).
+directory (:func:`segmentation.core.atomic.atomic_output` swaps it into place). The
+exported files withhold every statistic of segments below ``output.min_segment_size``
+(:mod:`segmentation.outputs.privacy`); their drift thresholds, which scoring needs, go to
+``private/thresholds.csv``, which stays with the data like the labels and the model.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 from pyspark.sql import SparkSession
 
 from segmentation.config import FeaturesConfig, OutputConfig
@@ -26,11 +30,17 @@ from segmentation.outputs.layout import (
     METRICS_CSV,
     MIGRATION_CSV,
     MODEL,
+    PRIVATE_DIR,
     PROFILES_CSV,
     PROFILES_TABLE,
     SEGMENTS_CSV,
+    STAYS_WITH_DATA,
+    SUPPRESSED_COL,
+    THRESHOLD_COLUMNS,
+    THRESHOLDS_CSV,
 )
 from segmentation.outputs.migration import migration_counts, migration_summary
+from segmentation.outputs.privacy import hidden_mask, suppress_small_cells, withhold
 from segmentation.outputs.profiles import segment_profiles
 from segmentation.outputs.relabel import Matching
 from segmentation.outputs.scatter import write_scatter
@@ -62,16 +72,25 @@ def write_outputs(
     labelled.select(id_column, SEGMENT_COL, DISTANCE_COL).write.parquet(out.file(LABELS))
     prepared.rows.unpersist()
     written: dict[str, Any] = {}
+    min_size = output.min_segment_size
     if previous is not None:
         counts = migration_counts(spark, previous.run, labelled, id_column)
-        out.write_csv(MIGRATION_CSV, counts)
-        written["migration"] = migration_summary(previous.run, previous.matching, counts)
+        shown = suppress_small_cells(counts, min_size)
+        out.write_csv(MIGRATION_CSV, shown)
+        written["migration"] = migration_summary(
+            previous.run, previous.matching, counts,
+            hidden={s for s, n in zip(ids, chosen.sizes, strict=True) if n < min_size},
+            suppressed_cells=int(shown[SUPPRESSED_COL].sum()))
     model.write().save(out.file(MODEL))
     profiles, segments = segment_profiles(
         labelled, features, dict(zip(ids, chosen.sizes, strict=True)),
-        min_segment_size=output.min_segment_size, seed=seed)
-    descriptions = describe_segments(profiles)
+        min_segment_size=min_size, seed=seed)
+    out.fs.mkdirs(out.file(PRIVATE_DIR))
+    out.write_csv(THRESHOLDS_CSV, segments[THRESHOLD_COLUMNS])
+    descriptions = describe_segments(profiles[~profiles[SUPPRESSED_COL]])
     segments["description"] = segments[SEGMENT_COL].map(descriptions).fillna("")
+    segments = withhold(segments, hidden_mask(segments, min_size),
+                        ["mean_distance", "distance_p99", "description"])
     out.write_csv(METRICS_CSV, chosen.metrics)
     out.write_csv(SEGMENTS_CSV, segments)
     out.write_csv(PROFILES_CSV, profiles)
@@ -81,4 +100,18 @@ def write_outputs(
         sample_size=output.pca_sample_size, min_segment_size=output.min_segment_size, seed=seed)
     labelled.unpersist()
     written["segments"] = segments[[SEGMENT_COL, "size"]].to_dict(orient="records")
+    written["privacy"] = privacy_entry(segments, min_size)
     return written
+
+
+def privacy_entry(segments: pd.DataFrame, min_segment_size: int) -> dict[str, Any]:
+    """The manifest's ``privacy`` entry: the threshold, the withheld segments and what the
+    overall statistics are computed over."""
+    hidden = segments[SUPPRESSED_COL]
+    return {
+        "min_segment_size": min_segment_size,
+        "suppressed_segments": [int(s) for s in segments.loc[hidden, SEGMENT_COL]],
+        "overall_statistics_over": "customers of the segments shown",
+        "customers_shown": int(segments.loc[~hidden, "size"].sum()),
+        "not_exportable": list(STAYS_WITH_DATA),
+    }

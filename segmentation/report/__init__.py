@@ -21,6 +21,7 @@ from pathlib import Path
 
 from segmentation.core.atomic import atomic_output
 from segmentation.outputs.layout import REPORT_DIR
+from segmentation.outputs.privacy import withheld_text
 from segmentation.report.boxes import plot_distributions
 from segmentation.report.colors import segment_colors
 from segmentation.report.figures import Plot
@@ -68,15 +69,17 @@ def render_plots(run: RunData, *, colors: dict[int, str], rule: str, out_dir: Pa
                  ) -> list[Plot]:
     """Draw every plot the run's files support into ``out_dir``, in page order."""
     ids = [int(s) for s in run.segments["segment"]]
+    withheld = run.withheld
     features = run.manifest.get("features")
     log1p = features.get("log1p", []) if isinstance(features, dict) else []
     plots = [
         plot_k_selection(run.metrics, chosen_k=run.chosen_k, select_by=run.select_by,
                          rule=rule, out_dir=out_dir),
         plot_sizes(run.segments, colors=colors, out_dir=out_dir),
-        plot_profiles(run.profiles, ids, colors=colors, out_dir=out_dir),
+        plot_profiles(run.profiles, ids, colors=colors, out_dir=out_dir,
+                      withheld={s: withheld_text(run.min_segment_size) for s in withheld}),
         *plot_distributions(run.profiles, ids, colors=colors, log_features=log1p or [],
-                            out_dir=out_dir),
+                            out_dir=out_dir, withheld=withheld),
     ]
     if run.scatter is not None and not run.scatter.empty:
         plots.append(plot_scatter(run.scatter, run.centroids, colors=colors,

@@ -1,9 +1,10 @@
 """Per-feature distributions across segments, drawn from the profiles' quartiles.
 
 The run stores no raw values, only per-segment statistics, so each box is built with
-matplotlib's ``bxp`` from q25/median/q75 and min/max. Segments below the privacy minimum
-have those suppressed: their box falls back to mean ± 1 std, drawn hatched and dashed so
-it is never mistaken for quartiles.
+matplotlib's ``bxp`` from q25/median/q75 and min/max. Where quartiles are missing but the
+mean is known (a feature without sampled values), the box falls back to mean ± 1 std,
+drawn hatched and dashed so it is never mistaken for quartiles. Segments below the privacy
+minimum have no statistics at all: their slot says "withheld".
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ LOG_SPAN = 100.0
 
 def plot_distributions(
     profiles: pd.DataFrame, segment_ids: list[int], *, colors: dict[int, str],
-    log_features: Iterable[str], out_dir: Path,
+    log_features: Iterable[str], out_dir: Path, withheld: Iterable[int] = (),
 ) -> list[Plot]:
     """Box plots of every numeric feature by segment, at most :data:`FEATURES_PER_IMAGE` per
-    image (split evenly: 37 features make pages of 10, 9, 9 and 9)."""
+    image (split evenly: 37 features make pages of 10, 9, 9 and 9); the slot of a segment
+    in ``withheld`` says so instead of a box."""
     numeric = profiles[profiles["kind"] != "category"]
     features = list(numeric["feature"].drop_duplicates())
     logged = set(log_features)
@@ -49,7 +51,8 @@ def plot_distributions(
         if len(pages) > 1:
             title += f" ({number} of {len(pages)})"
         plots.append(_plot_page(numeric, page, segment_ids, colors=colors, logged=logged,
-                                title=title, out_dir=out_dir, filename=name))
+                                title=title, out_dir=out_dir, filename=name,
+                                withheld=set(withheld)))
     return plots
 
 
@@ -80,6 +83,7 @@ def box_stats(
 def _plot_page(
     numeric: pd.DataFrame, features: list[str], segment_ids: list[int], *,
     colors: dict[int, str], logged: set[str], title: str, out_dir: Path, filename: str,
+    withheld: set[int],
 ) -> Plot:
     n_seg = len(segment_ids)
     ncols = 3 if n_seg <= 10 else 2
@@ -92,6 +96,7 @@ def _plot_page(
         rows = numeric[numeric["feature"] == feature].set_index("segment")
         any_fallback |= _plot_feature(ax, rows, feature, segment_ids, colors,
                                       logged=feature in logged)
+        _mark_withheld(ax, segment_ids, withheld)
     for ax in axes[len(features):]:
         ax.set_axis_off()
     handles = [
@@ -101,14 +106,25 @@ def _plot_page(
     ]
     if any_fallback:
         handles.append(Patch(facecolor="#dddddd", edgecolor="black", hatch="///",
-                             linestyle="--", label="mean ± 1 std (quartiles suppressed: "
-                             "segment below the privacy minimum)"))
+                             linestyle="--", label="mean ± 1 std (quartiles not available)"))
     fig.legend(handles=handles, loc="lower center", ncols=2 if any_fallback else 3, fontsize=9,
                frameon=False)
     fig.suptitle(title, fontsize=12, y=1 - 0.15 / fig.get_figheight(), va="top")
-    return Plot(save(fig, out_dir, filename), "distributions", title,
-                "Boxes from the per-segment quartiles (whiskers: min and max), mean as a "
-                "diamond; dotted line: mean of all customers.")
+    caption = ("Boxes from the per-segment quartiles (whiskers: min and max), mean as a "
+               "diamond; dotted line: mean of all customers.")
+    if withheld:
+        caption = caption.replace("all customers", "the customers of the shown segments") + (
+            " Segments marked 'withheld' have fewer customers than the privacy minimum.")
+    return Plot(save(fig, out_dir, filename), "distributions", title, caption)
+
+
+def _mark_withheld(ax: Axes, segment_ids: list[int], withheld: set[int]) -> None:
+    """A vertical "withheld" in the slot of each withheld segment."""
+    for position, segment in enumerate(segment_ids):
+        if segment in withheld:
+            ax.text(position, 0.5, "withheld", rotation=90, ha="center", va="center",
+                    fontsize=8, style="italic", color="#666666",
+                    transform=ax.get_xaxis_transform())
 
 
 def _plot_feature(

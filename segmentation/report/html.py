@@ -43,6 +43,7 @@ th, td { border: 1px solid #ddd; padding: 0.3rem 0.6rem; text-align: left; verti
 th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.facts th { width: 13rem; }
 tr.chosen td { background: #fdecea; font-weight: 600; }
+tr.withheld td { color: #666; font-style: italic; }
 td.best { text-decoration: underline; }
 .swatch { display: inline-block; min-width: 1.8rem; text-align: center; border-radius: 3px;
           padding: 0 0.3rem; font-weight: 600; }
@@ -58,8 +59,8 @@ def render_html(run: RunData, plots: list[Plot], *, colors: dict[int, str], rule
         by_section.setdefault(plot.section, []).append(plot)
     extra = {
         "k": [f"<p>{escape(rule)}.</p>", _metrics_table(run.metrics, run.chosen_k)],
-        "segments": [_segments_table(run.segments, colors)],
-        "profiles": [_profiles_note()],
+        "segments": [_segments_table(run.segments, colors), _privacy_note(run)],
+        "profiles": [_profiles_note(bool(run.withheld))],
         "scatter": [] if run.scatter is not None else [
             '<p class="note">No scatter sample in this run (turned off with '
             "output.pca_sample_size = 0, or fewer than two features).</p>"],
@@ -159,17 +160,34 @@ def _segments_table(segments: pd.DataFrame, colors: dict[int, str]) -> str:
         swatch = (f'<span class="swatch" style="background:{colour};'
                   f'color:{text_color_on(colour)}">{int(row.segment)}</span>')
         share = f"{row.share:.1%}" if _finite(row.share) else "–"
-        body.append(f'<tr><td>{swatch}</td><td class="num">{escape(_count(row.size))}</td>'
-                    f'<td class="num">{share}</td><td>{escape(str(row.description))}</td></tr>')
+        css = ' class="withheld"' if row.suppressed else ""
+        body.append(f'<tr{css}><td>{swatch}</td><td class="num">{escape(_count(row.size))}'
+                    f'</td><td class="num">{share}</td><td>{escape(str(row.description))}'
+                    "</td></tr>")
     return ("<table><thead><tr><th>Segment</th><th>Customers</th><th>Share</th>"
             f"<th>Description</th></tr></thead><tbody>{''.join(body)}</tbody></table>")
 
 
-def _profiles_note() -> str:
-    return ('<p class="note">Colour: how far the segment mean lies from the mean of all '
-            "customers, in overall standard deviations (z). Text: the segment mean in the "
+def _profiles_note(withheld: bool) -> str:
+    overall = "the customers of the shown segments" if withheld else "all customers"
+    return (f'<p class="note">Colour: how far the segment mean lies from the mean of {overall}, '
+            "in their standard deviations (z). Text: the segment mean in the "
             "feature's own units; for a category level (column=level), the share of the "
             "segment's customers with that level.</p>")
+
+
+def _privacy_note(run: RunData) -> str:
+    """What is withheld and why, or nothing when every segment is shown."""
+    withheld = run.withheld
+    if not withheld:
+        return ""
+    ids = ", ".join(map(str, withheld))
+    shown = run.segments.loc[~run.segments["suppressed"], "size"].sum()
+    return (f'<p class="note">Segment{"s" if len(withheld) > 1 else ""} {escape(ids)}: fewer '
+            f"than {run.min_segment_size:,} customers (output.min_segment_size), so only the "
+            "size is shown: no statistic, description, centroid or sample point. Overall "
+            f"statistics are over the {_count(shown)} customers of the shown segments, so "
+            "that they cannot be subtracted back into a withheld one.</p>")
 
 
 def _metric_heading(column: str) -> str:

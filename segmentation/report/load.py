@@ -6,6 +6,11 @@ layout is :mod:`segmentation.outputs.layout`): ``manifest.json``, ``metrics.csv`
 ``centroids_2d.csv`` and ``migration.csv``. Everything is validated here, once, so the
 plotting code can assume well-formed tables: a missing file or column is an
 :class:`~segmentation.errors.InputDataError` naming the path and what is missing.
+
+Privacy: the segments below the run's ``output.min_segment_size`` (marked ``suppressed``,
+or for runs written before that column, by size) are withheld here once for every plot:
+their statistics blank, their description "fewer than N customers: statistics withheld",
+their centroid and sample points dropped; migration cells below the threshold likewise.
 """
 
 from __future__ import annotations
@@ -26,18 +31,26 @@ from segmentation.core.fs import local_path
 from segmentation.model.selection import METRIC_NAMES, selection_rule
 from segmentation.outputs.describe import describe_segments
 from segmentation.outputs.layout import (
-    CENTROIDS_COLUMNS,
     CENTROIDS_CSV,
+    DEFAULT_MIN_SEGMENT_SIZE,
     MANIFEST,
     METRICS_CSV,
-    MIGRATION_COLUMNS,
     MIGRATION_CSV,
+    PREVIOUS_SEGMENT_COL,
     PROFILE_STATISTICS,
     PROFILES_CSV,
     SCATTER_COLUMNS,
     SCATTER_CSV,
     SEGMENTS_CSV,
     SMALL_FILES,
+    SUPPRESSED_COL,
+)
+from segmentation.outputs.privacy import (
+    hidden_segments,
+    marked,
+    suppress_small_cells,
+    withheld_text,
+    withhold,
 )
 
 log = logging.getLogger(__name__)
@@ -59,12 +72,17 @@ class RunData:
     metrics : pandas.DataFrame
         One row per k tried, sorted by k; every metric column present (NaN if not written).
     segments : pandas.DataFrame
-        ``segment, size, share, description``, sorted by segment; descriptions filled in
-        from the profiles where the job left them empty.
+        ``segment, size, share, description, suppressed``, sorted by segment; descriptions
+        filled in from the profiles where the job left them empty, and the withheld text
+        for suppressed segments.
     profiles : pandas.DataFrame
-        The tidy profiles table with every statistic column present (NaN when suppressed).
+        The tidy profiles table with every statistic column present (NaN when suppressed)
+        and ``suppressed``.
     scatter, centroids, migration : pandas.DataFrame or None
-        The optional tables, ``None`` when the run did not write them.
+        The optional tables, ``None`` when the run did not write them; no point or centroid
+        of a suppressed segment; a suppressed migration cell has an empty ``count``.
+    min_segment_size : int
+        The run's privacy threshold.
     """
 
     path: Path
@@ -75,6 +93,12 @@ class RunData:
     scatter: pd.DataFrame | None
     centroids: pd.DataFrame | None
     migration: pd.DataFrame | None
+    min_segment_size: int = DEFAULT_MIN_SEGMENT_SIZE
+
+    @property
+    def withheld(self) -> list[int]:
+        """Ids of the segments whose statistics are withheld."""
+        return [int(s) for s in self.segments.loc[self.segments[SUPPRESSED_COL], "segment"]]
 
     @property
     def chosen_k(self) -> int | None:
@@ -143,16 +167,55 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
     profiles = profiles.dropna(subset=["segment"]).astype({"segment": int})
     profiles["feature"] = profiles["feature"].astype(str)
     profiles["kind"] = profiles["kind"].astype(str)
+    min_size = _min_segment_size(manifest)
+    segments = segments.dropna(subset=["segment", "size"]).astype({"segment": int})
+    hidden = hidden_segments(segments, min_size)
+    profiles = withhold(profiles, profiles["segment"].isin(hidden),
+                        [c for c in PROFILE_STATISTICS if not c.startswith("overall_")])
+    scatter = _without(_read_optional(path / SCATTER_CSV, tuple(SCATTER_COLUMNS)), hidden)
+    centroids = _without(_read_optional(path / CENTROIDS_CSV, ("segment", "pc1", "pc2")),
+                         hidden)
     return RunData(
         path=path,
         manifest=manifest,
         metrics=metrics,
-        segments=_complete_segments(segments, profiles),
+        segments=_complete_segments(segments, profiles, hidden, min_size),
         profiles=profiles,
-        scatter=_read_optional(path / SCATTER_CSV, tuple(SCATTER_COLUMNS)),
-        centroids=_read_optional(path / CENTROIDS_CSV, tuple(CENTROIDS_COLUMNS)),
-        migration=_read_optional(path / MIGRATION_CSV, tuple(MIGRATION_COLUMNS)),
+        scatter=scatter,
+        centroids=centroids,
+        migration=_read_migration(path / MIGRATION_CSV, min_size),
+        min_segment_size=min_size,
     )
+
+
+def _min_segment_size(manifest: dict[str, Any]) -> int:
+    """The run's threshold: its ``privacy`` entry, else its config, else the default."""
+    config = manifest.get("config")
+    for source in (manifest.get("privacy"), config.get("output") if isinstance(config, dict)
+                   else None):
+        value = source.get("min_segment_size") if isinstance(source, dict) else None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return DEFAULT_MIN_SEGMENT_SIZE
+
+
+def _without(frame: pd.DataFrame | None, hidden: set[int]) -> pd.DataFrame | None:
+    """``frame`` without the rows of withheld segments (None stays None)."""
+    return None if frame is None else frame[~frame["segment"].isin(hidden)]
+
+
+def _read_migration(path: Path, min_size: int) -> pd.DataFrame | None:
+    """``migration.csv`` with ``count`` empty in suppressed cells (cells below ``min_size``
+    are withheld here for runs written before the job withheld them)."""
+    if not path.is_file():
+        return None
+    frame = _read_csv(path, required=(PREVIOUS_SEGMENT_COL, "segment"),
+                      optional=("count",))
+    frame = frame.dropna(subset=[PREVIOUS_SEGMENT_COL, "segment"]).astype(
+        {PREVIOUS_SEGMENT_COL: int, "segment": int})
+    if SUPPRESSED_COL in frame.columns:
+        return withhold(frame, marked(frame), ["count"])
+    return suppress_small_cells(frame, min_size)
 
 
 def local_run_dir(run_dir: str | os.PathLike[str]) -> Path:
@@ -195,7 +258,7 @@ def _read_csv(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...
         if column not in frame.columns:
             frame[column] = np.nan
     for column in (*required, *optional):
-        if column not in ("feature", "kind", "description"):
+        if column not in ("feature", "kind", "description", SUPPRESSED_COL):
             frame[column] = pd.to_numeric(frame[column], errors="coerce")
     return frame
 
@@ -205,19 +268,22 @@ def _read_optional(path: Path, required: tuple[str, ...]) -> pd.DataFrame | None
         log.debug("%s not written by the run; skipped", path.name)
         return None
     frame = _read_csv(path, required=required, optional=())
-    return frame.dropna(subset=list(required)).astype({c: int for c in required if "pc" not in c})
+    frame = frame.dropna(subset=list(required))
+    return frame.astype({c: int for c in required if "pc" not in c})[list(required)]
 
 
-def _complete_segments(segments: pd.DataFrame, profiles: pd.DataFrame) -> pd.DataFrame:
-    """Sorted segments with shares and descriptions filled in where the job left gaps."""
-    segments = segments.dropna(subset=["segment", "size"]).sort_values("segment",
-                                                                         ignore_index=True)
-    segments["segment"] = segments["segment"].astype(int)
+def _complete_segments(segments: pd.DataFrame, profiles: pd.DataFrame, hidden: set[int],
+                       min_size: int) -> pd.DataFrame:
+    """Sorted segments with shares and descriptions filled in where the job left gaps, and
+    withheld segments marked and described as withheld."""
+    segments = segments.sort_values("segment", ignore_index=True)
     total = segments["size"].sum()
     if total > 0:
         segments["share"] = segments["share"].fillna(segments["size"] / total)
-    described = describe_segments(profiles)
+    described = describe_segments(profiles[~profiles[SUPPRESSED_COL]])
     text = segments["description"].astype("string").str.strip()
     gaps = text.isna() | (text == "")
     segments["description"] = text.where(~gaps, segments["segment"].map(described)).fillna("")
+    segments[SUPPRESSED_COL] = segments["segment"].isin(hidden)
+    segments.loc[segments[SUPPRESSED_COL], "description"] = withheld_text(min_size)
     return segments

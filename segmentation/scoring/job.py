@@ -9,7 +9,8 @@ the run's duplicate-id and missing-value policies), applies the run's ``Pipeline
 - ``labels/``: Parquet, the id, ``segment`` and ``distance`` (the same transform as the
   run's ``labels/``: scoring the training input reproduces them exactly);
 - ``segments.csv``: every segment of the model with ``size``, ``share``, ``drift_share``
-  and the run's ``description``;
+  and the run's ``description``, all but the size withheld (``suppressed``) for a segment
+  the run withheld or with fewer scored customers than the run's ``output.min_segment_size``;
 - ``manifest.json``: row accounting, the model run, timings, versions and drift
   (:mod:`segmentation.scoring.drift`).
 """
@@ -61,7 +62,7 @@ def score_customers(
             labels = cached(run.model.transform(customers.rows)
                             .select(cfg.input.id_column, SEGMENT_COL, DISTANCE_COL))
             labels.write.parquet(out.file(LABELS))
-            segments = drift_by_segment(labels, run.segments)
+            segments = drift_by_segment(labels, run)
             labels.unpersist()
             customers.rows.unpersist()
         manifest = scoring_manifest(run, cfg, segments, rows_read=customers.rows_read,

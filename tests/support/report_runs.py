@@ -24,11 +24,14 @@ def write_run_dir(
     scatter: bool = True,
     migration: bool = False,
     seed: int = 0,
+    before_privacy: bool = False,
 ) -> Path:
     """Write a plausible finished run directory (what the Spark job writes) into ``path``.
 
     Segment ids are ``0, 10, 20, ...`` (not contiguous, as after relabelling); the chosen k
-    is ``n_segments``; segments in ``suppressed`` are tiny and have no quartiles/min/max.
+    is ``n_segments``; segments in ``suppressed`` are tiny: with ``before_privacy`` as runs
+    wrote them before layout version 3 (no quartiles/min/max, everything else exported, no
+    ``suppressed`` column), else with every statistic, description and centroid withheld.
     """
     rng = np.random.default_rng(seed)
     path.mkdir(parents=True, exist_ok=True)
@@ -42,12 +45,19 @@ def write_run_dir(
     for index in suppressed:
         sizes[index] = 17
     total = sizes.sum()
-    pd.DataFrame({
+    hidden = np.isin(np.arange(n_segments), list(suppressed))
+    segments = pd.DataFrame({
         "segment": ids,
         "size": sizes.astype(int),
         "share": sizes / total,
         "description": [f"test description <{s}> & more" for s in ids],
-    }).to_csv(path / "segments.csv", index=False)
+        "suppressed": hidden,
+    })
+    if before_privacy:
+        segments = segments.drop(columns="suppressed")
+    else:
+        segments.loc[hidden, "description"] = np.nan
+    segments.to_csv(path / "segments.csv", index=False)
 
     rows = []
     for feature in numeric:
@@ -82,7 +92,13 @@ def write_run_dir(
                 "overall_mean": overall, "overall_std": overall_std,
                 "z": (share - overall) / overall_std,
             })
-    pd.DataFrame(rows).to_csv(path / "profiles.csv", index=False)
+    profiles = pd.DataFrame(rows)
+    if not before_privacy:
+        profiles["suppressed"] = profiles["segment"].isin([ids[i] for i in suppressed])
+        statistics = [c for c in profiles.columns if c not in ("segment", "feature", "kind",
+                                                                "suppressed")]
+        profiles.loc[profiles["suppressed"], statistics] = np.nan
+    profiles.to_csv(path / "profiles.csv", index=False)
 
     ks = list(ks)
     karr = np.array(ks, dtype=float)
@@ -108,9 +124,11 @@ def write_run_dir(
             if index not in suppressed
         ]
         pd.concat(frames).to_csv(path / "scatter.csv", index=False)
-        pd.DataFrame({"segment": ids, "pc1": centres[:, 0], "pc2": centres[:, 1]}).to_csv(
-            path / "centroids_2d.csv", index=False
-        )
+        centroids = pd.DataFrame({"segment": ids, "pc1": centres[:, 0], "pc2": centres[:, 1]})
+        if not before_privacy:
+            centroids.loc[hidden, ["pc1", "pc2"]] = np.nan
+            centroids["suppressed"] = hidden
+        centroids.to_csv(path / "centroids_2d.csv", index=False)
 
     manifest = {
         "chosen_k": chosen_k,

@@ -1,0 +1,118 @@
+"""Privacy of exported aggregates: what of a small segment may leave the cluster.
+
+A segment smaller than ``output.min_segment_size`` exports its size and nothing computed
+from its members' values: every statistic of its rows is blank and marked ``suppressed``.
+Withholding its rows is not enough when the overall statistics include it (overall mean
+times the total, minus the shown segments, gives it back), so the overall statistics are
+computed over the customers of the shown segments only (:func:`shown_ids`).
+
+Migration counts say which customers moved where: a cell of fewer than
+``min_segment_size`` customers is withheld, and so are further cells until no row or
+column of the table lets a withheld cell be recovered from the exported segment sizes
+(:func:`suppress_small_cells`).
+
+Pure pandas (no Spark): the job, scoring and the report share these rules.
+
+Examples
+--------
+>>> import pandas as pd
+>>> segments = pd.DataFrame({"segment": [0, 1], "size": [120, 3], "mean_distance": [1.5, 9.0]})
+>>> withhold(segments, hidden_mask(segments, 50), ["mean_distance"]).to_dict("list")
+{'segment': [0, 1], 'size': [120, 3], 'mean_distance': [1.5, nan], 'suppressed': [False, True]}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from segmentation.model.columns import SEGMENT_COL
+from segmentation.outputs.layout import PREVIOUS_SEGMENT_COL, SUPPRESSED_COL
+
+
+def withheld_text(min_segment_size: int) -> str:
+    """How the report and descriptions name a withheld segment.
+
+    >>> withheld_text(1000)
+    'fewer than 1,000 customers: statistics withheld'
+    """
+    return f"fewer than {min_segment_size:,} customers: statistics withheld"
+
+
+def hidden_mask(segments: pd.DataFrame, min_segment_size: int) -> pd.Series:
+    """Per row of a table with ``size``: whether its segment is below the threshold."""
+    return segments["size"] < min_segment_size
+
+
+def shown_ids(sizes: dict[int, int], min_segment_size: int) -> list[int]:
+    """The segments whose statistics are exported, in id order."""
+    return sorted(s for s, n in sizes.items() if n >= min_segment_size)
+
+
+def withhold(frame: pd.DataFrame, hidden: pd.Series | np.ndarray, columns: Sequence[str]
+             ) -> pd.DataFrame:
+    """A copy of ``frame`` with ``columns`` blank where ``hidden``, and ``suppressed`` set."""
+    mask = np.asarray(hidden, dtype=bool)
+    out = frame.copy()
+    for column in columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].where(~mask, None)
+        else:
+            out[column] = out[column].astype(float).where(~mask, np.nan)
+    out[SUPPRESSED_COL] = mask
+    return out
+
+
+def suppress_small_cells(counts: pd.DataFrame, min_segment_size: int) -> pd.DataFrame:
+    """``previous_segment, segment, count`` with small cells and those that give them away
+    blank, and ``suppressed`` set.
+
+    Primary: every cell with fewer than ``min_segment_size`` customers. Secondary: the row
+    and column totals are known (the runs' segment sizes), so while a row or column has a
+    withheld part that could be recovered by subtraction (a single withheld cell, or
+    withheld cells adding up to fewer than ``min_segment_size``), its smallest shown cell
+    is withheld too. Each step withholds one more cell, so it ends.
+
+    This protects each row and column on its own (several lines together still bound a
+    withheld cell, as with any cell suppression that is not audited by a linear program).
+
+    >>> counts = pd.DataFrame({"previous_segment": [0, 0, 0, 1, 1, 1, 2, 2, 2],
+    ...                        "segment": [0, 1, 2] * 3,
+    ...                        "count": [500, 2, 100, 60, 400, 70, 80, 90, 600]})
+    >>> suppress_small_cells(counts, 50)["count"].tolist()
+    [500, <NA>, <NA>, <NA>, 400, <NA>, <NA>, <NA>, 600]
+    """
+    hidden = (counts["count"] < min_segment_size).to_numpy()
+    values = counts["count"].to_numpy(dtype=float)
+    lines = [counts[col].astype("Int64").fillna(-1).to_numpy() for col in
+             (PREVIOUS_SEGMENT_COL, SEGMENT_COL)]
+    changed = True
+    while changed:
+        changed = False
+        for keys in lines:
+            for key in np.unique(keys[hidden]):
+                line = keys == key
+                withheld = values[line & hidden]
+                shown = np.flatnonzero(line & ~hidden)
+                if shown.size and (withheld.size == 1 or withheld.sum() < min_segment_size):
+                    hidden[shown[np.argmin(values[shown])]] = True
+                    changed = True
+    return withhold(counts, hidden, ["count"]).astype({"count": "Int64"})
+
+
+def hidden_segments(segments: pd.DataFrame, min_segment_size: int) -> set[int]:
+    """Ids of a run's withheld segments: marked ``suppressed`` (layout version 3 on) or below
+    the threshold (older runs exported their values, but nothing reading them should show
+    them again)."""
+    hidden = hidden_mask(segments, min_segment_size)
+    if SUPPRESSED_COL in segments.columns:
+        hidden |= marked(segments)
+    return {int(s) for s in segments.loc[hidden, SEGMENT_COL]}
+
+
+def marked(frame: pd.DataFrame) -> pd.Series:
+    """The ``suppressed`` column as booleans, however it was read (bool, or text from a CSV
+    with empty cells)."""
+    return frame[SUPPRESSED_COL].astype(str).str.lower().isin(["true", "1"])

@@ -1,0 +1,247 @@
+"""Small segments leak nothing: an end-to-end run on generated customers plus three far-away
+customers with unique values, who form their own segment below ``output.min_segment_size``.
+None of their values, nor their segment's mean, std or median, appears in any exported file
+of the run, of a retrain that takes it as ``previous_run``, of scoring, or in the report,
+formatted any way pandas, CSV, JSON or the report would print them."""
+
+from __future__ import annotations
+
+import doctest
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from support.runs import fixed_k_config, write_parquet
+
+import segmentation.outputs.privacy
+from segmentation.config import config_from_dict
+from segmentation.job import run_segmentation
+from segmentation.outputs.layout import EXPORTABLE, STAYS_WITH_DATA, THRESHOLDS_CSV
+from segmentation.report import build_report
+from segmentation.report.fmt import compact
+from segmentation.scoring.job import score_customers
+from segmentation.synthetic.customers import generate_customers
+
+#: The three customers, far from everyone and from each other's digits.
+UNIQUE = pd.DataFrame({
+    "customer_id": [9_000_001, 9_000_002, 9_000_003],
+    "age": [913.37, 933.91, 956.53],  # about 60 standard deviations above the rest
+    "annual_income": [9871.234, 9923.457, 9988.642],
+    "spend_12m": [987654.32, 991234.57, 995678.91],
+    "orders_12m": np.array([777, 781, 794], dtype="int32"),
+    "days_since_last_order": np.array([4321, 4339, 4358], dtype="int32"),
+    "avg_basket": [54321.77, 54389.13, 54455.29],
+    "web_share": [0.0137, 0.0171, 0.0193],
+    "tenure_months": np.array([1357, 1369, 1384], dtype="int32"),
+    "channel": ["kiosk"] * 3,  # a level no other customer has
+    "region": ["north"] * 3,
+    "true_segment": np.array([9, 9, 9], dtype="int32"),
+})
+NUMERIC = [c for c in UNIQUE.columns if UNIQUE[c].dtype.kind in "fi"
+           and c not in ("customer_id", "true_segment")]
+K = 7  # six generated segments and the three
+
+
+def secrets() -> set[float]:
+    """Each of the three customers' values and their segment's mean, std and median."""
+    values: set[float] = set()
+    for column in NUMERIC:
+        x = UNIQUE[column].astype(float)
+        values |= {*x, x.mean(), x.std(), x.std(ddof=0), x.median()}
+    return values
+
+
+def renderings(value: float) -> set[str]:
+    """``value`` as pandas, CSV (%.10g), JSON (repr), f-strings and the report print it.
+
+    Renderings with fewer than three significant digits (0.02, 98, 18.0) would match
+    unrelated numbers, so they are left out; the values are chosen so that three digits are
+    unique (and no std is a round number).
+    """
+    texts = {repr(value), str(value), f"{value:.10g}", compact(value),
+             compact(value, digits=4)}
+    texts |= {f"{value:.{n}g}" for n in range(3, 11)}
+    for decimals in range(4):
+        texts |= {f"{value:.{decimals}f}", f"{value:,.{decimals}f}"}
+    return {t for t in texts if len(significant(t)) >= 3}
+
+
+def significant(text: str) -> str:
+    """The significant digits of a rendered number: no sign, separators, leading zeros or
+    zeros after the last non-zero decimal."""
+    mantissa = re.split(r"[eE]", text)[0]
+    if "." in mantissa:
+        mantissa = mantissa.rstrip("0")
+    return re.sub(r"\D", "", mantissa).lstrip("0")
+
+
+def leaks(text: str) -> list[str]:
+    """Every rendering of a secret found in ``text`` as a whole number (not inside another)."""
+    found = []
+    for value in secrets():
+        for shown in renderings(value):
+            if re.search(rf"(?<![\d.]){re.escape(shown)}(?!\d|\.\d)", text):
+                found.append(shown)
+    if re.search(r"kiosk", text, re.IGNORECASE):
+        found.append("kiosk")
+    return found
+
+
+#: Wall-clock numbers (not data), which can match a three-digit rendering by chance.
+CLOCK_KEYS = ("timings", "duration_seconds", "started_at", "finished_at")
+CLOCK_ROWS = re.compile(r"<tr><th>(Stage timings|Duration|Started|Finished)</th>.*?</tr>")
+
+
+def without_clock(path: Path, text: str) -> str:
+    """``text`` without its timings: the manifest's clock keys, the report's timing rows."""
+    if path.name == "manifest.json":
+        data = json.loads(text)
+        return json.dumps({k: v for k, v in data.items() if k not in CLOCK_KEYS})
+    return CLOCK_ROWS.sub("", text) if path.suffix == ".html" else text
+
+
+def exported_texts(run: Path) -> Iterator[tuple[str, str]]:
+    """(name, text) of every exportable file of ``run`` (timings aside); Parquet tables as
+    CSV text."""
+    for name in EXPORTABLE:
+        top = run / name
+        for path in [top] if top.is_file() else sorted(top.rglob("*")):
+            if not path.is_file() or path.name.startswith((".", "_")) and path.stat().st_size \
+                    == 0:
+                continue
+            if path.suffix == ".parquet":
+                yield str(path), pd.read_parquet(path).to_csv(index=False) + repr(
+                    pd.read_parquet(path).to_dict())
+            elif path.suffix != ".png" and not path.name.endswith(".crc"):
+                yield str(path), without_clock(path, path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("privacy")
+    generate_customers(3000, root / "generated", seed=17)
+    customers = pd.concat([pd.read_parquet(root / "generated"), UNIQUE], ignore_index=True)
+    return write_parquet(customers, root / "customers", files=2)
+
+
+def config(data: Path, out: Path, **model) -> dict:
+    cfg = fixed_k_config(data, out, K, **model)
+    cfg["output"].update(pca_sample_size=800, min_segment_size=50)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def runs(spark, data, tmp_path_factory) -> tuple[Path, Path, Path]:
+    """The run, a retrain with it as ``previous_run``, and scoring with its model."""
+    root = tmp_path_factory.mktemp("runs")
+    first, second, scored = root / "first", root / "second", root / "scored"
+    run_segmentation(spark, config_from_dict(config(data, first)))
+    run_segmentation(spark, config_from_dict(config(data, second, seed=5,
+                                                    previous_run=str(first))))
+    score_customers(spark, model_run=str(first), input_path=str(data),
+                    output_path=str(scored))
+    for run in (first, second):
+        build_report(run)
+    return first, second, scored
+
+
+def small_segment(run: Path) -> int:
+    labels = pd.read_parquet(run / "labels")
+    segment = labels.loc[labels.customer_id.isin(UNIQUE.customer_id), "segment"].unique()
+    assert len(segment) == 1 and (labels.segment == segment[0]).sum() == 3
+    return int(segment[0])
+
+
+def test_the_three_customers_form_their_own_segment(runs) -> None:
+    for run in runs[:2]:
+        small_segment(run)
+
+
+@pytest.mark.parametrize("which", [0, 1, 2], ids=["run", "retrain", "scoring"])
+def test_no_exported_file_holds_their_values(runs, which) -> None:
+    texts = dict(exported_texts(runs[which]))
+    assert any(name.endswith("segments.csv") for name in texts)
+    if which < 2:
+        assert any(name.endswith("index.html") for name in texts)
+        assert any(name.endswith("profiles.csv") for name in texts)
+    found = {name: leaks(text) for name, text in texts.items()}
+    assert not any(found.values()), {n: f for n, f in found.items() if f}
+
+
+def test_the_private_files_do_hold_them(runs) -> None:
+    """The check above would find the values: the labels' segment, the private thresholds
+    and the model stay with the data and do depend on the three."""
+    run = runs[0]
+    thresholds = pd.read_csv(run / THRESHOLDS_CSV).set_index("segment")["distance_p99"]
+    assert np.isfinite(thresholds[small_segment(run)])
+    assert leaks(UNIQUE.to_csv(index=False))
+
+
+def test_every_file_of_a_run_is_classified(runs) -> None:
+    for run in runs[:2]:
+        names = {p.name for p in run.iterdir() if not p.name.startswith(".report")}
+        assert names <= set(EXPORTABLE) | set(STAYS_WITH_DATA), names
+
+
+def test_their_segment_keeps_its_size_and_is_marked(runs) -> None:
+    run, _, scored = runs
+    segment = small_segment(run)
+    segments = pd.read_csv(run / "segments.csv").set_index("segment")
+    row = segments.loc[segment]
+    assert row["size"] == 3 and row["suppressed"]
+    assert row[["mean_distance", "distance_p99", "description"]].isna().all()
+    assert not segments.drop(index=segment)["suppressed"].any()
+    profiles = pd.read_csv(run / "profiles.csv")
+    mine = profiles[profiles.segment == segment]
+    assert mine["suppressed"].all() and mine[["count", "mean", "std", "z"]].isna().all().all()
+    centroids = pd.read_csv(run / "centroids_2d.csv").set_index("segment")
+    assert centroids.loc[segment, "suppressed"] and centroids.loc[segment, ["pc1", "pc2"]] \
+        .isna().all()
+    assert segment not in set(pd.read_csv(run / "scatter.csv")["segment"])
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["privacy"]["suppressed_segments"] == [segment]
+    assert manifest["privacy"]["customers_shown"] == 3000
+    drift = pd.read_csv(scored / "segments.csv").set_index("segment").loc[segment]
+    assert drift["size"] == 3 and drift["suppressed"] and np.isnan(drift["drift_share"])
+
+
+def test_overall_statistics_are_over_the_shown_customers(runs, data) -> None:
+    run = runs[0]
+    customers = pd.read_parquet(data)
+    shown = customers[~customers.customer_id.isin(UNIQUE.customer_id)]
+    overall = pd.read_csv(run / "profiles.csv").groupby("feature")[
+        ["overall_mean", "overall_std"]].first()
+    for column in NUMERIC:
+        assert overall.loc[column, "overall_mean"] == pytest.approx(shown[column].mean(),
+                                                                    rel=1e-9)
+        assert overall.loc[column, "overall_std"] == pytest.approx(shown[column].std(),
+                                                                   rel=1e-9)
+    shares = shown["channel"].value_counts(normalize=True)
+    for level, share in shares.items():
+        assert overall.loc[f"channel={level}", "overall_mean"] == pytest.approx(share)
+
+
+def test_migration_withholds_their_cells_and_centroid_shift(runs) -> None:
+    _, second, _ = runs
+    segment = small_segment(second)
+    counts = pd.read_csv(second / "migration.csv")
+    assert (counts.loc[~counts["suppressed"], "count"] >= 50).all()
+    assert counts.loc[counts["suppressed"], "count"].isna().all()
+    assert counts.loc[counts.segment == segment, "suppressed"].all()
+    migration = json.loads((second / "manifest.json").read_text())["migration"]
+    assert str(segment) not in migration["centroid_shift"]
+
+
+def test_the_report_says_statistics_are_withheld(runs) -> None:
+    page = (runs[0] / "report" / "index.html").read_text(encoding="utf-8")
+    assert "fewer than 50 customers: statistics withheld" in page
+    assert "customers of the shown segments" in page
+
+
+def test_docstring_examples() -> None:
+    result = doctest.testmod(segmentation.outputs.privacy)
+    assert result.attempted > 0 and result.failed == 0
