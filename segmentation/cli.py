@@ -75,19 +75,24 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(handler=_report)
 
     gen = sub.add_parser("generate", help="write a synthetic customer table to Parquet")
-    gen.add_argument("--customers", type=positive_int, required=True)
-    gen.add_argument("--output", required=True)
-    gen.add_argument("--seed", type=int, default=0)
+    add_generate_arguments(gen)
     gen.set_defaults(handler=_generate)
 
     gen_tx = sub.add_parser(
         "generate-transactions", help="write synthetic transaction lines to Parquet"
     )
-    gen_tx.add_argument("--customers", type=positive_int, required=True)
-    gen_tx.add_argument("--output", required=True)
-    gen_tx.add_argument("--seed", type=int, default=0)
+    add_generate_arguments(gen_tx)
     gen_tx.set_defaults(handler=_generate_transactions)
     return parser
+
+
+def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of the two generators."""
+    parser.add_argument("--customers", type=positive_int, required=True)
+    parser.add_argument("--output", required=True, help="directory, empty or absent")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace --output whole when it is not empty")
 
 
 def add_score_arguments(parser: argparse.ArgumentParser) -> None:
@@ -242,15 +247,22 @@ def _report(args: argparse.Namespace) -> None:
 def _generate(args: argparse.Namespace) -> None:
     from segmentation.synthetic.customers import generate_customers
 
-    rows = generate_customers(args.customers, args.output, seed=args.seed)
-    log.info("wrote %d customers to %s", rows, args.output)
+    _generated(args, generate_customers, "customers")
 
 
 def _generate_transactions(args: argparse.Namespace) -> None:
     from segmentation.synthetic.transactions import generate_transactions
 
-    rows = generate_transactions(args.customers, args.output, seed=args.seed)
-    log.info("wrote %d transaction lines to %s", rows, args.output)
+    _generated(args, generate_transactions, "transaction lines")
+
+
+def _generated(args: argparse.Namespace, generate: Callable[..., int], what: str) -> None:
+    """Write ``generate``'s table into ``--output`` as a whole (``--overwrite`` to replace)."""
+    from segmentation.core.atomic import replaced_directory
+
+    with replaced_directory(args.output, overwrite=args.overwrite) as out:
+        rows = generate(args.customers, out.path, seed=args.seed)
+    log.info("wrote %d %s to %s", rows, what, args.output)
 
 
 if __name__ == "__main__":

@@ -162,6 +162,22 @@ def atomic_output(
         yield out
 
 
+@contextmanager
+def replaced_directory(path: str, *, overwrite: bool, name: str = "--output",
+                       flag: str = "--overwrite") -> Iterator[StagedOutput]:
+    """A directory written whole: refused when ``path`` holds anything unless ``overwrite``,
+    which replaces it entirely (part files of an earlier, larger write never survive).
+
+    Written like a job's outputs: under the path's lock, into a staging directory that is
+    swapped into place when complete.
+    """
+    with claimed_output(path, "overwrite", name=name) as claim:
+        if not overwrite and claim.fs.list_names(claim.path):
+            raise OutputError(f"{name} {claim.path} is not empty (pass {flag} to replace it)")
+        with claim.staging() as out:
+            yield out
+
+
 def _swap(fs: FileSystem, staging: str, path: str, previous: str, mode: str, name: str
           ) -> None:
     if fs.exists(path) and mode == "error":
