@@ -141,7 +141,6 @@ if [[ "$env_mode" == packed ]]; then
   [[ "$env_archive" == *://* || -f "$env_archive" ]] || die "environment archive $env_archive not found"
   archives=(--archives "$env_archive#environment")
   python=./environment/bin/python
-  [[ "$deploy_mode" == cluster ]] && driver_python=$python
 else
   python="${python:-$BUILD/python-env/bin/python}"
   [[ -x "$python" ]] || die "executor Python $python is not executable"
@@ -150,7 +149,13 @@ fi
 export SPARK_HOME="${SPARK_HOME:-$("$PY" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')}"
 # Belt and braces: spark.pyspark.* below win, but nothing may fall back to python3 on PATH.
 export PYSPARK_PYTHON="$python"
-export PYSPARK_DRIVER_PYTHON="$driver_python"
+driver=()
+if [[ "$deploy_mode" == client ]]; then
+  export PYSPARK_DRIVER_PYTHON="$driver_python"
+  driver=(--conf "spark.pyspark.driver.python=$driver_python")
+else  # the driver runs on the cluster, with spark.pyspark.python (the archive's Python)
+  unset PYSPARK_DRIVER_PYTHON
+fi
 
 network=()
 if ((loopback)); then
@@ -160,11 +165,12 @@ if ((loopback)); then
 fi
 [[ -n "$driver_host" ]] && network+=(--conf "spark.driver.host=$driver_host")
 
+# The quiet log4j2 config, by its path here: for a driver that runs here, and for
+# executors only where the nodes share this file system (pinned).
 log4j=()
-if [[ -f "$ROOT/conf/log4j2.properties" ]]; then
+if [[ -f "$ROOT/conf/log4j2.properties" && "$deploy_mode" == client ]]; then
   opt="-Dlog4j2.configurationFile=file://$ROOT/conf/log4j2.properties"
   log4j=(--driver-java-options "$opt")
-  # Executors read it from this path only where the nodes share this file system.
   [[ "$env_mode" == pinned ]] && log4j+=(--conf "spark.executor.extraJavaOptions=$opt")
 fi
 cores=()
@@ -180,7 +186,7 @@ cmd=("$SPARK_HOME/bin/spark-submit"
   --executor-memory "$executor_memory"
   "${cores[@]}"
   --conf "spark.pyspark.python=$python"
-  --conf "spark.pyspark.driver.python=$driver_python"
+  "${driver[@]}"
   "${network[@]}"
   "${log4j[@]}"
   "${confs[@]}"

@@ -148,8 +148,10 @@ def test_cluster_is_up_on_loopback(cluster: Cluster) -> None:
 def test_executors_import_segmentation_from_the_shipped_zip(cluster: Cluster,
                                                             work: Path) -> None:
     python_env = cluster.build / "python-env" / "bin" / "python"
-    # Negative control: the pinned Python cannot import the project on its own.
-    bare = subprocess.run([str(python_env), "-c", "import segmentation"], cwd=work,
+    # Negative control: the pinned Python cannot import the project on its own (without
+    # the PYTHONPATH this test may run under).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    bare = subprocess.run([str(python_env), "-c", "import segmentation"], cwd=work, env=env,
                           capture_output=True, text=True, timeout=60)
     assert bare.returncode != 0 and "No module named 'segmentation'" in bare.stderr
     probe = work / "probe.py"
