@@ -7,8 +7,7 @@ customers="${1:-1000000}"
 scripts/setup.sh
 data="data/demo/customers"
 if [ ! -f "$data/.customers-$customers" ]; then
-  rm -rf "$data"
-  .venv/bin/segment generate --customers "$customers" --output "$data" --seed 7
+  .venv/bin/segment generate --customers "$customers" --output "$data" --seed 7 --overwrite
   touch "$data/.customers-$customers"
 fi
 .venv/bin/segment run --config conf/default.yaml --report

@@ -41,8 +41,9 @@ SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 ENV_SITE="$("$ENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 echo "$SITE" >"$ENV_SITE/segmentation_deps.pth"
 
-# Check it: the dependencies import, the project does not (from a neutral cwd).
-(cd / && "$ENV/bin/python" - <<'EOF'
+# Check it: the dependencies import, the project does not (from a neutral cwd, without
+# the caller's PYTHONPATH).
+(cd / && env -u PYTHONPATH "$ENV/bin/python" - <<'EOF'
 import importlib.util
 import sys
 

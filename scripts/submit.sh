@@ -7,47 +7,73 @@
 # Options (before the job script; everything after it goes to the job):
 #   --master URL              default: $SPARK_MASTER_URL, else the URL of the cluster
 #                             scripts/cluster.sh started (${SEGMENT_CLUSTER_DIR}/master.url)
+#   --env pinned|packed       how executors get their Python (default: pinned for local[...]
+#                             and loopback masters, packed for every other master):
+#                             pinned: an interpreter path that exists on every node (--python;
+#                               default the python-env scripts/package.sh builds here);
+#                             packed: scripts/pack_env.py's archive of the dependencies (no
+#                               pyspark, no project), shipped with --archives ENV#environment,
+#                               executors run ./environment/bin/python; nodes need only Java,
+#                               Spark and a Python of the same minor version at the same path
+#   --env-archive PATH|URI    packed, with this archive instead of building one
+#   --python PATH             pinned: the Python executors run (must exist on every node)
+#   --driver-host ADDR        the address executors use to reach the driver (default: the
+#                             one Spark chooses; 127.0.0.1 for local[...] and loopback masters)
+#   --deploy-mode client|cluster  default client; cluster only on YARN and Kubernetes (Spark
+#                             runs no Python driver inside a standalone cluster)
 #   --executor-memory M       default 1g (must fit in a worker's --memory)
 #   --driver-memory M         default 1g; with a local[...] master half the RAM (the driver
 #                             is the executor there, as in `segment run`)
 #   --total-executor-cores N  default: all the cores the cluster offers
-#   --python PATH             the Python executors AND the driver run (default: the
-#                             python-env that scripts/package.sh builds: the dependencies
-#                             without this project, so `segmentation` comes from the zip)
 #   --conf KEY=VALUE          any Spark setting (repeatable)
 #   --no-package              reuse the zip and python-env already built
 #
 # Steps: scripts/package.sh builds ${SEGMENT_BUILD_DIR:-build/submit}/segmentation.zip and
-# the python-env; spark-submit (the venv's pyspark) then runs the job in client mode with
-# the zip on --py-files, spark.pyspark.python / spark.pyspark.driver.python pinned, and all
-# traffic on 127.0.0.1. Relative paths in the config resolve against the current directory.
+# the python-env (the driver's Python in client mode: the dependencies without this
+# project, so `segmentation` comes from the zip); with --env packed, scripts/pack_env.py
+# builds env-<hash>.tar.gz there (once per dependency list and Python; SEGMENT_ENV_PYTHON
+# chooses the base interpreter). spark-submit (the venv's pyspark) then runs the job with
+# the zip on --py-files. Loopback (SPARK_LOCAL_IP, spark.driver.host/bindAddress) is forced
+# only for local[...] masters and masters on 127.x/localhost. The command is echoed on
+# stderr with the values of --conf keys that look secret (secret, password, token, access
+# key) replaced by ***. Relative paths in the config resolve against the current directory.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${SEGMENT_PYTHON:-$ROOT/.venv/bin/python}"
 BUILD="${SEGMENT_BUILD_DIR:-$ROOT/build/submit}"
 STATE="${SEGMENT_CLUSTER_DIR:-/tmp/segment-cluster}"
-HOST=127.0.0.1
+LOOPBACK=127.0.0.1
 
 die() { echo "submit.sh: $*" >&2; exit 2; }
 
 master="${SPARK_MASTER_URL:-}"
+env_mode=""
+env_archive=""
+python=""
+driver_host=""
+deploy_mode=client
 executor_memory=1g
 driver_memory=""
 total_cores=""
-python=""
 package=1
 confs=()
 while [[ $# -gt 0 ]]; do
+  [[ "$1" != -* || "$1" == --no-package || "$1" == -h || "$1" == --help || $# -ge 2 ]] \
+    || die "$1 needs a value"
   case "$1" in
     --master) master="$2"; shift 2 ;;
+    --env) env_mode="$2"; shift 2 ;;
+    --env-archive) env_archive="$2"; shift 2 ;;
+    --python) python="$2"; shift 2 ;;
+    --driver-host) driver_host="$2"; shift 2 ;;
+    --deploy-mode) deploy_mode="$2"; shift 2 ;;
     --executor-memory) executor_memory="$2"; shift 2 ;;
     --driver-memory) driver_memory="$2"; shift 2 ;;
     --total-executor-cores) total_cores="$2"; shift 2 ;;
-    --python) python="$2"; shift 2 ;;
     --conf) confs+=(--conf "$2"); shift 2 ;;
     --no-package) package=0; shift ;;
-    -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,39p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1 (options go before the job script)" ;;
     *) break ;;
   esac
@@ -64,6 +90,30 @@ if [[ -z "$master" ]]; then
   master="$(<"$STATE/master.url")"
 fi
 
+# Local mode, or a master on this machine's loopback: keep the driver on loopback too.
+loopback=0
+case "$master" in
+  local|local\[*) loopback=1 ;;
+  spark://127.*|spark://localhost:*|spark://localhost) loopback=1 ;;
+esac
+[[ -n "$env_archive" && -z "$env_mode" ]] && env_mode=packed
+if [[ -z "$env_mode" ]]; then
+  if ((loopback)); then env_mode=pinned; else env_mode=packed; fi
+fi
+case "$env_mode" in
+  pinned) [[ -z "$env_archive" ]] || die "--env-archive goes with --env packed, not pinned" ;;
+  packed) [[ -z "$python" ]] || die "--python goes with --env pinned; packed executors run ./environment/bin/python" ;;
+  *) die "--env must be pinned or packed, got '$env_mode'" ;;
+esac
+case "$deploy_mode" in
+  client) ;;
+  cluster)
+    [[ "$master" == yarn* || "$master" == k8s://* ]] \
+      || die "--deploy-mode cluster needs a YARN or Kubernetes master: Spark runs Python drivers on $master only in client mode"
+    [[ "$env_mode" == packed ]] || die "--deploy-mode cluster needs --env packed (the driver runs on a node)" ;;
+  *) die "--deploy-mode must be client or cluster, got '$deploy_mode'" ;;
+esac
+
 [[ -x "$PY" ]] || die "no Python at $PY (set SEGMENT_PYTHON)"
 if [[ -z "$driver_memory" ]]; then
   if [[ "$master" == local* ]]; then
@@ -78,36 +128,76 @@ fi
 BUILD="$(cd "$BUILD" && pwd)"
 zip="$BUILD/segmentation.zip"
 [[ -f "$zip" ]] || die "$zip missing: run scripts/package.sh (or drop --no-package)"
-python="${python:-$BUILD/python-env/bin/python}"
-[[ -x "$python" ]] || die "executor Python $python is not executable"
+# The driver's Python in client mode (the submitting machine has the python-env).
+driver_python="$BUILD/python-env/bin/python"
+[[ -x "$driver_python" ]] || die "driver Python $driver_python is not executable: run scripts/package.sh"
+
+archives=()
+if [[ "$env_mode" == packed ]]; then
+  if [[ -z "$env_archive" ]]; then
+    env_archive="$(SEGMENT_BUILD_DIR="$BUILD" "$PY" "$ROOT/scripts/pack_env.py")" \
+      || die "could not pack the executors' environment (see above)"
+  fi
+  [[ "$env_archive" == *://* || -f "$env_archive" ]] || die "environment archive $env_archive not found"
+  archives=(--archives "$env_archive#environment")
+  python=./environment/bin/python
+else
+  python="${python:-$BUILD/python-env/bin/python}"
+  [[ -x "$python" ]] || die "executor Python $python is not executable"
+fi
 
 export SPARK_HOME="${SPARK_HOME:-$("$PY" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')}"
-export SPARK_LOCAL_IP=$HOST
 # Belt and braces: spark.pyspark.* below win, but nothing may fall back to python3 on PATH.
 export PYSPARK_PYTHON="$python"
-export PYSPARK_DRIVER_PYTHON="$python"
+driver=()
+if [[ "$deploy_mode" == client ]]; then
+  export PYSPARK_DRIVER_PYTHON="$driver_python"
+  driver=(--conf "spark.pyspark.driver.python=$driver_python")
+else  # the driver runs on the cluster, with spark.pyspark.python (the archive's Python)
+  unset PYSPARK_DRIVER_PYTHON
+fi
 
+network=()
+if ((loopback)); then
+  export SPARK_LOCAL_IP=$LOOPBACK
+  driver_host="${driver_host:-$LOOPBACK}"
+  network=(--conf "spark.driver.bindAddress=$driver_host")
+fi
+[[ -n "$driver_host" ]] && network+=(--conf "spark.driver.host=$driver_host")
+
+# The quiet log4j2 config, by its path here: for a driver that runs here, and for
+# executors only where the nodes share this file system (pinned).
 log4j=()
-if [[ -f "$ROOT/conf/log4j2.properties" ]]; then
+if [[ -f "$ROOT/conf/log4j2.properties" && "$deploy_mode" == client ]]; then
   opt="-Dlog4j2.configurationFile=file://$ROOT/conf/log4j2.properties"
-  log4j=(--driver-java-options "$opt" --conf "spark.executor.extraJavaOptions=$opt")
+  log4j=(--driver-java-options "$opt")
+  [[ "$env_mode" == pinned ]] && log4j+=(--conf "spark.executor.extraJavaOptions=$opt")
 fi
 cores=()
 [[ -n "$total_cores" ]] && cores=(--total-executor-cores "$total_cores")
 
-set -x
-exec "$SPARK_HOME/bin/spark-submit" \
-  --master "$master" \
-  --deploy-mode client \
-  --name "$(basename "$job" .py)" \
-  --py-files "$zip" \
-  --driver-memory "$driver_memory" \
-  --executor-memory "$executor_memory" \
-  "${cores[@]}" \
-  --conf "spark.pyspark.python=$python" \
-  --conf "spark.pyspark.driver.python=$python" \
-  --conf "spark.driver.host=$HOST" \
-  --conf "spark.driver.bindAddress=$HOST" \
-  "${log4j[@]}" \
-  "${confs[@]}" \
-  "$job" "$@"
+cmd=("$SPARK_HOME/bin/spark-submit"
+  --master "$master"
+  --deploy-mode "$deploy_mode"
+  --name "$(basename "$job" .py)"
+  --py-files "$zip"
+  "${archives[@]}"
+  --driver-memory "$driver_memory"
+  --executor-memory "$executor_memory"
+  "${cores[@]}"
+  --conf "spark.pyspark.python=$python"
+  "${driver[@]}"
+  "${network[@]}"
+  "${log4j[@]}"
+  "${confs[@]}"
+  "$job" "$@")
+# Echo the command (not set -x: values of secret-looking --conf keys are masked).
+shown=()
+for arg in "${cmd[@]}"; do
+  if [[ "$arg" =~ ^([^=]*([Ss][Ee][Cc][Rr][Ee][Tt]|[Pp][Aa][Ss][Ss][Ww][Oo][Rr][Dd]|[Tt][Oo][Kk][Ee][Nn]|[Aa][Cc][Cc][Ee][Ss][Ss]\.?[Kk][Ee][Yy])[^=]*)= ]]; then
+    arg="${BASH_REMATCH[1]}=***"
+  fi
+  shown+=("$(printf '%q' "$arg")")
+done
+echo "+ ${shown[*]}" >&2
+exec "${cmd[@]}"

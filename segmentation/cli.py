@@ -3,8 +3,9 @@
 Only this module reads config files, builds Spark sessions and exits (``jobs/`` are thin
 spark-submit entry points that call :func:`main`). Everything that can be checked before
 Spark starts is checked here first. Every error a user can cause is printed as one line
-on stderr with an exit code per class (2 config, 3 input, 4 output, 5 runtime failure);
-``--debug`` adds the stack trace.
+on stderr with an exit code per class (2 config, 3 input, 4 output, 5 runtime failure of
+Spark or the machine, 70 internal error: a bug of ours, whose traceback goes to a file in
+the system temp directory); ``--debug`` adds the stack trace.
 """
 
 from __future__ import annotations
@@ -16,8 +17,18 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from segmentation.core.errors import RUNTIME_FAILURE_EXIT_CODE, ConfigError, SegmentationError
-from segmentation.core.failures import runtime_failure
+from segmentation.core.errors import (
+    INTERNAL_ERROR_EXIT_CODE,
+    RUNTIME_FAILURE_EXIT_CODE,
+    ConfigError,
+    SegmentationError,
+)
+from segmentation.core.failures import (
+    internal_error,
+    is_internal_error,
+    runtime_failure,
+    save_traceback,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -64,19 +75,24 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(handler=_report)
 
     gen = sub.add_parser("generate", help="write a synthetic customer table to Parquet")
-    gen.add_argument("--customers", type=positive_int, required=True)
-    gen.add_argument("--output", required=True)
-    gen.add_argument("--seed", type=int, default=0)
+    add_generate_arguments(gen)
     gen.set_defaults(handler=_generate)
 
     gen_tx = sub.add_parser(
         "generate-transactions", help="write synthetic transaction lines to Parquet"
     )
-    gen_tx.add_argument("--customers", type=positive_int, required=True)
-    gen_tx.add_argument("--output", required=True)
-    gen_tx.add_argument("--seed", type=int, default=0)
+    add_generate_arguments(gen_tx)
     gen_tx.set_defaults(handler=_generate_transactions)
     return parser
+
+
+def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of the two generators."""
+    parser.add_argument("--customers", type=positive_int, required=True)
+    parser.add_argument("--output", required=True, help="directory, empty or absent")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace --output whole when it is not empty")
 
 
 def add_score_arguments(parser: argparse.ArgumentParser) -> None:
@@ -137,7 +153,11 @@ def configure_logging(debug: bool = False) -> None:
 
 
 def guarded(action: Callable[[], Any], *, debug: bool) -> int:
-    """Run ``action``; turn any failure into one stderr line and the exit code of its class."""
+    """Run ``action``; turn any failure into one stderr line and the exit code of its class.
+
+    A bug of ours (see :func:`is_internal_error`) is told apart from a failure of Spark or
+    the machine: users report the first, and retry or resize for the second.
+    """
     try:
         action()
     except SegmentationError as exc:
@@ -148,9 +168,12 @@ def guarded(action: Callable[[], Any], *, debug: bool) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - Spark/py4j failures: one line unless --debug
+    except Exception as exc:  # noqa: BLE001 - Spark, machine or our bug: one line unless --debug
         if debug:
             log.exception("failed")
+        if is_internal_error(exc):
+            print(f"error: {internal_error(exc, save_traceback(exc))}", file=sys.stderr)
+            return INTERNAL_ERROR_EXIT_CODE
         print(f"error: {runtime_failure(exc)}", file=sys.stderr)
         return RUNTIME_FAILURE_EXIT_CODE
     return 0
@@ -224,15 +247,22 @@ def _report(args: argparse.Namespace) -> None:
 def _generate(args: argparse.Namespace) -> None:
     from segmentation.synthetic.customers import generate_customers
 
-    rows = generate_customers(args.customers, args.output, seed=args.seed)
-    log.info("wrote %d customers to %s", rows, args.output)
+    _generated(args, generate_customers, "customers")
 
 
 def _generate_transactions(args: argparse.Namespace) -> None:
     from segmentation.synthetic.transactions import generate_transactions
 
-    rows = generate_transactions(args.customers, args.output, seed=args.seed)
-    log.info("wrote %d transaction lines to %s", rows, args.output)
+    _generated(args, generate_transactions, "transaction lines")
+
+
+def _generated(args: argparse.Namespace, generate: Callable[..., int], what: str) -> None:
+    """Write ``generate``'s table into ``--output`` as a whole (``--overwrite`` to replace)."""
+    from segmentation.core.atomic import replaced_directory
+
+    with replaced_directory(args.output, overwrite=args.overwrite) as out:
+        rows = generate(args.customers, out.path, seed=args.seed)
+    log.info("wrote %d %s to %s", rows, what, args.output)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from segmentation.config import Config
-from segmentation.core.atomic import atomic_output, check_output_target
+from segmentation.core.atomic import ClaimedOutput, claimed_output
 from segmentation.core.runinfo import StageTimer, versions
 from segmentation.data.customers import Customers, load_customers
 from segmentation.model.assign import ids_by_size
@@ -39,15 +39,23 @@ log = logging.getLogger(__name__)
 
 
 def run_segmentation(spark: SparkSession, cfg: Config) -> dict[str, Any]:
-    """Run the whole job and write every output under ``cfg.output.path``; return the manifest."""
+    """Run the whole job and write every output under ``cfg.output.path``; return the manifest.
+
+    The output's lock is held from the first step to the last: a second run on the same
+    path is refused at once.
+    """
+    with claimed_output(cfg.output.path, cfg.output.mode, spark=spark) as claim:
+        return _segment(spark, cfg, claim)
+
+
+def _segment(spark: SparkSession, cfg: Config, claim: ClaimedOutput) -> dict[str, Any]:
     started = dt.datetime.now(dt.timezone.utc)
     timer = StageTimer()
-    check_output_target(cfg.output.path, cfg.output.mode, spark=spark)
     previous_run = load_previous_run(spark, cfg.model.previous_run, cfg.features)
     with timer.stage("read_and_validate"):
         customers = load_customers(spark, cfg.input, cfg.features)
         check_enough_rows(customers.rows_used, cfg.model)
-    with atomic_output(cfg.output.path, cfg.output.mode, spark=spark) as out:
+    with claim.staging() as out:
         with timer.stage("prepare_features"):
             prepared = prepare_rows(customers.rows, cfg.features, cfg.input.id_column,
                                     seed=cfg.model.seed)

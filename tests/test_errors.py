@@ -243,6 +243,8 @@ def test_a_failed_spark_task_is_one_line_naming_its_cause(spark, capsys):
 class Py4JLikeError(Exception):
     """The text of the py4j error a 20M-row run with a 1g driver died of (trace shortened)."""
 
+    __module__ = "py4j.protocol"  # like py4j's Py4JJavaError: Spark's failure, not our bug
+
     def __str__(self) -> str:
         return (
             "An error occurred while calling o620.collectToPython.\n"

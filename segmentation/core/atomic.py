@@ -18,14 +18,16 @@ import json
 import logging
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from segmentation.core.errors import OutputError
 from segmentation.core.fs import FileSystem, absolute, file_system, local_path, name_of, parent_of
+from segmentation.core.lock import OutputLock
 from segmentation.core.runinfo import first_line
 
 if TYPE_CHECKING:
@@ -62,58 +64,118 @@ class StagedOutput:
         self.write_text(name, frame.to_csv(index=False, float_format="%.10g"))
 
 
-def check_output_target(
-    path: str, mode: str, *, spark: SparkSession | None = None, name: str = "output.path",
-    overwrite_hint: str = "set output.mode: overwrite",
-) -> None:
+def _check_target(fs: FileSystem, path: str, mode: str, name: str, overwrite_hint: str
+                  ) -> None:
     """Fail early (before any expensive work) when the output cannot be written as configured.
 
     ``name`` and ``overwrite_hint`` word the message the way the user gave the path (a
-    config key, or a command-line option).
+    config key, or a command-line option). Runs under the lock: it may restore outputs an
+    interrupted swap left aside.
     """
-    path = path.rstrip("/")
-    fs = file_system(path, spark)
     restore_interrupted_swap(fs, path)
     if fs.exists(path):
         if not fs.is_dir(path):
             raise OutputError(f"{name} {path} exists and is a file, not a directory")
         if mode == "error":
             raise OutputError(f"{name} {path} already exists ({overwrite_hint} to replace it)")
+
+
+@dataclass(frozen=True)
+class ClaimedOutput:
+    """An output path this run holds the lock of; :meth:`staging` writes it atomically."""
+
+    fs: FileSystem
+    path: str
+    mode: str
+    name: str
+    lock: OutputLock
+
+    @contextmanager
+    def staging(self) -> Iterator[StagedOutput]:
+        """Yield a staging directory; on success mark it ``_SUCCESS`` and swap it into place.
+
+        On any exception the staging directory is removed and the path is left as it was.
+        """
+        fs, path, name = self.fs, self.path, self.name
+        parent, base = parent_of(path), name_of(path)
+        remove_stale(fs, parent, base)  # safe: no other run holds the lock
+        run_id = self.lock.holder.run_id
+        staging = absolute(f"{parent}/.{base}{_STAGING}{run_id}")  # Spark writes into it
+        probe = f"{staging}/.probe"
+        step = f"create the staging directory {staging}"
+        try:
+            fs.mkdirs(staging)
+            step = f"write a file in {staging}"
+            fs.write_bytes(probe, b"")
+            step = f"delete a file in {staging}"
+            fs.delete(probe)
+        except (OSError, pa.ArrowException) as exc:
+            raise OutputError(f"{name} {path} is not writable: cannot {step}: "
+                              f"{first_line(exc)}") from exc
+        try:
+            yield StagedOutput(fs, staging)
+            fs.write_bytes(f"{staging}/{SUCCESS_MARKER}", b"")
+            self.lock.check_held()
+            _swap(fs, staging, path, f"{parent}/.{base}{_PREVIOUS}{run_id}", self.mode, name)
+        except BaseException:
+            fs.delete(staging)
+            raise
+        log.info("outputs written to %s", path)
+
+
+@contextmanager
+def claimed_output(
+    path: str, mode: str, *, spark: SparkSession | None = None, name: str = "output.path",
+    overwrite_hint: str = "set output.mode: overwrite",
+) -> Iterator[ClaimedOutput]:
+    """Hold the lock of ``path`` for the duration of the ``with`` block, and check it can
+    be written as configured before any expensive work.
+
+    ``name`` and ``overwrite_hint`` word messages the way the user gave the path (a config
+    key, or a command-line option).
+
+    A job opens this first and writes through :meth:`ClaimedOutput.staging`; a second run
+    on the same path is refused here (an :class:`OutputError` naming the holder). A Spark
+    session is needed only for paths that are not local.
+    """
+    path = path.rstrip("/")
+    fs = file_system(path, spark)
     parent = parent_of(path)
     if fs.exists(parent) and not fs.is_dir(parent):
         raise OutputError(f"the parent of {name} {path} is a file, not a directory")
+    try:
+        fs.mkdirs(parent)
+    except (OSError, pa.ArrowException) as exc:
+        raise OutputError(f"{name} {path} is not writable: cannot create its parent "
+                          f"directory {parent}: {first_line(exc)}") from exc
+    with OutputLock(fs, path, name=name) as lock:
+        _check_target(fs, path, mode, name, overwrite_hint)
+        yield ClaimedOutput(fs, path, mode, name, lock)
 
 
 @contextmanager
 def atomic_output(
     path: str, mode: str, *, spark: SparkSession | None = None, name: str = "output.path",
 ) -> Iterator[StagedOutput]:
-    """Yield a staging directory; on success mark it ``_SUCCESS`` and swap it into ``path``.
+    """:func:`claimed_output` and its staging directory in one step, for short jobs."""
+    with claimed_output(path, mode, spark=spark, name=name) as claim, claim.staging() as out:
+        yield out
 
-    On any exception the staging directory is removed and ``path`` is left as it was. A
-    Spark session is needed only for paths that are not local.
+
+@contextmanager
+def replaced_directory(path: str, *, overwrite: bool, name: str = "--output",
+                       flag: str = "--overwrite") -> Iterator[StagedOutput]:
+    """A directory written whole: refused when ``path`` holds anything unless ``overwrite``,
+    which replaces it entirely (part files of an earlier, larger write never survive).
+
+    Written like a job's outputs: under the path's lock, into a staging directory that is
+    swapped into place when complete.
     """
-    path = path.rstrip("/")
-    fs = file_system(path, spark)
-    check_output_target(path, mode, spark=spark, name=name)
-    parent, base = parent_of(path), name_of(path)
-    remove_stale(fs, parent, base)
-    run_id = uuid.uuid4().hex[:12]
-    staging = absolute(f"{parent}/.{base}{_STAGING}{run_id}")  # Spark writes into it
-    try:
-        fs.mkdirs(staging)
-        fs.write_bytes(f"{staging}/.probe", b"")
-        fs.delete(f"{staging}/.probe")
-    except Exception as exc:
-        raise OutputError(f"{name} {path} is not writable: {first_line(exc)}") from exc
-    try:
-        yield StagedOutput(fs, staging)
-        fs.write_bytes(f"{staging}/{SUCCESS_MARKER}", b"")
-        _swap(fs, staging, path, f"{parent}/.{base}{_PREVIOUS}{run_id}", mode, name)
-    except BaseException:
-        fs.delete(staging)
-        raise
-    log.info("outputs written to %s", path)
+    with claimed_output(path, "overwrite", name=name) as claim:
+        if not overwrite and claim.fs.list_names(claim.path):
+            raise OutputError(f"{name} {claim.path} is not empty (pass {flag} to replace it)")
+        with claim.staging() as out:
+            yield out
 
 
 def _swap(fs: FileSystem, staging: str, path: str, previous: str, mode: str, name: str

@@ -34,6 +34,9 @@ class OutputError(SegmentationError):
 #: Exit code for failures that are not the user's input (Spark or the machine failed).
 RUNTIME_FAILURE_EXIT_CODE = 5
 
+#: Exit code for a bug in this package's own code (``EX_SOFTWARE`` of ``sysexits.h``).
+INTERNAL_ERROR_EXIT_CODE = 70
+
 
 class SparkUnavailableError(SegmentationError):
     """Spark cannot be reached (for example a Spark Connect server that does not answer)."""

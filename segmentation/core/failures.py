@@ -1,20 +1,88 @@
-"""Failures that are not the user's input (Spark or the machine), told in one line.
+"""Failures that are not the user's input, told in one line: Spark's or the machine's
+(exit code 5) or a bug of ours (an internal error, exit code 70).
 
 A failed Spark job reaches Python as a py4j error in classic mode (its first line only
 names the JVM call; the cause follows) and as a ``pyspark.errors`` exception over Spark
 Connect (the cause first, then the JVM stack trace); both are read here from their text.
+A Python exception raised inside a Spark task (a ``mapInArrow`` function, a Python
+pipeline stage) arrives the same way, with the worker's Python traceback in the text: when
+that traceback runs through a file of this package, the bug is ours, not Spark's.
 """
 
 from __future__ import annotations
 
+import builtins
+import datetime as dt
+import os
 import re
+import sys
+import tempfile
+import traceback
+from pickle import PicklingError
 
 from pyspark.errors import PySparkException
+
+#: Python exceptions of the machine, not of our code, wherever they are raised.
+_MACHINE = (OSError, MemoryError)
+#: PySpark's own exceptions for a call made wrongly (by our code): bugs of ours.
+_MISUSE = (AssertionError, AttributeError, LookupError, NotImplementedError, TypeError,
+           ValueError, PicklingError)
+#: A frame of the Python traceback of a Spark task in a file of this package.
+_OUR_FRAME = re.compile(r'File "[^"\n]*[/\\]segmentation[/\\][^"\n]*\.py", line \d+')
+#: The last line of a Python traceback: ``module.Name: message`` (or just ``Name``).
+_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*)(?::\s?(.*))?$")
 
 
 def is_spark_error(exc: BaseException) -> bool:
     """True for an exception raised by Spark (either mode), not by Python code of ours."""
-    return isinstance(exc, PySparkException) or type(exc).__name__ == "Py4JJavaError"
+    return isinstance(exc, PySparkException) or type(exc).__module__.startswith("py4j")
+
+
+def is_internal_error(exc: BaseException) -> bool:
+    """True when ``exc`` (not a :class:`SegmentationError`) is a bug in this package's code.
+
+    Spark's failures (lost executors, out of memory, I/O) and the machine's (``OSError``,
+    ``MemoryError``) are not; a Python exception that our code raised inside a Spark task
+    is, unless it is itself the machine's.
+    """
+    if isinstance(exc, _MACHINE):
+        return False
+    if isinstance(exc, PySparkException) and isinstance(exc, _MISUSE):
+        return True
+    if is_spark_error(exc):
+        return our_task_exception(str(exc)) is not None
+    return True
+
+
+def our_task_exception(text: str) -> str | None:
+    """``Name: message`` of the Python exception a Spark task of ours raised, else None.
+
+    ``text`` is a Spark error's text; it holds the worker's Python traceback when a Python
+    function in a task raised. It counts as ours when a frame of that traceback is in a file
+    of this package and the exception is not the machine's (``OSError``, ``MemoryError``).
+    """
+    found = _task_exception(text)
+    if found is None or not found[1]:
+        return None
+    line = found[0]
+    machine = getattr(builtins, line.partition(":")[0].rpartition(".")[2], None)
+    if isinstance(machine, type) and issubclass(machine, _MACHINE):
+        return None
+    return line
+
+
+def _task_exception(text: str) -> tuple[str, bool] | None:
+    """The last line of the last Python traceback in ``text``, and whether a frame of it
+    is in a file of this package; None without a traceback."""
+    start = text.rfind("Traceback (most recent call last):")
+    if start < 0:
+        return None
+    lines = text[start:].splitlines()[1:]
+    ours = any(_OUR_FRAME.search(line) for line in lines)
+    for line in lines:
+        if _EXCEPTION_LINE.match(line):
+            return line.strip()[:300], ours
+    return None
 
 
 def runtime_failure(exc: BaseException) -> str:
@@ -26,14 +94,43 @@ def runtime_failure(exc: BaseException) -> str:
     return f"runtime failure: {one_line(exc)}"
 
 
+def internal_error(exc: BaseException, traceback_file: str | None) -> str:
+    """One line for a bug of ours: what was raised, and where its traceback was written."""
+    cause = our_task_exception(str(exc)) if is_spark_error(exc) else None
+    where = " in a Spark task" if cause else ""
+    saved = (f"traceback in {traceback_file}" if traceback_file
+             else "the traceback could not be written; run with --debug to see it")
+    return (f"internal error{where} (a bug in segmentation, not in your input): "
+            f"{cause or one_line(exc)}; {saved}")
+
+
+def save_traceback(exc: BaseException) -> str | None:
+    """Write ``exc``'s traceback (and the command) to a new file in the system temp
+    directory; return its path, or None when it cannot be written."""
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    header = (f"segment {' '.join(sys.argv[1:])}\n"
+              f"at {dt.datetime.now(dt.timezone.utc).isoformat()}, pid {os.getpid()}\n\n")
+    try:
+        handle, path = tempfile.mkstemp(prefix="segment-internal-error-", suffix=".txt")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(header + text)
+    except OSError:
+        return None
+    return path
+
+
 def one_line(exc: BaseException) -> str:
     """The meaningful line of an exception.
 
     In classic mode the first line of a py4j error only names the JVM call: its cause is the
     Java exception after it, and, when a task failed, the exception of that task ("most
-    recent failure: Lost task ...: CAUSE"). Over Connect the first line is the cause.
+    recent failure: Lost task ...: CAUSE"). Over Connect the first line is the cause. When
+    Python code in a task raised, the cause is the last line of its Python traceback.
     """
     text = str(exc).strip()
+    python = _task_exception(text)
+    if python is not None:
+        return python[0]
     task = re.search(r"most recent failure: Lost task .*?\(TID \d+\) \([^)]*\): ([^\n]+)", text)
     if task:
         return task.group(1).strip()[:300]

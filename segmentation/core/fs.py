@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
@@ -35,6 +36,8 @@ class FileSystem(Protocol):
     def data_files(self, path: str) -> list[str]: ...
     def write_bytes(self, path: str, data: bytes) -> None: ...
     def read_bytes(self, path: str) -> bytes: ...
+    def create_new(self, path: str, data: bytes) -> bool: ...
+    def replace_bytes(self, path: str, data: bytes) -> None: ...
 
 
 def local_path(path: str) -> str | None:
@@ -120,6 +123,28 @@ class LocalFS:
     def read_bytes(self, path: str) -> bytes:
         with open(self._p(path), "rb") as handle:
             return handle.read()
+
+    def create_new(self, path: str, data: bytes) -> bool:
+        """Create ``path`` holding ``data`` unless it exists; False when it does.
+
+        Atomic: the bytes go to a unique temporary file that is hard-linked to ``path``
+        (``link(2)`` fails when ``path`` exists), so no reader ever sees a partial file.
+        """
+        temporary = _sibling(self._p(path), "new")
+        self.write_bytes(temporary, data)
+        try:
+            os.link(temporary, self._p(path))
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(temporary)
+        return True
+
+    def replace_bytes(self, path: str, data: bytes) -> None:
+        """Replace ``path``'s bytes in one step (a temporary file renamed over it)."""
+        temporary = _sibling(self._p(path), "replace")
+        self.write_bytes(temporary, data)
+        os.replace(temporary, self._p(path))
 
 
 class ArrowFS:
@@ -210,8 +235,40 @@ class ArrowFS:
         with self._fs.open_input_stream(self._p(path)) as stream:
             return bytes(stream.read())
 
+    def create_new(self, path: str, data: bytes) -> bool:
+        """Create ``path`` holding ``data`` unless it exists; False when it does.
+
+        The best pyarrow allows, which has no create-if-absent: a unique temporary file
+        moved to ``path``, then read back. On HDFS the move is a rename that fails when
+        ``path`` exists, so this is atomic; on object stores (S3, GCS, Azure) a move
+        overwrites, so two writers starting within the same moment can both succeed (the
+        read-back catches only the one that wrote first and looked last).
+        """
+        if self.exists(path):
+            return False
+        temporary = _sibling(path, "new")
+        self.write_bytes(temporary, data)
+        try:
+            self._fs.move(self._p(temporary), self._p(path))
+        except (pa.ArrowException, OSError):
+            self.delete(temporary)
+            if self.exists(path):
+                return False
+            raise
+        return self.read_bytes(path) == data
+
+    def replace_bytes(self, path: str, data: bytes) -> None:
+        """Replace ``path``'s bytes (one PUT on object stores; a new file on HDFS)."""
+        self.write_bytes(path, data)
+
 
 _S3_SCHEMES = ("s3", "s3a", "s3n")
+
+
+def _sibling(path: str, purpose: str) -> str:
+    """A unique hidden name next to ``path`` for a file written before it is moved there."""
+    parent, name = parent_of(path), name_of(path)
+    return f"{parent}/.{name}.{purpose}-{uuid.uuid4().hex[:12]}"
 
 
 def _s3_options(spark: SparkSession | None) -> dict[str, Any]:

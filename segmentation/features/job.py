@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from segmentation.core.atomic import atomic_output, check_output_target
+from segmentation.core.atomic import ClaimedOutput, claimed_output
 from segmentation.core.caching import cached
 from segmentation.core.errors import ConfigError, InputDataError
 from segmentation.core.fs import absolute
@@ -48,11 +48,19 @@ FEATURES_DIR = "features"
 
 
 def run_features(spark: SparkSession, cfg: FeaturesJobConfig) -> dict[str, Any]:
-    """Build the customer features of ``cfg`` and write them; return the manifest."""
+    """Build the customer features of ``cfg`` and write them; return the manifest.
+
+    The output's lock is held for the whole job (a second run on the path is refused).
+    """
+    with claimed_output(cfg.output.path, cfg.output.mode, spark=spark) as claim:
+        return _build_features(spark, cfg, claim)
+
+
+def _build_features(spark: SparkSession, cfg: FeaturesJobConfig, claim: ClaimedOutput
+                    ) -> dict[str, Any]:
     started = dt.datetime.now(dt.timezone.utc)
     timer = StageTimer()
     tx = cfg.transactions
-    check_output_target(cfg.output.path, cfg.output.mode, spark=spark)
     with timer.stage("read_and_validate"):
         lines = standard_lines(read_transactions(spark, tx), tx)
         stats = scan_lines(lines, tx)
@@ -75,7 +83,7 @@ def run_features(spark: SparkSession, cfg: FeaturesJobConfig) -> dict[str, Any]:
         features = customer_features(as_of=as_of)(summary)
         if cfg.features.rfm_scores:
             features = with_rfm_scores(features)
-        with atomic_output(cfg.output.path, cfg.output.mode, spark=spark) as out:
+        with claim.staging() as out:
             with timer.stage("write_features"):
                 features.write.parquet(out.file(FEATURES_DIR))
             finished = dt.datetime.now(dt.timezone.utc)

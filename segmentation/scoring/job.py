@@ -24,7 +24,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from segmentation.config import Config, config_from_dict
-from segmentation.core.atomic import atomic_output, check_output_target
+from segmentation.core.atomic import ClaimedOutput, claimed_output
 from segmentation.core.caching import cached
 from segmentation.core.configfile import check_paths_apart
 from segmentation.core.runinfo import StageTimer, versions
@@ -47,17 +47,23 @@ def score_customers(
     directory is not a finished run, or the input lacks a column the model needs or breaks
     the run's validation rules.
     """
-    started = dt.datetime.now(dt.timezone.utc)
-    timer = StageTimer()
     check_paths_apart(input_path, output_path, "--input", "--output")
     check_paths_apart(model_run, output_path, "--model", "--output")
-    check_output_target(output_path, mode, spark=spark, name="--output",
-                        overwrite_hint="pass --mode overwrite")
+    with claimed_output(output_path, mode, spark=spark, name="--output",
+                        overwrite_hint="pass --mode overwrite") as claim:
+        return _score(spark, claim, model_run=model_run, input_path=input_path)
+
+
+def _score(spark: SparkSession, claim: ClaimedOutput, *, model_run: str, input_path: str
+           ) -> dict[str, Any]:
+    started = dt.datetime.now(dt.timezone.utc)
+    timer = StageTimer()
+    output_path, mode = claim.path, claim.mode
     run = load_finished_run(spark, model_run, key="--model")
     cfg = scoring_config(run, input_path=input_path, output_path=output_path, mode=mode)
     with timer.stage("read_and_validate"):
         customers = load_customers(spark, cfg.input, cfg.features)
-    with atomic_output(output_path, mode, spark=spark, name="--output") as out:
+    with claim.staging() as out:
         with timer.stage("score"):
             labels = cached(run.model.transform(customers.rows)
                             .select(cfg.input.id_column, SEGMENT_COL, DISTANCE_COL))

@@ -22,9 +22,14 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
+from support.cluster_runs import (
+    RUN_TIMEOUT,
+    assert_same_labels,
+    finish,
+    segment_args,
+)
 
 from segmentation.synthetic.customers import generate_customers
 
@@ -33,14 +38,6 @@ from .conftest import ROOT, SCRIPTS, Cluster
 pytestmark = pytest.mark.cluster
 
 SEGMENT = str(Path(sys.executable).parent / "segment")
-RUN_TIMEOUT = 900  # seconds for one job run; the machine is shared, runs are slow under load
-#: A small, fast sweep; identical for the cluster runs and the local reference runs.
-SWEEP = [
-    "--set", "model.k_min=2", "--set", "model.k_max=6", "--set", "model.restarts=2",
-    "--set", "input.partitions=4", "--set", "evaluation.sample_size=500",
-    "--set", "output.pca_sample_size=300", "--set", "spark.spark.sql.shuffle.partitions=4",
-    "--set", "spark.spark.ui.enabled=false",
-]
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -84,11 +81,6 @@ def cluster_run(cluster: Cluster, work: Path, customers: Path) -> Path:
 # --------------------------------------------------------------------------- helpers
 
 
-def segment_args(customers: Path, out: Path) -> list[str]:
-    """Overrides of conf/default.yaml (the caller passes --config)."""
-    return ["--set", f"input.path={customers}", "--set", f"output.path={out}", *SWEEP]
-
-
 def submit(cluster: Cluster, job: str, args: Sequence[str], cwd: Path,
            name: str) -> tuple[subprocess.Popen[bytes], Path]:
     """Start scripts/submit.sh in its own process group; driver output goes to a log file."""
@@ -100,18 +92,6 @@ def submit(cluster: Cluster, job: str, args: Sequence[str], cwd: Path,
         proc = subprocess.Popen(cmd, cwd=cwd, env=cluster.env, stdout=sink,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     return proc, log
-
-
-def finish(proc: subprocess.Popen[bytes], log: Path, timeout: float = RUN_TIMEOUT) -> str:
-    try:
-        rc = proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        pytest.fail(f"job did not finish in {timeout}s:\n{log.read_text()[-4000:]}")
-    text = log.read_text()
-    assert rc == 0, f"job failed (exit {rc}):\n{text[-6000:]}"
-    return text
 
 
 def wait_for(proc: subprocess.Popen[bytes], log: Path, ready: Callable[[], bool], what: str,
@@ -130,41 +110,6 @@ def wait_for(proc: subprocess.Popen[bytes], log: Path, ready: Callable[[], bool]
 def wait_for_line(proc: subprocess.Popen[bytes], log: Path, needle: str) -> None:
     wait_for(proc, log, lambda: needle in log.read_text(errors="replace"),
              f"{needle!r} in the driver log")
-
-
-def labels(run: Path) -> pd.DataFrame:
-    frame = pd.read_parquet(run / "labels")
-    return frame.sort_values("customer_id").reset_index(drop=True)
-
-
-def centers(run: Path) -> np.ndarray:
-    """The saved KMeans centres, in cluster index order (read straight from the model files)."""
-    stage = next(p for p in (run / "model" / "stages").iterdir() if "KMeans" in p.name)
-    data = pd.read_parquet(stage / "data").sort_values("clusterIdx")
-    return np.array([np.asarray(v["values"], dtype=float) for v in data["clusterCenter"]])
-
-
-def assert_same_labels(run: Path, reference: Path) -> None:
-    got, want = labels(run), labels(reference)
-    assert got["customer_id"].tolist() == want["customer_id"].tolist()
-    differ = (got["segment"] != want["segment"]).sum()
-    assert differ == 0, f"{differ} of {len(got)} customers got another segment"
-    manifest = json.loads((run / "manifest.json").read_text())
-    expected = json.loads((reference / "manifest.json").read_text())
-    assert manifest["chosen_k"] == expected["chosen_k"]
-    assert manifest["segments"] == expected["segments"]
-    # Compared as a set: which restart wins a tie (equal cost up to rounding) and so the
-    # order of MLlib's cluster indices may differ between masters (see docs/cluster.md).
-    got_c, want_c = sorted_rows(centers(run)), sorted_rows(centers(reference))
-    print(f"max |centre difference| {run.name} vs {reference.name}: "
-          f"{float(np.max(np.abs(got_c - want_c))):.3g}; final seed "
-          f"{manifest['final_seed']} vs {expected['final_seed']}")
-    np.testing.assert_allclose(got_c, want_c, rtol=0, atol=1e-9)
-    np.testing.assert_allclose(got["distance"], want["distance"], rtol=0, atol=1e-9)
-
-
-def sorted_rows(x: np.ndarray) -> np.ndarray:
-    return x[np.lexsort(np.round(x, 6).T[::-1])]
 
 
 def tree_digest(path: Path) -> dict[str, str]:
@@ -203,8 +148,10 @@ def test_cluster_is_up_on_loopback(cluster: Cluster) -> None:
 def test_executors_import_segmentation_from_the_shipped_zip(cluster: Cluster,
                                                             work: Path) -> None:
     python_env = cluster.build / "python-env" / "bin" / "python"
-    # Negative control: the pinned Python cannot import the project on its own.
-    bare = subprocess.run([str(python_env), "-c", "import segmentation"], cwd=work,
+    # Negative control: the pinned Python cannot import the project on its own (without
+    # the PYTHONPATH this test may run under).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    bare = subprocess.run([str(python_env), "-c", "import segmentation"], cwd=work, env=env,
                           capture_output=True, text=True, timeout=60)
     assert bare.returncode != 0 and "No module named 'segmentation'" in bare.stderr
     probe = work / "probe.py"
