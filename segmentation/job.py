@@ -21,6 +21,7 @@ from segmentation.config import Config
 from segmentation.core.atomic import atomic_output, check_output_target
 from segmentation.core.runinfo import StageTimer, versions
 from segmentation.data.customers import Customers, load_customers
+from segmentation.data.sources import source_summary
 from segmentation.model.assign import ids_by_size
 from segmentation.model.fit import (
     ChosenModel,
@@ -98,7 +99,7 @@ def run_manifest(cfg: Config, chosen: ChosenModel, customers: Customers,
         "constant_columns": customers.profile.constant_columns,
         "config": cfg.to_dict(),
         "seed": cfg.model.seed,
-        "input": {"path": cfg.input.path, "id_column": cfg.input.id_column},
+        "input": {**source_summary(cfg.input), "id_column": cfg.input.id_column},
         "features": {"numeric": cfg.features.numeric, "categorical": cfg.features.categorical,
                      "log1p": cfg.features.log1p},
     }

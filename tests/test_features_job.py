@@ -135,7 +135,7 @@ def test_unusable_inputs_fail_with_one_clear_message(
         run_features(spark, features_config_from_dict(missing))
 
     cfg = job_config(tmp_path / "x.csv", tmp_path / "o4", format="csv", csv_schema="a INT,, b")
-    with pytest.raises(ConfigError, match="transactions.csv_schema is not a valid"):
+    with pytest.raises(ConfigError, match="transactions.schema is not a valid"):
         run_features(spark, features_config_from_dict(cfg))
     assert not any((tmp_path / f"o{i}").exists() for i in range(5))  # nothing written
 
@@ -147,10 +147,10 @@ def test_unusable_inputs_fail_with_one_clear_message(
                               "transactions.customer_id"),
         ({"amount": "Amount"}, "transactions.amount and transactions.quantity/unit_price"),
         ({"unit_price": None}, "transactions.unit_price is not set"),
-        ({"format": "csv"}, "transactions.csv_schema is required"),
-        ({"csv_schema": "a INT"}, "transactions.csv_schema is set but transactions.format is "
-                                  "parquet"),
-        ({"format": "json"}, "transactions.format must be one of parquet, csv"),
+        ({"format": "csv"}, "transactions.format is csv but transactions.schema is not set"),
+        ({"csv_schema": "a INT", "schema": "a INT"},
+         "transactions.csv_schema and transactions.schema are both set"),
+        ({"table": "db.lines"}, "give exactly one of transactions.path, transactions.table"),
         ({"product": "CustomerID"}, "transactions.product and transactions.customer_id both "
                                     "name column 'CustomerID'"),
         ({"as_of": "10/12/2011"}, "transactions.as_of '10/12/2011' is not an ISO 8601"),

@@ -14,17 +14,15 @@ import datetime as dt
 import logging
 from typing import Any
 
-from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segmentation.core.atomic import atomic_output, check_output_target
 from segmentation.core.caching import cached
-from segmentation.core.errors import ConfigError, InputDataError
-from segmentation.core.fs import absolute
-from segmentation.core.runinfo import StageTimer, first_line, versions
-from segmentation.data.read import read_parquet
+from segmentation.core.errors import InputDataError
+from segmentation.core.runinfo import StageTimer, versions
+from segmentation.data.sources import read_source, source_name, source_summary
 from segmentation.features.config import FeaturesJobConfig, TransactionsConfig, parse_as_of
 from segmentation.features.transforms import (
     DROP_REASONS,
@@ -54,7 +52,7 @@ def run_features(spark: SparkSession, cfg: FeaturesJobConfig) -> dict[str, Any]:
     tx = cfg.transactions
     check_output_target(cfg.output.path, cfg.output.mode, spark=spark)
     with timer.stage("read_and_validate"):
-        lines = standard_lines(read_transactions(spark, tx), tx)
+        lines = standard_lines(read_source(spark, tx, "transactions"), tx)
         stats = scan_lines(lines, tx)
         if tx.as_of is not None:
             as_of, as_of_source = parse_as_of(tx.as_of), "config"
@@ -83,7 +81,7 @@ def run_features(spark: SparkSession, cfg: FeaturesJobConfig) -> dict[str, Any]:
                 "job": "features",
                 "as_of": as_of.isoformat(),
                 "as_of_source": as_of_source,
-                "input": {"path": tx.path, "format": tx.format},
+                "input": source_summary(tx),
                 "timestamp_range": {
                     "first": from_micros(stats["earliest_us"]).isoformat(),
                     "last": from_micros(stats["latest_us"]).isoformat(),
@@ -113,34 +111,6 @@ def run_features(spark: SparkSession, cfg: FeaturesJobConfig) -> dict[str, Any]:
     return manifest
 
 
-def read_transactions(spark: SparkSession, tx: TransactionsConfig) -> DataFrame:
-    """The source lines as a DataFrame (Parquet, or CSV with the configured DDL schema).
-
-    CSV timestamps typed in the schema and lacking a zone are read as UTC.
-    """
-    if tx.format == "parquet":
-        return read_parquet(spark, tx.path)
-    try:
-        reader = spark.read.schema(str(tx.csv_schema))
-    except AnalysisException as exc:  # the DDL is parsed here (ParseException)
-        raise ConfigError(
-            f"transactions.csv_schema is not a valid Spark DDL schema: {first_line(exc)}"
-        ) from exc
-    reader = (
-        reader.option("header", str(tx.csv_header).lower())
-        .option("timeZone", "UTC")
-        .option("mode", "PERMISSIVE")
-    )
-    try:
-        df = reader.csv(absolute(tx.path))
-        df.schema  # noqa: B018 - resolves the read now (Spark Connect analyses lazily)
-        return df
-    except AnalysisException as exc:
-        if exc.getCondition() == "PATH_NOT_FOUND" or "Path does not exist" in str(exc):
-            raise InputDataError(f"transactions.path {tx.path} does not exist") from exc
-        raise InputDataError(f"cannot read CSV at {tx.path}: {first_line(exc)}") from exc
-
-
 def scan_lines(lines: DataFrame, tx: TransactionsConfig) -> dict[str, Any]:
     """One aggregation over the standard lines: counts and the timestamp range, validated.
 
@@ -161,7 +131,7 @@ def scan_lines(lines: DataFrame, tx: TransactionsConfig) -> dict[str, Any]:
         aggs.append(F.count_if(fractional).alias("fractional_ids"))
     stats = lines.agg(*aggs).first().asDict()  # type: ignore[union-attr]
     if stats["rows"] == 0:
-        raise InputDataError(f"transactions.path {tx.path} holds no transaction lines")
+        raise InputDataError(f"{source_name(tx, 'transactions')} holds no transaction lines")
     if stats["latest_us"] is None:
         raise InputDataError(
             f"no timestamp in column {tx.timestamp!r} (transactions.timestamp) is usable: "
