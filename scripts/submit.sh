@@ -95,8 +95,13 @@ fi
 cores=()
 [[ -n "$total_cores" ]] && cores=(--total-executor-cores "$total_cores")
 
-set -x
-exec "$SPARK_HOME/bin/spark-submit" \
+# The command is printed as `set -x` would, but with the values of secret settings (Spark's
+# redaction rule: secret|password|token|access.key, also password= inside a JDBC URL) hidden.
+redacted() {
+  sed -E 's/^([^=]*(secret|password|token|access[.]?key)[^=]*)=.*/\1=*********(redacted)/I;
+          s/((secret|password|token|access[.]?key)[^=&;:]*=)[^&; ]+/\1*********(redacted)/Ig' <<<"$1"
+}
+cmd=("$SPARK_HOME/bin/spark-submit" \
   --master "$master" \
   --deploy-mode client \
   --name "$(basename "$job" .py)" \
@@ -110,4 +115,8 @@ exec "$SPARK_HOME/bin/spark-submit" \
   --conf "spark.driver.bindAddress=$HOST" \
   "${log4j[@]}" \
   "${confs[@]}" \
-  "$job" "$@"
+  "$job" "$@")
+printf '+' >&2
+for arg in "${cmd[@]}"; do printf ' %q' "$(redacted "$arg")" >&2; done
+echo >&2
+exec "${cmd[@]}"

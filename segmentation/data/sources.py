@@ -27,6 +27,7 @@ import difflib
 import logging
 import os
 import re
+import socket
 from typing import Any
 
 from pyspark.errors import PySparkException
@@ -50,6 +51,20 @@ CONNECTORS = {
     "hudi": "Apache Hudi (Maven org.apache.hudi:hudi-spark-bundle)",
     "avro": "Spark's Avro module (Maven org.apache.spark:spark-avro_2.13)",
 }
+#: Driver classes by JDBC URL scheme: named explicitly, a driver jar given with spark.jars
+#: at run time is found (``DriverManager`` alone does not see it).
+DRIVERS = {
+    "postgresql": "org.postgresql.Driver",
+    "mysql": "com.mysql.cj.jdbc.Driver",
+    "mariadb": "org.mariadb.jdbc.Driver",
+    "sqlserver": "com.microsoft.sqlserver.jdbc.SQLServerDriver",
+    "oracle": "oracle.jdbc.OracleDriver",
+    "db2": "com.ibm.db2.jcc.DB2Driver",
+    "h2": "org.h2.Driver",
+}
+#: Default ports by JDBC URL scheme (for the reachability probe).
+DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306, "sqlserver": 1433,
+                 "db2": 50000}
 #: Seconds-valued connection timeouts of the PostgreSQL driver.
 POSTGRES_TIMEOUTS = ("connectTimeout", "loginTimeout")
 
@@ -201,8 +216,9 @@ def jdbc_connection(jdbc: JdbcConfig, key: str) -> dict[str, str]:
             raise ConfigError(f"{key}.password_env names {jdbc.password_env}, but that "
                               "environment variable is not set")
         options["password"] = password
-    if jdbc.driver is not None:
-        options["driver"] = jdbc.driver
+    driver = jdbc.driver or DRIVERS.get(jdbc.url.split(":")[1])
+    if driver is not None:
+        options["driver"] = driver
     if jdbc.url.startswith("jdbc:postgresql:"):
         options.update({name: str(jdbc.connect_timeout) for name in POSTGRES_TIMEOUTS})
     options.update(jdbc.options)
@@ -225,7 +241,7 @@ def read_jdbc(spark: SparkSession, jdbc: JdbcConfig, key: str) -> DataFrame:
 def jdbc_error(spark: SparkSession, exc: BaseException, jdbc: JdbcConfig, key: str
                ) -> ConfigError | InputDataError:
     """One line for a failed JDBC read, from the text of the driver's exception."""
-    text = str(exc)
+    text = error_text(exc)
     where = database_address(jdbc.url)
     if "No suitable driver" in text or "ClassNotFoundException" in text:
         return ConfigError(
@@ -237,21 +253,55 @@ def jdbc_error(spark: SparkSession, exc: BaseException, jdbc: JdbcConfig, key: s
     if "Partition column type should be" in text or "partition column" in text.lower():
         return ConfigError(f"{key}.partition_column {jdbc.partition_column!r} cannot split "
                            f"the read: {database_message(exc)}")
-    if "password authentication failed" in text or "Access denied for user" in text:
+    if "FAILED_JDBC.CONNECTION" in text or "PSQLException: FATAL" in text:
+        # Spark's message hides the driver's cause (fully so over Spark Connect): find out
+        # from here whether the server answers at all.
+        unreachable = probe_database(jdbc)
+        if unreachable:
+            return InputDataError(f"cannot reach the database at {where} ({key}.url): "
+                                  f"{unreachable}")
+        if "authentication failed" in text or "Access denied" in text:
+            return InputDataError(
+                f"the database at {where} refused the login of user {jdbc.user!r}: wrong "
+                f"password (from the environment variable {jdbc.password_env}) or user")
         return InputDataError(
-            f"the database at {where} refused the login of user {jdbc.user!r}: wrong password "
-            f"(from the environment variable {jdbc.password_env}) or user")
-    unreachable = ("Connection refused", "connect timed out", "UnknownHost",
-                   "Connection to ", "The connection attempt failed")
-    if any(marker in text for marker in unreachable):
-        return InputDataError(
-            f"cannot reach the database at {where} ({key}.url): {database_message(exc)}")
+            f"the database at {where} answers but the connection failed "
+            f"({database_message(exc)}): check {key}.user, the password in "
+            f"{jdbc.password_env or 'no password_env'} and {key}.options (e.g. sslmode)")
     message = database_message(exc)
     hint = ""
     if jdbc.table is not None and re.search(r"does not exist|doesn't exist|not found", message):
         hint = jdbc_table_hint(spark, jdbc, key)
     what = f"{key}.table {jdbc.table}" if jdbc.table is not None else f"{key}.query"
     return InputDataError(f"the database at {where} refused {what}: {message}{hint}")
+
+
+def error_text(exc: BaseException) -> str:
+    """The text of ``exc`` and of its causes (the driver's own exception may be one)."""
+    parts, seen = [], set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        parts.append(str(current))
+        current = current.__cause__ or current.__context__
+    return "\n".join(parts)
+
+
+def probe_database(jdbc: JdbcConfig) -> str | None:
+    """Why nothing answers at the JDBC URL's host and port (None when a TCP connection works)."""
+    found = re.match(r"jdbc:[^:]+://\[?([^/?;:\]]+)\]?(?::(\d+))?", jdbc.url)
+    if not found:
+        return None
+    host, port = found.group(1), int(found.group(2) or DEFAULT_PORTS.get(
+        jdbc.url.split(":")[1], 0))
+    if not port:
+        return None
+    try:
+        with socket.create_connection((host, port), timeout=jdbc.connect_timeout):
+            return None
+    except OSError as exc:
+        return (f"{(exc.strerror or type(exc).__name__).lower()} (connect timeout "
+                f"{jdbc.connect_timeout} s): is the database running and the address right?")
 
 
 def database_address(url: str) -> str:
@@ -262,7 +312,7 @@ def database_address(url: str) -> str:
 
 def database_message(exc: BaseException) -> str:
     """The database's own message in one line (``ERROR: relation "x" does not exist``)."""
-    text = str(exc)
+    text = error_text(exc)
     found = re.search(r"((?:ERROR|FATAL): [^\n]+)", text) or re.search(
         r"(?:SQLException|PSQLException): ([^\n]+)", text)
     line = found.group(1) if found else one_line(exc)
