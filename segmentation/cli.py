@@ -96,6 +96,7 @@ def add_score_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", required=True, help="directory for the scored outputs")
     parser.add_argument("--mode", choices=["error", "overwrite"], default="error",
                         help="what to do when --output exists (default: error)")
+    parser.add_argument("--output-table", help="also show the labels as this catalog table")
     add_spark_arguments(parser)
 
 
@@ -225,7 +226,7 @@ def _score(args: argparse.Namespace) -> None:
                           config=args.config, overrides=args.overrides)
     with spark_session("segment-score", args, given.spark) as spark:
         score_customers(spark, model_run=args.model, source=given.input,
-                        output_path=args.output, mode=args.mode)
+                        output_path=args.output, mode=args.mode, table=args.output_table)
 
 
 def _report(args: argparse.Namespace) -> None:

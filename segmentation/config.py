@@ -148,11 +148,24 @@ class EvaluationConfig:
 
 
 @dataclass(frozen=True)
-class OutputConfig:
-    """Where and how the run's outputs are written."""
+class OutputTarget:
+    """Where a job writes (every job): a directory, and optionally a catalog table too."""
 
     path: str = required()
     mode: OutputMode = "error"
+    #: A catalog table (``db.table``) that shows the main table of the latest complete run
+    #: (labels; features): an external table at ``<path>/<labels>``, which the atomic swap
+    #: of ``path`` repoints, so a failed run leaves it as it was.
+    table: str | None = None
+
+
+@dataclass(frozen=True)
+class OutputConfig(OutputTarget):
+    """Where and how the run's outputs are written."""
+
+    #: A database table the labels are written back to (PostgreSQL): through a staging
+    #: table whose rows replace the table's in one transaction.
+    jdbc: JdbcConfig | None = None
     #: Rows in the PCA scatter sample for the report (0 turns the sample off).
     pca_sample_size: int = 2000
     #: Segments smaller than this get no min/max/quantiles and no scatter points.
@@ -229,6 +242,8 @@ def validate_config(cfg: Config) -> None:
     if cfg.input.id_column in f.numeric + f.categorical:
         raise ConfigError(f"input.id_column {cfg.input.id_column!r} is also listed as a feature")
     validate_source(cfg.input, "input")
+    if cfg.output.jdbc is not None:
+        validate_jdbc_target(cfg.output.jdbc, "output.jdbc")
     if cfg.input.path is not None:
         check_paths_apart(cfg.input.path, cfg.output.path, "input.path", "output.path")
 
@@ -262,6 +277,19 @@ def validate_source(source: SourceConfig, key: str) -> None:
         )
     if source.jdbc is not None:
         validate_jdbc(source.jdbc, f"{key}.jdbc")
+
+
+def validate_jdbc_target(jdbc: JdbcConfig, key: str) -> None:
+    """A JDBC table written to: a PostgreSQL table, none of the keys of a partitioned read."""
+    validate_jdbc(jdbc, key)
+    if jdbc.table is None:
+        raise ConfigError(f"{key}.table is required (the table the labels are written to)")
+    if not jdbc.url.startswith("jdbc:postgresql:"):
+        raise ConfigError(f"{key}.url: labels are written back to PostgreSQL only (the swap "
+                          "of the staging table is a PL/pgSQL block)")
+    for name in ("partition_column", "lower_bound", "upper_bound", "num_partitions"):
+        if getattr(jdbc, name) is not None:
+            raise ConfigError(f"{key}.{name} applies to reading only")
 
 
 def validate_jdbc(jdbc: JdbcConfig, key: str) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +25,8 @@ from support.database import JDBC_JAR, PASSWORD_ENV, Postgres
 from support.runs import fixed_k_config
 
 from segmentation.cli import main
-from segmentation.config import SourceConfig, build_dataclass, config_from_dict
+from segmentation.config import JdbcConfig, SourceConfig, build_dataclass, config_from_dict
+from segmentation.data.sinks import write_jdbc_table
 from segmentation.job import run_segmentation
 from segmentation.scoring.job import score_customers
 from segmentation.synthetic.customers import generate_customers
@@ -203,6 +206,7 @@ def test_no_driver_and_no_secret_anywhere(
     assert "spark.jars" in errors[0] and "--jars" in errors[0]
 
     cfg["spark"]["spark.jars"] = str(JDBC_JAR)
+    cfg["output"]["jdbc"] = postgres.jdbc(table="small_labels")
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(cfg))
     done = segment(["--debug", "run", "--config", str(tmp_path / "run.yaml"), "--report"],
                    cwd=tmp_path, env=env, timeout=600)
@@ -214,5 +218,45 @@ def test_no_driver_and_no_secret_anywhere(
     assert len(outputs) > 5
     for text in outputs:
         assert postgres.password not in text and secret not in text
+    assert postgres.psql("SELECT count(*) FROM small_labels") == "400"  # output.jdbc
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["config"]["spark"]["spark.hadoop.fs.s3a.secret.key"] == "*********(redacted)"
+
+
+def test_output_jdbc_swaps_labels_in_one_transaction(
+    spark: SparkSession, postgres: Postgres, parquet_run: Path, tmp_path: Path
+) -> None:
+    """A reader querying all the time sees run A's labels or run B's, never a mix."""
+    run_a = str(parquet_run / "labels")
+    run_b = tmp_path / "b"
+    (pd.read_parquet(run_a).assign(segment=lambda d: d.segment + 10)
+     .to_parquet(run_b, index=False))
+    target = build_dataclass(JdbcConfig, postgres.jdbc(table="public.crm_segments"),
+                             "output.jdbc.")
+    write_jdbc_table(spark, run_a, target, "output.jdbc")
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            seen.append(subprocess.run(
+                ["psql", "-X", "-A", "-t", "-h", "127.0.0.1", "-p", str(postgres.port), "-U",
+                 "segment", "-d", "segment", "-c",
+                 "SELECT count(*), min(segment), max(segment) FROM public.crm_segments"],
+                env={**os.environ, "PGPASSWORD": postgres.password}, capture_output=True,
+                text=True, check=False).stdout.strip())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for path in (str(run_b), run_a, str(run_b)):
+            write_jdbc_table(spark, path, target, "output.jdbc")
+    finally:
+        stop.set()
+        reader.join()
+    assert set(seen) <= {f"{CUSTOMERS}|0|4", f"{CUSTOMERS}|10|14"}, set(seen)
+    assert len(seen) > 3
+    assert postgres.psql("SELECT min(segment) FROM public.crm_segments") == "10"
+    leftovers = postgres.psql("SELECT count(*) FROM pg_tables WHERE tablename LIKE "
+                              "'crm_segments_staging%'")
+    assert leftovers == "0"

@@ -19,7 +19,7 @@ from support.runs import fixed_k_config
 
 from segmentation.cli import main
 from segmentation.config import config_from_dict
-from segmentation.core.errors import ConfigError, InputDataError
+from segmentation.core.errors import ConfigError, InputDataError, OutputError
 from segmentation.features.config import features_config_from_dict
 from segmentation.features.job import run_features
 from segmentation.job import run_segmentation
@@ -216,3 +216,56 @@ def test_score_refuses_two_inputs(tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text("input: {table: db.t}\n")
     with pytest.raises(ConfigError, match="--config .* and --input/--input-\\* options"):
         scoring_input(path="x", config=tmp_path / "s.yaml")
+
+
+def test_output_table_shows_the_latest_complete_run(
+    spark: SparkSession, customers: Path, database: str, tmp_path: Path
+) -> None:
+    table, out = f"{database}.segments", tmp_path / "run"
+    cfg = fixed_k_config(customers, out, 4)
+    cfg["output"]["table"] = table
+    run_segmentation(spark, config_from_dict(cfg))
+    first = labels(out)
+    shown = spark.table(table).toPandas().sort_values("customer_id", ignore_index=True)
+    pd.testing.assert_frame_equal(shown, first, check_exact=True)
+    spark.read.parquet(str(customers)).createOrReplaceTempView("customers_sql")
+    joined = spark.sql(f"SELECT l.segment, count(*) AS n, avg(c.spend_12m) AS spend FROM "
+                       f"{table} l JOIN customers_sql c USING (customer_id) GROUP BY l.segment")
+    assert sorted(r["n"] for r in joined.collect()) == sorted(first.segment.value_counts())
+
+    failing = fixed_k_config(tmp_path / "nowhere", out, 3)
+    failing["output"]["table"] = table
+    with pytest.raises(InputDataError, match="does not exist"):
+        run_segmentation(spark, config_from_dict(failing))
+    shown = spark.table(table).toPandas().sort_values("customer_id", ignore_index=True)
+    pd.testing.assert_frame_equal(shown, first, check_exact=True)  # still the first run
+
+    again = fixed_k_config(customers, out, 3)
+    again["output"]["table"] = table
+    run_segmentation(spark, config_from_dict(again))
+    assert spark.table(table).select("segment").distinct().count() == 3
+
+    elsewhere = fixed_k_config(customers, tmp_path / "other", 3)
+    elsewhere["output"]["table"] = table
+    with pytest.raises(OutputError, match=f"output.table {table} already exists and shows"):
+        run_segmentation(spark, config_from_dict(elsewhere))
+    assert not (tmp_path / "other").exists()
+
+
+def test_features_and_scores_as_tables(
+    spark: SparkSession, customers: Path, parquet_run: Path, database: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    spark.createDataFrame(RETAIL_ROWS, RETAIL_SCHEMA).write.parquet(str(tmp_path / "lines"))
+    cfg = {"transactions": {"path": str(tmp_path / "lines"), "customer_id": "CustomerID",
+                            "invoice_id": "InvoiceNo", "timestamp": "InvoiceDate",
+                            "timestamp_format": "yyyy-MM-dd HH:mm:ss", "amount": "UnitPrice"},
+           "output": {"path": str(tmp_path / "features"), "table": f"{database}.features"}}
+    manifest = run_features(spark, features_config_from_dict(cfg))
+    assert spark.table(f"{database}.features").count() == manifest["customers_written"]
+    code = main(["score", "--model", str(parquet_run), "--input", str(customers),
+                 "--output", str(tmp_path / "scored"), "--output-table", f"{database}.scored"])
+    assert code == 0, capsys.readouterr().err
+    shown = spark.table(f"{database}.scored").toPandas().sort_values("customer_id",
+                                                                     ignore_index=True)
+    pd.testing.assert_frame_equal(shown, labels(parquet_run), check_exact=True)

@@ -24,9 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from segmentation.config import SourceConfig, validate_source
+from segmentation.config import OutputTarget, SourceConfig, validate_source
 from segmentation.core.configfile import (
-    OutputMode,
     build_dataclass,
     check_paths_apart,
     read_yaml_with_overrides,
@@ -78,12 +77,8 @@ class FeatureOptions:
     rfm_scores: bool = False
 
 
-@dataclass(frozen=True)
-class FeaturesOutputConfig:
-    """Where the features and the manifest are written."""
-
-    path: str = required()
-    mode: OutputMode = "error"
+#: Where the features and the manifest are written (``output.table``: the features table).
+FeaturesOutputConfig = OutputTarget
 
 
 @dataclass(frozen=True)

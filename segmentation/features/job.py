@@ -22,6 +22,7 @@ from segmentation.core.atomic import atomic_output, check_output_target
 from segmentation.core.caching import cached
 from segmentation.core.errors import InputDataError
 from segmentation.core.runinfo import StageTimer, versions
+from segmentation.data.sinks import check_table_target, publish_table, table_location
 from segmentation.data.sources import read_source, source_name, source_summary
 from segmentation.features.config import FeaturesJobConfig, TransactionsConfig, parse_as_of
 from segmentation.features.transforms import (
@@ -51,6 +52,9 @@ def run_features(spark: SparkSession, cfg: FeaturesJobConfig) -> dict[str, Any]:
     timer = StageTimer()
     tx = cfg.transactions
     check_output_target(cfg.output.path, cfg.output.mode, spark=spark)
+    features_table = table_location(cfg.output.path, FEATURES_DIR)
+    if cfg.output.table is not None:
+        check_table_target(spark, cfg.output.table, features_table, "output.table")
     with timer.stage("read_and_validate"):
         lines = standard_lines(read_source(spark, tx, "transactions"), tx)
         stats = scan_lines(lines, tx)
@@ -100,6 +104,8 @@ def run_features(spark: SparkSession, cfg: FeaturesJobConfig) -> dict[str, Any]:
             out.write_json(MANIFEST, manifest)
     finally:
         summary.unpersist()
+    if cfg.output.table is not None:
+        publish_table(spark, cfg.output.table, features_table, "output.table")
     log.info(
         "%d customers written to %s (%d lines used; dropped: %s) in %.1f s",
         counts["customers_written"],

@@ -30,6 +30,7 @@ from segmentation.core.configfile import check_paths_apart
 from segmentation.core.errors import ConfigError
 from segmentation.core.runinfo import StageTimer, versions
 from segmentation.data.customers import load_customers
+from segmentation.data.sinks import check_table_target, publish_table, table_location
 from segmentation.model.columns import DISTANCE_COL, SEGMENT_COL
 from segmentation.outputs.finished import FinishedRun, load_finished_run
 from segmentation.outputs.layout import LABELS, MANIFEST, SEGMENTS_CSV
@@ -40,13 +41,14 @@ log = logging.getLogger(__name__)
 
 def score_customers(
     spark: SparkSession, *, model_run: str, output_path: str, input_path: str | None = None,
-    source: SourceConfig | None = None, mode: str = "error",
+    source: SourceConfig | None = None, mode: str = "error", table: str | None = None,
 ) -> dict[str, Any]:
     """Assign segments to the customers of ``source`` (or the Parquet at ``input_path``);
     write under ``output_path``.
 
     The input is read however it is given (files of any format, a catalog table, JDBC),
-    independently of how the model's training data was read. Returns the manifest
+    independently of how the model's training data was read. With ``table``, the labels
+    are also that catalog table (:mod:`segmentation.data.sinks`). Returns the manifest
     written. Fails (leaving ``output_path`` as it was) when the model directory is not a
     finished run, or the input lacks a column the model needs or breaks the run's
     validation rules.
@@ -63,6 +65,9 @@ def score_customers(
     check_paths_apart(model_run, output_path, "--model", "--output")
     check_output_target(output_path, mode, spark=spark, name="--output",
                         overwrite_hint="pass --mode overwrite")
+    labels_table = table_location(output_path, LABELS)
+    if table is not None:
+        check_table_target(spark, table, labels_table, "--output-table")
     run = load_finished_run(spark, model_run, key="--model")
     cfg = scoring_config(run, source=source, output_path=output_path, mode=mode)
     with timer.stage("read_and_validate"):
@@ -86,6 +91,8 @@ def score_customers(
             versions=versions(spark.version),
         )
         out.write_json(MANIFEST, manifest)
+    if table is not None:
+        publish_table(spark, table, labels_table, "--output-table")
     log.info("scored %d customers with %s (drift share %s); outputs in %s",
              manifest["rows_scored"], model_run, manifest["drift_share"], output_path)
     return manifest
@@ -106,6 +113,7 @@ def scoring_config(run: FinishedRun, *, source: SourceConfig, output_path: str, 
     return config_from_dict({
         "input": {**kept, **{k: v for k, v in dataclasses.asdict(source).items() if k in where}},
         "features": data["features"],
-        "output": {**data["output"], "path": output_path, "mode": mode},
+        "output": {**data["output"], "path": output_path, "mode": mode, "table": None,
+                   "jdbc": None},
     })
 
