@@ -22,11 +22,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from support.cli import segment
 from support.database import JDBC_JAR, PASSWORD_ENV, Postgres
+from support.retail import RETAIL_EXPECTED, RETAIL_ROWS, RETAIL_SCHEMA, assert_features
 from support.runs import fixed_k_config
 
 from segmentation.cli import main
 from segmentation.config import JdbcConfig, SourceConfig, build_dataclass, config_from_dict
 from segmentation.data.sinks import write_jdbc_table
+from segmentation.features.config import features_config_from_dict
+from segmentation.features.job import run_features
 from segmentation.job import run_segmentation
 from segmentation.scoring.job import score_customers
 from segmentation.synthetic.customers import generate_customers
@@ -41,7 +44,7 @@ PG_TYPES = {"bigint": "bigint", "int": "integer", "double": "double precision",
 
 def load_table(spark: SparkSession, postgres: Postgres, frame: DataFrame, name: str) -> None:
     """Create ``name`` with PostgreSQL types matching ``frame`` and fill it over JDBC."""
-    columns = ", ".join(f"{f.name} {PG_TYPES[f.dataType.simpleString()]}"
+    columns = ", ".join(f'"{f.name}" {PG_TYPES[f.dataType.simpleString()]}'  # case kept
                         for f in frame.schema.fields)
     postgres.psql(f"DROP TABLE IF EXISTS {name}; CREATE TABLE {name} ({columns})")
     (frame.write.format("jdbc").options(**postgres.spark_options(), dbtable=name,
@@ -260,3 +263,25 @@ def test_output_jdbc_swaps_labels_in_one_transaction(
     leftovers = postgres.psql("SELECT count(*) FROM pg_tables WHERE tablename LIKE "
                               "'crm_segments_staging%'")
     assert leftovers == "0"
+
+
+def test_features_from_a_database_table_equal_those_from_parquet(
+    spark: SparkSession, postgres: Postgres, tmp_path: Path
+) -> None:
+    lines = spark.createDataFrame(RETAIL_ROWS, RETAIL_SCHEMA)
+    lines.write.parquet(str(tmp_path / "lines"))
+    load_table(spark, postgres, lines, "invoice_lines")
+    mapping = {"customer_id": "CustomerID", "invoice_id": "InvoiceNo",
+               "timestamp": "InvoiceDate", "timestamp_format": "yyyy-MM-dd HH:mm:ss",
+               "quantity": "Quantity", "unit_price": "UnitPrice", "product": "StockCode",
+               "cancellation_prefix": "C"}
+    features = {}
+    for name, source in {"parquet": {"path": str(tmp_path / "lines")},
+                         "jdbc": {"jdbc": postgres.jdbc(table="invoice_lines")}}.items():
+        run_features(spark, features_config_from_dict(
+            {"transactions": {**source, **mapping}, "output": {"path": str(tmp_path / name)}}))
+        frame = pd.read_parquet(tmp_path / name / "features").sort_values("customer_id")
+        features[name] = frame.reset_index(drop=True)
+    pd.testing.assert_frame_equal(features["jdbc"], features["parquet"], check_exact=True)
+    frame = features["jdbc"].astype(object).where(features["jdbc"].notna(), None)
+    assert_features({r["customer_id"]: r for r in frame.to_dict("records")}, RETAIL_EXPECTED)

@@ -46,7 +46,8 @@ class TransactionsConfig(SourceConfig):
     and which source column plays which role."""
 
     customer_id: str = required()
-    invoice_id: str = required()
+    #: Optional: without it, the lines of one customer at the same timestamp are one order.
+    invoice_id: str | None = None
     #: A timestamp column, or a string column parsed with ``timestamp_format``.
     timestamp: str = required()
     #: Spark datetime pattern (``yyyy-MM-dd HH:mm:ss``); values without a zone are UTC.
@@ -182,6 +183,12 @@ def validate_features_config(cfg: FeaturesJobConfig) -> None:
                 "(or give transactions.amount instead)"
             )
     validate_source(tx, "transactions")
+    if tx.invoice_id is None and tx.cancellation_prefix is not None:
+        raise ConfigError(
+            "transactions.cancellation_prefix needs transactions.invoice_id (cancellations "
+            "are recognised by their invoice id); without invoice ids, returns are the lines "
+            "with a negative quantity or amount"
+        )
     seen: dict[str, str] = {}
     for role, column in tx.role_columns().items():
         if column in seen:
