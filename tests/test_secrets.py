@@ -46,3 +46,12 @@ def test_the_manifests_config_dump_is_redacted() -> None:
                             "spark": {"spark.hadoop.fs.s3a.secret.key": "s3cr3t"}})
     assert cfg.spark["spark.hadoop.fs.s3a.secret.key"] == "s3cr3t"  # Spark still gets it
     assert cfg.to_dict()["spark"] == {"spark.hadoop.fs.s3a.secret.key": REDACTED}
+
+
+def test_errors_never_carry_a_secret() -> None:
+    from segmentation.core.errors import ConfigError
+    from segmentation.core.failures import one_line
+
+    error = ConfigError("cannot reach jdbc:postgresql://db/crm?password=hunter2")
+    assert "hunter2" not in str(error) and REDACTED in str(error)
+    assert "hunter2" not in one_line(RuntimeError("spark.hadoop.fs.s3a.secret.key=hunter2"))

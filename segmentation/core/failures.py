@@ -11,6 +11,8 @@ import re
 
 from pyspark.errors import PySparkException
 
+from segmentation.core.secrets import redact_text
+
 
 def is_spark_error(exc: BaseException) -> bool:
     """True for an exception raised by Spark (either mode), not by Python code of ours."""
@@ -27,6 +29,11 @@ def runtime_failure(exc: BaseException) -> str:
 
 
 def one_line(exc: BaseException) -> str:
+    """The meaningful line of an exception, secrets redacted (see :func:`_one_line`)."""
+    return redact_text(_one_line(exc))
+
+
+def _one_line(exc: BaseException) -> str:
     """The meaningful line of an exception.
 
     In classic mode the first line of a py4j error only names the JVM call: its cause is the
