@@ -23,6 +23,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import logging
 import os
@@ -321,11 +322,11 @@ def database_message(exc: BaseException) -> str:
 
 def jdbc_table_hint(spark: SparkSession, jdbc: JdbcConfig, key: str) -> str:
     """``; did you mean schema.x?`` among the database's tables (information_schema)."""
-    listing = JdbcConfig(**{**jdbc.__dict__, "table": None, "partition_column": None,
-                            "lower_bound": None, "upper_bound": None, "num_partitions": None,
-                            "query": "SELECT table_schema, table_name FROM "
-                                     "information_schema.tables WHERE table_schema NOT IN "
-                                     "('pg_catalog', 'information_schema')"})
+    listing = dataclasses.replace(
+        jdbc, table=None, partition_column=None, lower_bound=None, upper_bound=None,
+        num_partitions=None,
+        query="SELECT table_schema, table_name FROM information_schema.tables "
+              "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')")
     try:
         rows = jdbc_reader(spark, listing, key).load().collect()
     except Exception:  # noqa: BLE001 - a hint only: no hint when the listing fails
