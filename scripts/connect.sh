@@ -91,19 +91,7 @@ cmd_start() {
   echo "sc://$HOST:$port"
 }
 
-cmd_stop() {
-  [[ -d "$STATE" ]] || { log "no server state in $STATE"; return 0; }
-  local pid
-  pid="$(server_pid 2>/dev/null || true)"
-  if alive "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + 15))
-    while alive "$pid" && ((SECONDS < deadline)); do sleep 0.5; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -rf "$STATE"
-  log "stopped ${pid:-nothing}; removed $STATE"
-}
+cmd_stop() { stop_server_state TERM 15; }
 
 cmd_status() {
   [[ -f "$STATE/port" ]] || { echo "not running (no state in $STATE)"; return 1; }

@@ -17,6 +17,23 @@ free_port() {
 
 alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
 
+stop_pid() {  # stop_pid PID SIGNAL SECONDS: send SIGNAL, wait up to SECONDS, then KILL
+  local pid="$1" deadline=$((SECONDS + $3))
+  alive "$pid" || return 0
+  kill "-$2" "$pid" 2>/dev/null || true
+  while alive "$pid" && ((SECONDS < deadline)); do sleep 0.2; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+stop_server_state() {  # stop_server_state SIGNAL SECONDS: stop server_pid, remove $STATE
+  [[ -d "$STATE" ]] || { log "no server state in $STATE"; return 0; }
+  local pid
+  pid="$(server_pid 2>/dev/null || true)"
+  stop_pid "$pid" "$1" "$2"
+  rm -rf "$STATE"
+  log "stopped ${pid:-nothing}; removed $STATE"
+}
+
 dispatch() {
   case "${1:-}" in
     start) shift; cmd_start "$@" ;;

@@ -26,6 +26,18 @@ if ! command -v java >/dev/null 2>&1 || [ "$(java_major)" -lt 17 ]; then
   fi
 fi
 
+# The database tests (marker `database`) run a throwaway PostgreSQL (scripts/postgres.sh)
+# and read it with its JDBC driver: Debian's postgresql + libpostgresql-jdbc-java.
+if [ "$extra" = dev ] && { ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null \
+    || [ ! -f /usr/share/java/postgresql.jar ]; }; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "PostgreSQL or its JDBC driver not found: installing postgresql libpostgresql-jdbc-java with apt-get" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql libpostgresql-jdbc-java >/dev/null
+  else
+    echo "note: the database tests need PostgreSQL and its JDBC driver (e.g. 'sudo apt-get install postgresql libpostgresql-jdbc-java'); without them they are skipped" >&2
+  fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi

@@ -176,6 +176,12 @@ fi
 cores=()
 [[ -n "$total_cores" ]] && cores=(--total-executor-cores "$total_cores")
 
+# The command is printed as `set -x` would, but with the values of secret settings (Spark's
+# redaction rule: secret|password|token|access.key, also password= inside a JDBC URL) hidden.
+redacted() {
+  sed -E 's/^([^=]*(secret|password|token|access[.]?key)[^=]*)=.*/\1=*********(redacted)/I;
+          s/((secret|password|token|access[.]?key)[^=&;:]*=)[^&; ]+/\1*********(redacted)/Ig' <<<"$1"
+}
 cmd=("$SPARK_HOME/bin/spark-submit"
   --master "$master"
   --deploy-mode "$deploy_mode"
@@ -191,13 +197,7 @@ cmd=("$SPARK_HOME/bin/spark-submit"
   "${log4j[@]}"
   "${confs[@]}"
   "$job" "$@")
-# Echo the command (not set -x: values of secret-looking --conf keys are masked).
-shown=()
-for arg in "${cmd[@]}"; do
-  if [[ "$arg" =~ ^([^=]*([Ss][Ee][Cc][Rr][Ee][Tt]|[Pp][Aa][Ss][Ss][Ww][Oo][Rr][Dd]|[Tt][Oo][Kk][Ee][Nn]|[Aa][Cc][Cc][Ee][Ss][Ss]\.?[Kk][Ee][Yy])[^=]*)= ]]; then
-    arg="${BASH_REMATCH[1]}=***"
-  fi
-  shown+=("$(printf '%q' "$arg")")
-done
-echo "+ ${shown[*]}" >&2
+printf '+' >&2
+for arg in "${cmd[@]}"; do printf ' %q' "$(redacted "$arg")" >&2; done
+echo >&2
 exec "${cmd[@]}"

@@ -98,10 +98,21 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
 def add_score_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``segment score``."""
     parser.add_argument("--model", required=True, help="directory of a finished run")
-    parser.add_argument("--input", required=True, help="Parquet customers to score")
+    parser.add_argument("--input", help="customers to score: a path (Parquet unless "
+                        "--input-format); or --input-table, or --config with an input section")
+    parser.add_argument("--input-format", help="format of --input (orc, csv, json, ...)")
+    parser.add_argument("--input-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="reader option for --input, e.g. header=true (repeatable)")
+    parser.add_argument("--input-schema", help="Spark DDL schema of --input")
+    parser.add_argument("--input-table", help="a catalog table (db.table) to score")
+    parser.add_argument("--config", help="YAML with an input section (path, table or jdbc, "
+                        "as in segment run) and optional spark settings")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override a key of --config (repeatable)")
     parser.add_argument("--output", required=True, help="directory for the scored outputs")
     parser.add_argument("--mode", choices=["error", "overwrite"], default="error",
                         help="what to do when --output exists (default: error)")
+    parser.add_argument("--output-table", help="also show the labels as this catalog table")
     add_spark_arguments(parser)
 
 
@@ -230,11 +241,15 @@ def _features(args: argparse.Namespace) -> None:
 
 
 def _score(args: argparse.Namespace) -> None:
+    from segmentation.scoring.config import scoring_input
     from segmentation.scoring.job import score_customers
 
-    with spark_session("segment-score", args, {}) as spark:
-        score_customers(spark, model_run=args.model, input_path=args.input,
-                        output_path=args.output, mode=args.mode)
+    given = scoring_input(path=args.input, format=args.input_format, options=args.input_option,
+                          schema=args.input_schema, table=args.input_table,
+                          config=args.config, overrides=args.overrides)
+    with spark_session("segment-score", args, given.spark) as spark:
+        score_customers(spark, model_run=args.model, source=given.input,
+                        output_path=args.output, mode=args.mode, table=args.output_table)
 
 
 def _report(args: argparse.Namespace) -> None:

@@ -31,6 +31,7 @@ from segmentation.core.configfile import (
     required,
 )
 from segmentation.core.errors import ConfigError
+from segmentation.core.secrets import redact
 
 MissingPolicy = Literal["impute", "drop", "fail"]
 SelectBy = Literal[
@@ -40,10 +41,64 @@ DuplicatePolicy = Literal["fail", "drop"]
 
 
 @dataclass(frozen=True)
-class InputConfig:
-    """Where the customer table is and how it is read."""
+class JdbcConfig:
+    """A table (or query) of a database read over JDBC.
 
-    path: str = required()
+    The password never appears in a config file: ``password_env`` names the environment
+    variable that holds it. ``partition_column`` with both bounds and ``num_partitions``
+    makes Spark read in parallel, one range of that (numeric, date or timestamp) column
+    per partition; Spark refuses ``query`` together with a partition column, so a
+    partitioned SQL query goes in as ``table: "(SELECT ...) AS t"``.
+    """
+
+    url: str = required()
+    table: str | None = None
+    query: str | None = None
+    user: str | None = None
+    #: NAME of the environment variable holding the password (never the password itself).
+    password_env: str | None = None
+    partition_column: str | None = None
+    #: Numbers, or ISO dates/timestamps for a date or timestamp partition column.
+    lower_bound: int | float | str | None = None
+    upper_bound: int | float | str | None = None
+    num_partitions: int | None = None
+    fetch_size: int | None = None
+    #: JDBC driver class; by default the one registered for the URL's scheme.
+    driver: str | None = None
+    #: Seconds to wait for a connection (PostgreSQL ``connectTimeout``/``loginTimeout``):
+    #: an unreachable database fails in seconds, not after the operating system's timeout.
+    connect_timeout: int = 10
+    #: Further JDBC connection properties or Spark JDBC options (``sslmode``, ...).
+    options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Where a table is read from: exactly one of ``path``, ``table`` and ``jdbc``.
+
+    The same shape for every job (``input`` of ``segment run`` and ``segment score``,
+    ``transactions`` of ``segment features``), read by :mod:`segmentation.data.sources`.
+    """
+
+    #: File or directory (any Hadoop URI) in ``format``.
+    path: str | None = None
+    #: A Spark data source name: parquet, orc, csv, json, or e.g. delta/iceberg where the
+    #: connector is on Spark's classpath.
+    format: str = "parquet"
+    #: Passed to the reader as they are (``header``, ``sep``, ``inferSchema``, ...).
+    options: dict[str, str] = field(default_factory=dict)
+    #: A Spark DDL schema (``"id STRING, spend DOUBLE"``) given to ``.schema()``.
+    schema: str | None = None
+    #: A catalog table: ``db.table`` or ``catalog.db.table``, read with ``spark.table``.
+    table: str | None = None
+    jdbc: JdbcConfig | None = None
+    ignore_corrupt_files: bool = False
+
+
+@dataclass(frozen=True)
+class InputConfig(SourceConfig):
+    """Where the customer table is, how it is read, and how its rows are checked."""
+
     id_column: str = "customer_id"
     #: Partitions the data is hash-partitioned into (by id, then sorted by id) so that
     #: KMeans sees the same partitioning and order in local mode and on any cluster.
@@ -93,11 +148,24 @@ class EvaluationConfig:
 
 
 @dataclass(frozen=True)
-class OutputConfig:
-    """Where and how the run's outputs are written."""
+class OutputTarget:
+    """Where a job writes (every job): a directory, and optionally a catalog table too."""
 
     path: str = required()
     mode: OutputMode = "error"
+    #: A catalog table (``db.table``) that shows the main table of the latest complete run
+    #: (labels; features): an external table at ``<path>/<labels>``, which the atomic swap
+    #: of ``path`` repoints, so a failed run leaves it as it was.
+    table: str | None = None
+
+
+@dataclass(frozen=True)
+class OutputConfig(OutputTarget):
+    """Where and how the run's outputs are written."""
+
+    #: A database table the labels are written back to (PostgreSQL): through a staging
+    #: table whose rows replace the table's in one transaction.
+    jdbc: JdbcConfig | None = None
     #: Rows in the PCA scatter sample for the report (0 turns the sample off).
     pca_sample_size: int = 2000
     #: Privacy threshold: of a smaller segment only its size is exported (every statistic
@@ -118,8 +186,8 @@ class Config:
     spark: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """The resolved configuration as plain data (for the manifest)."""
-        return dataclasses.asdict(self)
+        """The resolved configuration as plain data, secrets redacted (for the manifest)."""
+        return redact(dataclasses.asdict(self))
 
 
 def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> Config:
@@ -174,4 +242,83 @@ def validate_config(cfg: Config) -> None:
             raise ConfigError(f"features.log1p names {col!r}, which is not in features.numeric")
     if cfg.input.id_column in f.numeric + f.categorical:
         raise ConfigError(f"input.id_column {cfg.input.id_column!r} is also listed as a feature")
-    check_paths_apart(cfg.input.path, cfg.output.path, "input.path", "output.path")
+    validate_source(cfg.input, "input")
+    if cfg.output.jdbc is not None:
+        validate_jdbc_target(cfg.output.jdbc, "output.jdbc")
+    if cfg.input.path is not None:
+        check_paths_apart(cfg.input.path, cfg.output.path, "input.path", "output.path")
+
+
+#: Formats read without a schema only when the user asks for inference.
+TEXT_FORMATS = ("csv", "json")
+
+
+def validate_source(source: SourceConfig, key: str) -> None:
+    """Exactly one of path/table/jdbc, and keys that fit the one chosen; errors name ``key``."""
+    given = [name for name in ("path", "table", "jdbc") if getattr(source, name) is not None]
+    if len(given) != 1:
+        which = " and ".join(f"{key}.{name}" for name in given) if given else "none"
+        raise ConfigError(
+            f"give exactly one of {key}.path, {key}.table and {key}.jdbc (given: {which})"
+        )
+    if source.path is None:
+        for name, default in (("format", "parquet"), ("schema", None), ("options", {})):
+            if getattr(source, name) != default:
+                raise ConfigError(f"{key}.{name} applies to {key}.path only, not to "
+                                  f"{key}.{given[0]}")
+    fmt = source.format.lower()
+    if fmt == "jdbc":
+        raise ConfigError(f"{key}.format jdbc: use {key}.jdbc (url, table or query, ...) instead")
+    infer = source.options.get("inferSchema", "false").lower() == "true"
+    if fmt in TEXT_FORMATS and source.schema is None and not infer:
+        raise ConfigError(
+            f"{key}.format is {fmt} but {key}.schema is not set: give a Spark DDL schema "
+            f"(e.g. 'customer_id STRING, spend DOUBLE') or set {key}.options.inferSchema: true "
+            "(an extra pass over the data)"
+        )
+    if source.jdbc is not None:
+        validate_jdbc(source.jdbc, f"{key}.jdbc")
+
+
+def validate_jdbc_target(jdbc: JdbcConfig, key: str) -> None:
+    """A JDBC table written to: a PostgreSQL table, none of the keys of a partitioned read."""
+    validate_jdbc(jdbc, key)
+    if jdbc.table is None:
+        raise ConfigError(f"{key}.table is required (the table the labels are written to)")
+    if not jdbc.url.startswith("jdbc:postgresql:"):
+        raise ConfigError(f"{key}.url: labels are written back to PostgreSQL only (the swap "
+                          "of the staging table is a PL/pgSQL block)")
+    for name in ("partition_column", "lower_bound", "upper_bound", "num_partitions"):
+        if getattr(jdbc, name) is not None:
+            raise ConfigError(f"{key}.{name} applies to reading only")
+
+
+def validate_jdbc(jdbc: JdbcConfig, key: str) -> None:
+    """The JDBC keys that go together; errors name the key."""
+    if not jdbc.url.startswith("jdbc:"):
+        raise ConfigError(f"{key}.url must start with jdbc: (e.g. "
+                          "jdbc:postgresql://HOST:PORT/DB)")
+    if (jdbc.table is None) == (jdbc.query is None):
+        raise ConfigError(f"give exactly one of {key}.table and {key}.query")
+    bounds = {"lower_bound": jdbc.lower_bound, "upper_bound": jdbc.upper_bound,
+              "num_partitions": jdbc.num_partitions}
+    if jdbc.partition_column is not None:
+        if jdbc.query is not None:
+            raise ConfigError(
+                f"{key}.partition_column cannot be used with {key}.query (Spark refuses it): "
+                f"put the query in {key}.table as '(SELECT ...) AS t'"
+            )
+        missing = [name for name, value in bounds.items() if value is None]
+        if missing:
+            raise ConfigError(f"{key}.partition_column is set but {key}." + f", {key}.".join(
+                missing) + " not: a partitioned read needs both bounds and num_partitions")
+    else:
+        extra = [n for n in ("lower_bound", "upper_bound") if bounds[n] is not None]
+        if extra:
+            raise ConfigError(f"{key}.{extra[0]} is set but {key}.partition_column is not")
+    check_positive(*[(f"{key}.{name}", value) for name, value in (
+        ("num_partitions", jdbc.num_partitions), ("fetch_size", jdbc.fetch_size),
+        ("connect_timeout", jdbc.connect_timeout)) if value is not None])
+    if "password" in {k.lower() for k in jdbc.options} or "password=" in jdbc.url.lower():
+        raise ConfigError(f"a password in {key}: put it in an environment variable and name "
+                          f"that variable in {key}.password_env")

@@ -21,6 +21,13 @@ from segmentation.config import Config
 from segmentation.core.atomic import ClaimedOutput, claimed_output
 from segmentation.core.runinfo import StageTimer, versions
 from segmentation.data.customers import Customers, load_customers
+from segmentation.data.sinks import (
+    check_table_target,
+    publish_table,
+    table_location,
+    write_jdbc_table,
+)
+from segmentation.data.sources import source_summary
 from segmentation.model.assign import ids_by_size
 from segmentation.model.fit import (
     ChosenModel,
@@ -31,7 +38,7 @@ from segmentation.model.fit import (
     prepare_rows,
 )
 from segmentation.model.selection import selection_rule
-from segmentation.outputs.layout import FORMAT_VERSION, MANIFEST
+from segmentation.outputs.layout import FORMAT_VERSION, LABELS, MANIFEST
 from segmentation.outputs.relabel import load_previous_run, segment_ids
 from segmentation.outputs.write import Previous, write_outputs
 
@@ -51,6 +58,9 @@ def run_segmentation(spark: SparkSession, cfg: Config) -> dict[str, Any]:
 def _segment(spark: SparkSession, cfg: Config, claim: ClaimedOutput) -> dict[str, Any]:
     started = dt.datetime.now(dt.timezone.utc)
     timer = StageTimer()
+    labels_table = table_location(cfg.output.path, LABELS)
+    if cfg.output.table is not None:
+        check_table_target(spark, cfg.output.table, labels_table, "output.table")
     previous_run = load_previous_run(spark, cfg.model.previous_run, cfg.features)
     with timer.stage("read_and_validate"):
         customers = load_customers(spark, cfg.input, cfg.features)
@@ -84,6 +94,10 @@ def _segment(spark: SparkSession, cfg: Config, claim: ClaimedOutput) -> dict[str
         manifest["duration_seconds"] = round(
             (dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 3)
         out.write_json(MANIFEST, manifest)
+    if cfg.output.table is not None:
+        publish_table(spark, cfg.output.table, labels_table, "output.table")
+    if cfg.output.jdbc is not None:
+        write_jdbc_table(spark, labels_table, cfg.output.jdbc, "output.jdbc")
     log.info("chosen k=%d; outputs in %s", manifest["chosen_k"], cfg.output.path)
     return manifest
 
@@ -106,7 +120,7 @@ def run_manifest(cfg: Config, chosen: ChosenModel, customers: Customers,
         "constant_columns": customers.profile.constant_columns,
         "config": cfg.to_dict(),
         "seed": cfg.model.seed,
-        "input": {"path": cfg.input.path, "id_column": cfg.input.id_column},
+        "input": {**source_summary(cfg.input), "id_column": cfg.input.id_column},
         "features": {"numeric": cfg.features.numeric, "categorical": cfg.features.categorical,
                      "log1p": cfg.features.log1p},
     }

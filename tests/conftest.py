@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from support.database import (
+    JDBC_JAR,
+    PASSWORD_ENV,
+    Postgres,
+    missing_parts,
+    start_postgres,
+    stop_postgres,
+)
 from support.servers import ConnectServer, start_server, stop_server
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -37,8 +47,10 @@ def spark() -> Iterator[SparkSession]:  # noqa: F821 - imported lazily below
             "spark.driver.extraJavaOptions",
             f"-Dlog4j2.configurationFile={(CONF_DIR / 'log4j2.properties').as_uri()}",
         )
-        .getOrCreate()
     )
+    if JDBC_JAR.is_file():  # the PostgreSQL driver, for the database tests
+        session = session.config("spark.jars", str(JDBC_JAR))
+    session = session.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
@@ -53,3 +65,24 @@ def connect_server(tmp_path_factory: pytest.TempPathFactory,
     request.addfinalizer(lambda: stop_server(base / "state"))
     return start_server(base / "state", base / "build", "--master", "local[2]",
                         "--driver-memory", "3g")
+
+
+@pytest.fixture(scope="session")
+def postgres(request: pytest.FixtureRequest) -> Iterator[Postgres]:
+    """A throwaway PostgreSQL on loopback for the whole test session; always stopped.
+
+    Its password is in the environment variable the tests' configs name.
+    """
+    reason = missing_parts()
+    if reason:
+        pytest.skip(f"database tests need PostgreSQL here: {reason}")
+    state = Path(tempfile.mkdtemp(prefix="segment-postgres-"))
+    request.addfinalizer(lambda: stop_postgres(state))  # a failed start is cleaned up too
+    server = start_postgres(state)
+    previous = os.environ.get(PASSWORD_ENV)
+    os.environ[PASSWORD_ENV] = server.password
+    yield server
+    if previous is None:
+        os.environ.pop(PASSWORD_ENV, None)
+    else:
+        os.environ[PASSWORD_ENV] = previous

@@ -42,7 +42,42 @@ def test_yaml_file_and_dotted_overrides(tmp_path):
         (base(model={"k_min": 6, "k_max": 4}), "model.k_min=6 must be <= model.k_max=4"),
         (base(model={"k_min": 1}), "model.k_min=1 must be >= 2"),
         ({"input": {"path": "x"}, "features": {"numeric": ["a"]}}, "missing required key output"),
-        (base(input={"id_column": "id"}) | {"input": {}}, "missing required key input.path"),
+        (base(input={"id_column": "id"}) | {"input": {}},
+         "give exactly one of input.path, input.table and input.jdbc (given: none)"),
+        (base(input={"table": "crm.customers"}),
+         "give exactly one of input.path, input.table and input.jdbc (given: input.path and "
+         "input.table)"),
+        (base(input={"format": "csv"}), "input.format is csv but input.schema is not set"),
+        (base(input={"format": "jdbc"}), "input.format jdbc: use input.jdbc"),
+        (base(input={"options": "header"}), "input.options must be a mapping"),
+        (base() | {"input": {"table": "t", "schema": "a INT"}},
+         "input.schema applies to input.path only, not to input.table"),
+        (base() | {"input": {"jdbc": {"url": "jdbc:postgresql://h/db"}}},
+         "give exactly one of input.jdbc.table and input.jdbc.query"),
+        (base() | {"input": {"jdbc": {"url": "postgresql://h/db", "table": "t"}}},
+         "input.jdbc.url must start with jdbc:"),
+        (base() | {"input": {"jdbc": {"url": "jdbc:postgresql://h/db", "table": "t",
+                                      "partition_column": "id", "lower_bound": 0}}},
+         "input.jdbc.partition_column is set but input.jdbc.upper_bound, "
+         "input.jdbc.num_partitions not"),
+        (base() | {"input": {"jdbc": {"url": "jdbc:postgresql://h/db", "query": "SELECT 1",
+                                      "partition_column": "id", "lower_bound": 0,
+                                      "upper_bound": 9, "num_partitions": 2}}},
+         "input.jdbc.partition_column cannot be used with input.jdbc.query"),
+        (base() | {"input": {"jdbc": {"url": "jdbc:postgresql://h/db", "table": "t",
+                                      "lower_bound": 0}}},
+         "input.jdbc.lower_bound is set but input.jdbc.partition_column is not"),
+        (base(output={"jdbc": {"url": "jdbc:mysql://h/db", "table": "t"}}),
+         "output.jdbc.url: labels are written back to PostgreSQL only"),
+        (base(output={"jdbc": {"url": "jdbc:postgresql://h/db", "query": "SELECT 1"}}),
+         "output.jdbc.table is required"),
+        (base(output={"jdbc": {"url": "jdbc:postgresql://h/db", "table": "t",
+                               "partition_column": "id", "lower_bound": 0, "upper_bound": 9,
+                               "num_partitions": 2}}),
+         "output.jdbc.partition_column applies to reading only"),
+        (base() | {"input": {"jdbc": {"url": "jdbc:postgresql://h/db?password=x",
+                                      "table": "t"}}},
+         "put it in an environment variable and name that variable in input.jdbc.password_env"),
         (base(output={"path": "data/in"}), "is the same path as input.path"),
         (base(output={"path": "data/in/out"}), "lies inside input.path"),
         (base(features={"missing": "zero"}), "features.missing must be one of impute, drop, fail"),
@@ -77,3 +112,16 @@ def test_yaml_is_loaded_safely(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_sources_other_than_parquet_paths():
+    cfg = config_from_dict(base() | {"input": {"jdbc": {
+        "url": "jdbc:postgresql://127.0.0.1:5432/crm", "table": "public.customers",
+        "password_env": "PGPASSWORD", "partition_column": "signup", "lower_bound": "2020-01-01",
+        "upper_bound": "2024-12-31", "num_partitions": 4}}})
+    assert cfg.input.jdbc is not None and cfg.input.jdbc.lower_bound == "2020-01-01"
+    assert cfg.input.path is None and cfg.input.id_column == "customer_id"
+    cfg = config_from_dict(base(input={"format": "csv", "options": {"header": True},
+                                       "schema": "customer_id STRING, a DOUBLE"}))
+    assert cfg.input.options == {"header": "true"}
+    assert config_from_dict(base() | {"input": {"table": "db.t"}}).input.table == "db.t"

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -135,7 +136,7 @@ def test_unusable_inputs_fail_with_one_clear_message(
         run_features(spark, features_config_from_dict(missing))
 
     cfg = job_config(tmp_path / "x.csv", tmp_path / "o4", format="csv", csv_schema="a INT,, b")
-    with pytest.raises(ConfigError, match="transactions.csv_schema is not a valid"):
+    with pytest.raises(ConfigError, match="transactions.schema is not a valid"):
         run_features(spark, features_config_from_dict(cfg))
     assert not any((tmp_path / f"o{i}").exists() for i in range(5))  # nothing written
 
@@ -147,10 +148,10 @@ def test_unusable_inputs_fail_with_one_clear_message(
                               "transactions.customer_id"),
         ({"amount": "Amount"}, "transactions.amount and transactions.quantity/unit_price"),
         ({"unit_price": None}, "transactions.unit_price is not set"),
-        ({"format": "csv"}, "transactions.csv_schema is required"),
-        ({"csv_schema": "a INT"}, "transactions.csv_schema is set but transactions.format is "
-                                  "parquet"),
-        ({"format": "json"}, "transactions.format must be one of parquet, csv"),
+        ({"format": "csv"}, "transactions.format is csv but transactions.schema is not set"),
+        ({"csv_schema": "a INT", "schema": "a INT"},
+         "transactions.csv_schema and transactions.schema are both set"),
+        ({"table": "db.lines"}, "give exactly one of transactions.path, transactions.table"),
         ({"product": "CustomerID"}, "transactions.product and transactions.customer_id both "
                                     "name column 'CustomerID'"),
         ({"as_of": "10/12/2011"}, "transactions.as_of '10/12/2011' is not an ISO 8601"),
@@ -233,3 +234,67 @@ def test_features_feed_the_segmentation_job(spark: SparkSession, tmp_path: Path)
     manifest = run_segmentation(spark, segment_cfg)
     assert manifest["rows_read"] == features["customers_written"]
     assert (tmp_path / "segments" / "_SUCCESS").exists()
+
+
+def log_without_invoices(seed: int = 3, customers: int = 300) -> pd.DataFrame:
+    """A daily purchase log (CDNOW-like): customer, yyyyMMdd day, dollars; some returns."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for customer in range(customers):
+        days = rng.choice(365, size=int(rng.integers(1, 8)), replace=True)  # same-day repeats
+        for day in days:
+            amount = round(float(rng.lognormal(3, 0.7)), 2)
+            if rng.random() < 0.08:
+                amount = -amount
+            date = dt.date(2023, 1, 1) + dt.timedelta(days=int(day))
+            rows.append((f"{customer:05d}", date.strftime("%Y%m%d"), amount))
+    return pd.DataFrame(rows, columns=["cust", "day", "dollars"])
+
+
+def expected_without_invoices(lines: pd.DataFrame) -> pd.DataFrame:
+    """The features, computed independently with pandas: one order per customer and day."""
+    lines = lines.assign(when=pd.to_datetime(lines.day, format="%Y%m%d"))
+    as_of = lines.when.max() + pd.Timedelta(days=1)
+    bought, returned = lines[lines.dollars > 0], lines[lines.dollars < 0]
+    orders = bought.groupby(["cust", "when"], as_index=False).dollars.sum()
+    by = orders.groupby("cust")
+    out = pd.DataFrame({
+        "frequency": by.size(),
+        "monetary": by.dollars.sum(),
+        "first": by.when.min(),
+        "last": by.when.max(),
+        "active_months": by.when.apply(lambda w: w.dt.to_period("M").nunique()),
+    })
+    out["recency_days"] = (as_of - out["last"]).dt.days
+    out["tenure_days"] = (as_of - out["first"]).dt.days
+    out["avg_order_value"] = out.monetary / out.frequency
+    returns = returned.assign(value=returned.dollars.abs()).groupby("cust").value.sum()
+    out["returns_value"] = returns.reindex(out.index).fillna(0.0)
+    out["return_rate"] = out.returns_value / (out.monetary + out.returns_value)
+    span = (out["last"] - out["first"]).dt.days
+    out["avg_days_between_orders"] = (span / (out.frequency - 1)).where(out.frequency > 1)
+    return out.drop(columns=["first", "last"]).rename_axis("customer_id").sort_index()
+
+
+def test_a_log_without_invoice_ids_matches_pandas(spark: SparkSession, tmp_path: Path) -> None:
+    lines = log_without_invoices()
+    lines.to_csv(tmp_path / "log.csv", index=False)
+    cfg = {"transactions": {"path": str(tmp_path / "log.csv"), "format": "csv",
+                            "options": {"header": True},
+                            "schema": "cust STRING, day STRING, dollars DOUBLE",
+                            "customer_id": "cust", "timestamp": "day",
+                            "timestamp_format": "yyyyMMdd", "amount": "dollars"},
+           "output": {"path": str(tmp_path / "out")}}
+    manifest = run_features(spark, features_config_from_dict(cfg))
+    actual = (pd.read_parquet(tmp_path / "out" / "features").set_index("customer_id")
+              .sort_index())
+    expected = expected_without_invoices(lines)
+    assert manifest["rows_read"] == len(lines)
+    assert list(actual.index) == list(expected.index)
+    for column in expected.columns:
+        np.testing.assert_allclose(actual[column].astype(float), expected[column].astype(float),
+                                   rtol=1e-12, err_msg=column)
+    assert (expected.frequency < lines.groupby("cust").size().reindex(expected.index)).any()
+    with pytest.raises(ConfigError, match="cancellation_prefix needs transactions.invoice_id"):
+        features_config_from_dict({**cfg, "transactions": {**cfg["transactions"],
+                                                          "cancellation_prefix": "C"}})

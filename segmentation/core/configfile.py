@@ -109,7 +109,12 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
         args = [a for a in get_args(tp) if a is not type(None)]
         if value is None:
             return None
-        return _coerce(args[0], value, key)
+        for arg in args[:-1]:  # several types (``int | str``): the first that fits
+            try:
+                return _coerce(arg, value, key)
+            except ConfigError:
+                continue
+        return _coerce(args[-1], value, key)
     if origin is Literal:
         allowed = get_args(tp)
         if value not in allowed:
@@ -129,7 +134,8 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
             return {}
         if not isinstance(value, Mapping):
             raise ConfigError(f"{key} must be a mapping, not {_describe(value)}")
-        return {str(k): str(v) for k, v in value.items()}
+        return {str(k): str(v).lower() if isinstance(v, bool) else str(v)
+                for k, v in value.items()}
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{key} must be true or false, not {_describe(value)}")

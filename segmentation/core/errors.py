@@ -6,11 +6,21 @@ CLI maps each class to its own exit code (see :data:`EXIT_CODES`).
 
 from __future__ import annotations
 
+from segmentation.core.secrets import redact_text
+
 
 class SegmentationError(ValueError):
-    """Base class of every error this project reports to a user."""
+    """Base class of every error this project reports to a user.
+
+    The message is redacted when the error is made (:func:`segmentation.core.secrets.
+    redact_text`): a secret that reached it (``password=...`` in a URL, a secret setting)
+    is never printed or logged.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        super().__init__(redact_text(str(message)), *args)
 
 
 class ConfigError(SegmentationError):

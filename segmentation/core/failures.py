@@ -22,6 +22,8 @@ from pickle import PicklingError
 
 from pyspark.errors import PySparkException
 
+from segmentation.core.secrets import redact_text
+
 #: Python exceptions of the machine, not of our code, wherever they are raised.
 _MACHINE = (OSError, MemoryError)
 #: PySpark's own exceptions for a call made wrongly (by our code): bugs of ours.
@@ -101,25 +103,30 @@ def internal_error(exc: BaseException, traceback_file: str | None) -> str:
     saved = (f"traceback in {traceback_file}" if traceback_file
              else "the traceback could not be written; run with --debug to see it")
     return (f"internal error{where} (a bug in segmentation, not in your input): "
-            f"{cause or one_line(exc)}; {saved}")
+            f"{redact_text(cause) if cause else one_line(exc)}; {saved}")
 
 
 def save_traceback(exc: BaseException) -> str | None:
     """Write ``exc``'s traceback (and the command) to a new file in the system temp
-    directory; return its path, or None when it cannot be written."""
+    directory, secrets redacted; return its path, or None when it cannot be written."""
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     header = (f"segment {' '.join(sys.argv[1:])}\n"
               f"at {dt.datetime.now(dt.timezone.utc).isoformat()}, pid {os.getpid()}\n\n")
     try:
         handle, path = tempfile.mkstemp(prefix="segment-internal-error-", suffix=".txt")
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(header + text)
+            out.write(redact_text(header + text))
     except OSError:
         return None
     return path
 
 
 def one_line(exc: BaseException) -> str:
+    """The meaningful line of an exception, secrets redacted (see :func:`_one_line`)."""
+    return redact_text(_one_line(exc))
+
+
+def _one_line(exc: BaseException) -> str:
     """The meaningful line of an exception.
 
     In classic mode the first line of a py4j error only names the JVM call: its cause is the

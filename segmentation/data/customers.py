@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 from segmentation.config import FeaturesConfig, InputConfig
 from segmentation.core.caching import cached
 from segmentation.data.missing import any_missing
-from segmentation.data.read import read_parquet
+from segmentation.data.sources import read_source
 from segmentation.data.validate import (
     InputProfile,
     check_duplicate_ids,
@@ -55,7 +55,7 @@ def load_customers(spark: SparkSession, source: InputConfig, features: FeaturesC
     Fails with an :class:`~segmentation.core.errors.InputDataError` naming the column, the
     value and the limit; the input is read once (the validation pass fills the cache).
     """
-    raw = read_parquet(spark, source.path, ignore_corrupt_files=source.ignore_corrupt_files)
+    raw = read_source(spark, source, "input")
     check_schema(raw, source, features)
     used = [source.id_column, *features.numeric, *features.categorical]
     ignored = [c for c in raw.columns if c not in used]

@@ -19,6 +19,7 @@ from pyspark.sql import types as T
 from segmentation.config import FeaturesConfig, InputConfig
 from segmentation.core.errors import InputDataError
 from segmentation.data.missing import any_missing, present_value
+from segmentation.data.sources import source_name
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,8 @@ def check_schema(df: DataFrame, source: InputConfig, features: FeaturesConfig) -
     id_col = source.id_column
     if id_col not in fields:
         raise InputDataError(
-            f"id column {id_col!r} (input.id_column) not found in {source.path}; "
+            f"id column {id_col!r} (input.id_column) not found in "
+            f"{source_name(source, 'input')}; "
             f"present columns: {listing}"
         )
     for key, names, allowed, kind in (
@@ -59,7 +61,8 @@ def check_schema(df: DataFrame, source: InputConfig, features: FeaturesConfig) -
         for name in names:
             if name not in fields:
                 raise InputDataError(
-                    f"feature column {name!r} ({key}) not found in {source.path}; "
+                    f"feature column {name!r} ({key}) not found in "
+                    f"{source_name(source, 'input')}; "
                     f"present columns: {listing}"
                 )
             if not isinstance(fields[name], allowed):
@@ -128,9 +131,9 @@ def check_duplicate_ids(partitioned: DataFrame, id_col: str, *, rows: int) -> No
 
 def _check_values(profile: InputProfile, values: dict, source: InputConfig,
                   features: FeaturesConfig, *, null_ids: int) -> None:
-    path, id_col = source.path, source.id_column
+    id_col = source.id_column
     if profile.rows == 0:
-        raise InputDataError(f"input {path} has zero rows")
+        raise InputDataError(f"{source_name(source, 'input')} has zero rows")
     if null_ids:
         raise InputDataError(f"{null_ids} of {profile.rows} rows have a null id ({id_col!r})")
     for name, counts in profile.missing.items():

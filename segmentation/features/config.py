@@ -18,34 +18,36 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
+from segmentation.config import OutputTarget, SourceConfig, validate_source
 from segmentation.core.configfile import (
-    OutputMode,
     build_dataclass,
     check_paths_apart,
     read_yaml_with_overrides,
     required,
 )
 from segmentation.core.errors import ConfigError
+from segmentation.core.secrets import redact
 
-SourceFormat = Literal["parquet", "csv"]
+log = logging.getLogger(__name__)
+
+#: Keys of earlier versions, still read: old key -> what it becomes.
+LEGACY_KEYS = {"csv_schema": "schema", "csv_header": "options.header"}
 
 
 @dataclass(frozen=True)
-class TransactionsConfig:
-    """Where the transaction lines are and which source column plays which role."""
+class TransactionsConfig(SourceConfig):
+    """Where the transaction lines are (``path``/``table``/``jdbc``, as every job's input)
+    and which source column plays which role."""
 
-    path: str = required()
-    format: SourceFormat = "parquet"
-    #: Spark DDL schema of the CSV file (``"InvoiceNo STRING, Quantity BIGINT, ..."``).
-    csv_schema: str | None = None
-    csv_header: bool = True
     customer_id: str = required()
-    invoice_id: str = required()
+    #: Optional: without it, the lines of one customer at the same timestamp are one order.
+    invoice_id: str | None = None
     #: A timestamp column, or a string column parsed with ``timestamp_format``.
     timestamp: str = required()
     #: Spark datetime pattern (``yyyy-MM-dd HH:mm:ss``); values without a zone are UTC.
@@ -76,12 +78,8 @@ class FeatureOptions:
     rfm_scores: bool = False
 
 
-@dataclass(frozen=True)
-class FeaturesOutputConfig:
-    """Where the features and the manifest are written."""
-
-    path: str = required()
-    mode: OutputMode = "error"
+#: Where the features and the manifest are written (``output.table``: the features table).
+FeaturesOutputConfig = OutputTarget
 
 
 @dataclass(frozen=True)
@@ -95,8 +93,8 @@ class FeaturesJobConfig:
     spark: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """The resolved configuration as plain data (for the manifest)."""
-        return dataclasses.asdict(self)
+        """The resolved configuration as plain data, secrets redacted (for the manifest)."""
+        return redact(dataclasses.asdict(self))
 
 
 def load_features_config(
@@ -108,9 +106,36 @@ def load_features_config(
 
 def features_config_from_dict(data: Mapping[str, Any]) -> FeaturesJobConfig:
     """Build and validate a :class:`FeaturesJobConfig` from plain data (as read from YAML)."""
-    cfg = build_dataclass(FeaturesJobConfig, _with_as_of_text(data), "")
+    cfg = build_dataclass(FeaturesJobConfig, _with_legacy_keys(_with_as_of_text(data)), "")
     validate_features_config(cfg)
     return cfg
+
+
+def _with_legacy_keys(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``transactions.csv_schema``/``csv_header`` (earlier versions) as ``schema``/``options``.
+
+    A CSV read the old way kept its header default (true); each old key gets a note that
+    names the new one.
+    """
+    tx = data.get("transactions")
+    if not isinstance(tx, Mapping) or not any(key in tx for key in LEGACY_KEYS):
+        return data
+    tx = dict(tx)
+    for old, new in LEGACY_KEYS.items():
+        if old in tx:
+            log.warning("transactions.%s is read as transactions.%s (its new name); "
+                        "rename it", old, new)
+    if "csv_schema" in tx:
+        if "schema" in tx:
+            raise ConfigError("transactions.csv_schema and transactions.schema are both set: "
+                              "keep transactions.schema")
+        tx["schema"] = tx.pop("csv_schema")
+    options = dict(tx.get("options") or {})
+    header = tx.pop("csv_header", True)
+    if str(tx.get("format", "parquet")).lower() == "csv":
+        options.setdefault("header", header)
+    tx["options"] = options
+    return {**data, "transactions": tx}
 
 
 def _with_as_of_text(data: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -157,14 +182,12 @@ def validate_features_config(cfg: FeaturesJobConfig) -> None:
                 f"transactions.{missing} is not set: transactions.{given} needs it "
                 "(or give transactions.amount instead)"
             )
-    if tx.format == "csv" and tx.csv_schema is None:
+    validate_source(tx, "transactions")
+    if tx.invoice_id is None and tx.cancellation_prefix is not None:
         raise ConfigError(
-            "transactions.csv_schema is required when transactions.format is csv "
-            "(a Spark DDL string, e.g. 'InvoiceNo STRING, Quantity BIGINT, ...')"
-        )
-    if tx.format != "csv" and tx.csv_schema is not None:
-        raise ConfigError(
-            f"transactions.csv_schema is set but transactions.format is {tx.format}"
+            "transactions.cancellation_prefix needs transactions.invoice_id (cancellations "
+            "are recognised by their invoice id); without invoice ids, returns are the lines "
+            "with a negative quantity or amount"
         )
     seen: dict[str, str] = {}
     for role, column in tx.role_columns().items():
@@ -175,4 +198,5 @@ def validate_features_config(cfg: FeaturesJobConfig) -> None:
         seen[column] = role
     if tx.as_of is not None:
         parse_as_of(tx.as_of)
-    check_paths_apart(tx.path, cfg.output.path, "transactions.path", "output.path")
+    if tx.path is not None:
+        check_paths_apart(tx.path, cfg.output.path, "transactions.path", "output.path")

@@ -14,17 +14,16 @@ import datetime as dt
 import logging
 from typing import Any
 
-from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segmentation.core.atomic import ClaimedOutput, claimed_output
 from segmentation.core.caching import cached
-from segmentation.core.errors import ConfigError, InputDataError
-from segmentation.core.fs import absolute
-from segmentation.core.runinfo import StageTimer, first_line, versions
-from segmentation.data.read import read_parquet
+from segmentation.core.errors import InputDataError
+from segmentation.core.runinfo import StageTimer, versions
+from segmentation.data.sinks import check_table_target, publish_table, table_location
+from segmentation.data.sources import read_source, source_name, source_summary
 from segmentation.features.config import FeaturesJobConfig, TransactionsConfig, parse_as_of
 from segmentation.features.transforms import (
     DROP_REASONS,
@@ -61,8 +60,11 @@ def _build_features(spark: SparkSession, cfg: FeaturesJobConfig, claim: ClaimedO
     started = dt.datetime.now(dt.timezone.utc)
     timer = StageTimer()
     tx = cfg.transactions
+    features_table = table_location(cfg.output.path, FEATURES_DIR)
+    if cfg.output.table is not None:
+        check_table_target(spark, cfg.output.table, features_table, "output.table")
     with timer.stage("read_and_validate"):
-        lines = standard_lines(read_transactions(spark, tx), tx)
+        lines = standard_lines(read_source(spark, tx, "transactions"), tx)
         stats = scan_lines(lines, tx)
         if tx.as_of is not None:
             as_of, as_of_source = parse_as_of(tx.as_of), "config"
@@ -91,7 +93,7 @@ def _build_features(spark: SparkSession, cfg: FeaturesJobConfig, claim: ClaimedO
                 "job": "features",
                 "as_of": as_of.isoformat(),
                 "as_of_source": as_of_source,
-                "input": {"path": tx.path, "format": tx.format},
+                "input": source_summary(tx),
                 "timestamp_range": {
                     "first": from_micros(stats["earliest_us"]).isoformat(),
                     "last": from_micros(stats["latest_us"]).isoformat(),
@@ -110,6 +112,8 @@ def _build_features(spark: SparkSession, cfg: FeaturesJobConfig, claim: ClaimedO
             out.write_json(MANIFEST, manifest)
     finally:
         summary.unpersist()
+    if cfg.output.table is not None:
+        publish_table(spark, cfg.output.table, features_table, "output.table")
     log.info(
         "%d customers written to %s (%d lines used; dropped: %s) in %.1f s",
         counts["customers_written"],
@@ -119,34 +123,6 @@ def _build_features(spark: SparkSession, cfg: FeaturesJobConfig, claim: ClaimedO
         manifest["duration_seconds"],
     )
     return manifest
-
-
-def read_transactions(spark: SparkSession, tx: TransactionsConfig) -> DataFrame:
-    """The source lines as a DataFrame (Parquet, or CSV with the configured DDL schema).
-
-    CSV timestamps typed in the schema and lacking a zone are read as UTC.
-    """
-    if tx.format == "parquet":
-        return read_parquet(spark, tx.path)
-    try:
-        reader = spark.read.schema(str(tx.csv_schema))
-    except AnalysisException as exc:  # the DDL is parsed here (ParseException)
-        raise ConfigError(
-            f"transactions.csv_schema is not a valid Spark DDL schema: {first_line(exc)}"
-        ) from exc
-    reader = (
-        reader.option("header", str(tx.csv_header).lower())
-        .option("timeZone", "UTC")
-        .option("mode", "PERMISSIVE")
-    )
-    try:
-        df = reader.csv(absolute(tx.path))
-        df.schema  # noqa: B018 - resolves the read now (Spark Connect analyses lazily)
-        return df
-    except AnalysisException as exc:
-        if exc.getCondition() == "PATH_NOT_FOUND" or "Path does not exist" in str(exc):
-            raise InputDataError(f"transactions.path {tx.path} does not exist") from exc
-        raise InputDataError(f"cannot read CSV at {tx.path}: {first_line(exc)}") from exc
 
 
 def scan_lines(lines: DataFrame, tx: TransactionsConfig) -> dict[str, Any]:
@@ -169,7 +145,7 @@ def scan_lines(lines: DataFrame, tx: TransactionsConfig) -> dict[str, Any]:
         aggs.append(F.count_if(fractional).alias("fractional_ids"))
     stats = lines.agg(*aggs).first().asDict()  # type: ignore[union-attr]
     if stats["rows"] == 0:
-        raise InputDataError(f"transactions.path {tx.path} holds no transaction lines")
+        raise InputDataError(f"{source_name(tx, 'transactions')} holds no transaction lines")
     if stats["latest_us"] is None:
         raise InputDataError(
             f"no timestamp in column {tx.timestamp!r} (transactions.timestamp) is usable: "

@@ -37,6 +37,7 @@ from pyspark.sql import types as T
 
 from segmentation.core.errors import ConfigError, InputDataError
 from segmentation.data.missing import present_value
+from segmentation.data.sources import source_name
 from segmentation.features.config import TransactionsConfig
 
 DAY_US = 86_400_000_000
@@ -91,7 +92,7 @@ def check_transaction_columns(df: DataFrame, tx: TransactionsConfig) -> None:
     ]
     if missing:
         raise InputDataError(
-            f"transactions.path {tx.path} lacks column(s) {', '.join(missing)}; "
+            f"{source_name(tx, 'transactions')} lacks column(s) {', '.join(missing)}; "
             f"present: {', '.join(present)}"
         )
     types = {f.name: f.dataType for f in df.schema.fields}
@@ -107,7 +108,9 @@ def check_transaction_columns(df: DataFrame, tx: TransactionsConfig) -> None:
         types[tx.customer_id], T.StringType
     ):
         raise wrong("customer_id", "a number or a string")
-    if not isinstance(types[tx.invoice_id], (T.StringType, T.IntegralType)):
+    if tx.invoice_id is not None and not isinstance(
+        types[tx.invoice_id], (T.StringType, T.IntegralType)
+    ):
         raise wrong("invoice_id", "a string or an integer")
     for role in ("amount", "quantity", "unit_price"):
         if getattr(tx, role) is not None and not _is_number(types[getattr(tx, role)]):
@@ -141,7 +144,9 @@ def _is_number(data_type: T.DataType) -> bool:
 def standard_lines(raw: DataFrame, tx: TransactionsConfig) -> DataFrame:
     """The mapped source columns under standard names, with the timestamp parsed.
 
-    Columns: ``customer_id`` (source type; NaN -> null), ``invoice_id`` (string), ``ts_source``
+    Columns: ``customer_id`` (source type; NaN -> null), ``invoice_id`` (string; without
+    ``transactions.invoice_id`` the line's timestamp, so that one customer's lines at one
+    moment are one order), ``ts_source``
     (the source timestamp as text, for messages), ``ts_us`` (long, null when missing or
     unparseable), ``value`` (double: quantity x unit price, or amount), ``quantity`` and
     ``unit_price`` (doubles, quantity mode only), ``product`` (string, when configured).
@@ -152,11 +157,17 @@ def standard_lines(raw: DataFrame, tx: TransactionsConfig) -> DataFrame:
     customer = F.col(tx.customer_id)
     if isinstance(raw.schema[tx.customer_id].dataType, T.FractionalType):
         customer = F.when(~F.isnan(customer), customer)
+    ts_us = _timestamp_micros(raw, tx)
+    if tx.invoice_id is not None:
+        invoice = F.col(tx.invoice_id).cast("string")
+    else:  # one order per customer and timestamp; "-" where the timestamp is unusable,
+        # so that the line is dropped for its timestamp, not as a missing invoice id
+        invoice = F.coalesce(ts_us.cast("string"), F.lit("-"))
     columns = [
         customer.alias("customer_id"),
-        F.col(tx.invoice_id).cast("string").alias("invoice_id"),
+        invoice.alias("invoice_id"),
         F.col(tx.timestamp).cast("string").alias("ts_source"),
-        _timestamp_micros(raw, tx).alias("ts_us"),
+        ts_us.alias("ts_us"),
     ]
     if tx.amount is not None:
         columns.append(present_value(tx.amount).alias("value"))

@@ -108,7 +108,8 @@ def _facts_table(run: RunData, rule: str) -> str:
         dropped_text += " (" + ", ".join(f"{reason}: {_count(n)}" for reason, n in
                                          dropped.items()) + ")"
     rows: list[tuple[str, str]] = [
-        ("Input", str(source.get("path", "–"))),
+        ("Input", str(source.get("path") or source.get("table")
+                      or _mapping(source.get("jdbc")).get("table") or "–")),
         ("Id column", str(source.get("id_column", "–"))),
         ("Rows read", _count(m.get("rows_read"))),
         ("Rows used", _count(m.get("rows_used"))),

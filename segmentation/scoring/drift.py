@@ -21,6 +21,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from segmentation.config import Config
+from segmentation.data.sources import source_summary
 from segmentation.model.columns import DISTANCE_COL, SEGMENT_COL
 from segmentation.outputs.finished import FinishedRun
 from segmentation.outputs.layout import (
@@ -81,7 +82,7 @@ def scoring_manifest(
         "model_run": run.path,
         "chosen_k": run.manifest.chosen_k,
         "model_finished_at": run.manifest.data.get("finished_at"),
-        "input": {"path": cfg.input.path, "id_column": cfg.input.id_column},
+        "input": {**source_summary(cfg.input), "id_column": cfg.input.id_column},
         "rows_read": rows_read,
         "rows_scored": scored,
         "rows_dropped": dropped,

@@ -17,18 +17,21 @@ the run's duplicate-id and missing-value policies), applies the run's ``Pipeline
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from typing import Any
 
 from pyspark.sql import SparkSession
 
-from segmentation.config import Config, config_from_dict
+from segmentation.config import Config, SourceConfig, config_from_dict, validate_source
 from segmentation.core.atomic import ClaimedOutput, claimed_output
 from segmentation.core.caching import cached
 from segmentation.core.configfile import check_paths_apart
+from segmentation.core.errors import ConfigError
 from segmentation.core.runinfo import StageTimer, versions
 from segmentation.data.customers import load_customers
+from segmentation.data.sinks import check_table_target, publish_table, table_location
 from segmentation.model.columns import DISTANCE_COL, SEGMENT_COL
 from segmentation.outputs.finished import FinishedRun, load_finished_run
 from segmentation.outputs.layout import LABELS, MANIFEST, SEGMENTS_CSV
@@ -38,29 +41,42 @@ log = logging.getLogger(__name__)
 
 
 def score_customers(
-    spark: SparkSession, *, model_run: str, input_path: str, output_path: str,
-    mode: str = "error",
+    spark: SparkSession, *, model_run: str, output_path: str, input_path: str | None = None,
+    source: SourceConfig | None = None, mode: str = "error", table: str | None = None,
 ) -> dict[str, Any]:
-    """Assign segments to the customers at ``input_path``; write under ``output_path``.
+    """Assign segments to the customers of ``source`` (or the Parquet at ``input_path``);
+    write under ``output_path``.
 
-    Returns the manifest written. Fails (leaving ``output_path`` as it was) when the model
-    directory is not a finished run, or the input lacks a column the model needs or breaks
-    the run's validation rules.
+    The input is read however it is given (files of any format, a catalog table, JDBC),
+    independently of how the model's training data was read. With ``table``, the labels
+    are also that catalog table (:mod:`segmentation.data.sinks`). Returns the manifest
+    written. Fails (leaving ``output_path`` as it was) when the model directory is not a
+    finished run, or the input lacks a column the model needs or breaks the run's
+    validation rules.
     """
-    check_paths_apart(input_path, output_path, "--input", "--output")
+    if (source is None) == (input_path is None):
+        raise ConfigError("give the customers to score either as --input PATH or as an "
+                          "input section (--config, --input-table, ...), not both or neither")
+    source = source or SourceConfig(path=input_path)
+    validate_source(source, "input")
+    if source.path is not None:
+        check_paths_apart(source.path, output_path, "--input", "--output")
     check_paths_apart(model_run, output_path, "--model", "--output")
     with claimed_output(output_path, mode, spark=spark, name="--output",
                         overwrite_hint="pass --mode overwrite") as claim:
-        return _score(spark, claim, model_run=model_run, input_path=input_path)
+        return _score(spark, claim, model_run=model_run, source=source, table=table)
 
 
-def _score(spark: SparkSession, claim: ClaimedOutput, *, model_run: str, input_path: str
-           ) -> dict[str, Any]:
+def _score(spark: SparkSession, claim: ClaimedOutput, *, model_run: str, source: SourceConfig,
+           table: str | None) -> dict[str, Any]:
     started = dt.datetime.now(dt.timezone.utc)
     timer = StageTimer()
     output_path, mode = claim.path, claim.mode
+    labels_table = table_location(output_path, LABELS)
+    if table is not None:
+        check_table_target(spark, table, labels_table, "--output-table")
     run = load_finished_run(spark, model_run, key="--model")
-    cfg = scoring_config(run, input_path=input_path, output_path=output_path, mode=mode)
+    cfg = scoring_config(run, source=source, output_path=output_path, mode=mode)
     with timer.stage("read_and_validate"):
         customers = load_customers(spark, cfg.input, cfg.features)
     with claim.staging() as out:
@@ -82,20 +98,29 @@ def _score(spark: SparkSession, claim: ClaimedOutput, *, model_run: str, input_p
             versions=versions(spark.version),
         )
         out.write_json(MANIFEST, manifest)
+    if table is not None:
+        publish_table(spark, table, labels_table, "--output-table")
     log.info("scored %d customers with %s (drift share %s); outputs in %s",
              manifest["rows_scored"], model_run, manifest["drift_share"], output_path)
     return manifest
 
 
-def scoring_config(run: FinishedRun, *, input_path: str, output_path: str, mode: str) -> Config:
-    """The run's resolved input, features and output config, for ``input_path``/``output_path``.
+def scoring_config(run: FinishedRun, *, source: SourceConfig, output_path: str, mode: str
+                   ) -> Config:
+    """The run's resolved input, features and output config, for ``source``/``output_path``.
 
-    The ``model`` and ``evaluation`` sections are left out: scoring does not use them, and a
-    run written by an older version may hold keys that no longer exist there.
+    Where the run read its data from is replaced by ``source``; the run's id column,
+    partitioning and policies stay. The ``model`` and ``evaluation`` sections are left out:
+    scoring does not use them, and a run written by an older version may hold keys that no
+    longer exist there.
     """
     data = run.manifest.config
+    where = {f.name for f in dataclasses.fields(SourceConfig)}
+    kept = {k: v for k, v in data["input"].items() if k not in where}
     return config_from_dict({
-        "input": {**data["input"], "path": input_path},
+        "input": {**kept, **{k: v for k, v in dataclasses.asdict(source).items() if k in where}},
         "features": data["features"],
-        "output": {**data["output"], "path": output_path, "mode": mode},
+        "output": {**data["output"], "path": output_path, "mode": mode, "table": None,
+                   "jdbc": None},
     })
+

@@ -1,0 +1,79 @@
+"""A real PostgreSQL server for the database tests, started with scripts/postgres.sh (from
+Debian's ``postgresql`` package) on loopback and stopped by its pid at the end.
+
+Its state lives in a fresh directory under /tmp (the server runs as the ``postgres`` user,
+which cannot enter pytest's root-only temporary directories). Tables are created and
+filled with ``psql`` and Spark's JDBC writer; the tests read them through the product.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "postgres.sh"
+#: Debian's libpostgresql-jdbc-java.
+JDBC_JAR = Path("/usr/share/java/postgresql.jar")
+#: The environment variable the tests' configs name in ``jdbc.password_env``.
+PASSWORD_ENV = "SEGMENT_TEST_PG_PASSWORD"
+
+
+def missing_parts() -> str | None:
+    """Why the database tests cannot run here (None when they can)."""
+    if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+        return "no PostgreSQL server (apt-get install postgresql)"
+    if not JDBC_JAR.is_file():
+        return f"no JDBC driver at {JDBC_JAR} (apt-get install libpostgresql-jdbc-java)"
+    if not shutil.which("psql"):
+        return "no psql client"
+    return None
+
+
+@dataclass(frozen=True)
+class Postgres:
+    """A running throwaway server: its JDBC URL, user and password."""
+
+    url: str
+    port: int
+    password: str
+    state: Path
+    user: str = "segment"
+
+    def jdbc(self, **keys: object) -> dict[str, object]:
+        """An ``input.jdbc`` section for this server (password through PASSWORD_ENV)."""
+        return {"url": self.url, "user": self.user, "password_env": PASSWORD_ENV, **keys}
+
+    def psql(self, sql: str) -> str:
+        """Run SQL with psql; return its unaligned output."""
+        done = subprocess.run(
+            ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
+             "-p", str(self.port), "-U", self.user, "-d", "segment", "-c", sql],
+            env={**os.environ, "PGPASSWORD": self.password}, capture_output=True, text=True,
+            timeout=300, check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    def spark_options(self) -> dict[str, str]:
+        """Options of Spark's JDBC writer for this server (tests load data with it)."""
+        return {"url": self.url, "user": self.user, "password": self.password,
+                "driver": "org.postgresql.Driver"}
+
+
+def start_postgres(state: Path) -> Postgres:
+    env = {**os.environ, "SEGMENT_POSTGRES_DIR": str(state)}
+    started = subprocess.run([str(SCRIPT), "start"], env=env, capture_output=True, text=True,
+                             timeout=120, check=False)
+    assert started.returncode == 0, f"postgres.sh start failed:\n{started.stderr}"
+    url = started.stdout.strip().splitlines()[-1]
+    return Postgres(url=url, port=int((state / "port").read_text()),
+                    password=(state / "password").read_text().strip(), state=state)
+
+
+def stop_postgres(state: Path) -> None:
+    subprocess.run([str(SCRIPT), "stop"], env={**os.environ, "SEGMENT_POSTGRES_DIR": str(state)},
+                   capture_output=True, timeout=60, check=False)

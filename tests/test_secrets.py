@@ -1,0 +1,57 @@
+"""Redaction by Spark's rule (spark.redaction.regex), in config dumps and free text."""
+
+from __future__ import annotations
+
+import pytest
+
+from segmentation.config import config_from_dict
+from segmentation.core.secrets import REDACTED, is_secret, redact, redact_text
+
+
+@pytest.mark.parametrize(("key", "secret"), [
+    ("spark.hadoop.fs.s3a.secret.key", True), ("spark.hadoop.fs.s3a.access.key", True),
+    ("fs.azure.account.accesskey", True), ("PASSWORD_ENV", True), ("api_token", True),
+    ("spark.jars", False), ("input.path", False), ("key", False),
+])
+def test_secret_keys_follow_sparks_default_regex(key: str, secret: bool) -> None:
+    assert is_secret(key) is secret
+
+
+def test_nested_config_values_are_redacted_and_the_rest_kept() -> None:
+    data = {"spark": {"spark.hadoop.fs.s3a.secret.key": "s3cr3t", "spark.jars": "a.jar"},
+            "input": {"jdbc": {"url": "jdbc:postgresql://h:5/db?password=pw1", "user": "u",
+                               "password_env": "PGPASS"}},
+            "list": ["token=abc", 3, None]}
+    assert redact(data) == {
+        "spark": {"spark.hadoop.fs.s3a.secret.key": REDACTED, "spark.jars": "a.jar"},
+        "input": {"jdbc": {"url": f"jdbc:postgresql://h:5/db?password={REDACTED}",
+                           "user": "u", "password_env": REDACTED}},
+        "list": [f"token={REDACTED}", 3, None]}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("jdbc:postgresql://db/crm;password=x;ssl=true", f"jdbc:postgresql://db/crm;password={REDACTED};ssl=true"),
+    ("--conf spark.hadoop.fs.s3a.secret.key=abc --conf spark.jars=x.jar",
+     f"--conf spark.hadoop.fs.s3a.secret.key={REDACTED} --conf spark.jars=x.jar"),
+    ("Password: hunter2", f"Password: {REDACTED}"),
+    ("nothing secret here: 42", "nothing secret here: 42"),
+])
+def test_secret_values_in_text_are_redacted(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+def test_the_manifests_config_dump_is_redacted() -> None:
+    cfg = config_from_dict({"input": {"path": "in"}, "features": {"numeric": ["a"]},
+                            "output": {"path": "out"},
+                            "spark": {"spark.hadoop.fs.s3a.secret.key": "s3cr3t"}})
+    assert cfg.spark["spark.hadoop.fs.s3a.secret.key"] == "s3cr3t"  # Spark still gets it
+    assert cfg.to_dict()["spark"] == {"spark.hadoop.fs.s3a.secret.key": REDACTED}
+
+
+def test_errors_never_carry_a_secret() -> None:
+    from segmentation.core.errors import ConfigError
+    from segmentation.core.failures import one_line
+
+    error = ConfigError("cannot reach jdbc:postgresql://db/crm?password=hunter2")
+    assert "hunter2" not in str(error) and REDACTED in str(error)
+    assert "hunter2" not in one_line(RuntimeError("spark.hadoop.fs.s3a.secret.key=hunter2"))
