@@ -51,9 +51,7 @@ cmd_start() {
       *) die "unknown option for start: $1" ;;
     esac
   done
-  if alive "$(server_pid 2>/dev/null || true)"; then
-    die "a server is already running from $STATE (pid $(server_pid)); run 'stop' first"
-  fi
+  refuse_if_running
   if [[ -z "$python" ]]; then
     SEGMENT_PYTHON="$PY" SEGMENT_BUILD_DIR="$BUILD" "$ROOT/scripts/package.sh" >/dev/null
     python="$(cd "$BUILD" && pwd)/python-env/bin/python"

@@ -25,6 +25,12 @@ stop_pid() {  # stop_pid PID SIGNAL SECONDS: send SIGNAL, wait up to SECONDS, th
   kill -KILL "$pid" 2>/dev/null || true
 }
 
+refuse_if_running() {  # die when server_pid names a live process
+  if alive "$(server_pid 2>/dev/null || true)"; then
+    die "a server is already running from $STATE (pid $(server_pid)); run 'stop' first"
+  fi
+}
+
 stop_server_state() {  # stop_server_state SIGNAL SECONDS: stop server_pid, remove $STATE
   [[ -d "$STATE" ]] || { log "no server state in $STATE"; return 0; }
   local pid

@@ -53,9 +53,7 @@ cmd_start() {
       *) die "unknown option for start: $1" ;;
     esac
   done
-  if alive "$(server_pid 2>/dev/null || true)"; then
-    die "a server is already running from $STATE (pid $(server_pid)); run 'stop' first"
-  fi
+  refuse_if_running
   local bin
   bin="$(bin_dir)"
   rm -rf "$STATE"
