@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import socket
 import subprocess
+import threading
 from pathlib import Path
 
 import pyarrow.fs as pafs
@@ -30,8 +31,10 @@ def write_lock(out: Path, *, host: str, pid: int, age_seconds: float = 0.0) -> P
     """A lock file as another run would have left it."""
     when = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=age_seconds)).isoformat()
     path = Path(lock_path(str(out)))
-    path.write_text(json.dumps({"host": host, "pid": pid, "started_at": when,
-                                "run_id": "otherrun0000", "renewed_at": when}))
+    written = path.with_name(path.name + ".writing")  # renamed in place, as runs write it
+    written.write_text(json.dumps({"host": host, "pid": pid, "started_at": when,
+                                   "run_id": "otherrun0000", "renewed_at": when}))
+    written.replace(path)
     return path
 
 
@@ -103,6 +106,24 @@ def test_holder_renews_and_notices_a_lost_lock(tmp_path):
         with pytest.raises(OutputError, match="this run lost its lock .*other-host.example"):
             lock.check_held()
     assert (tmp_path / ".out.lock").exists()  # not ours: left in place
+
+
+def test_a_lock_file_overwritten_with_other_bytes_is_lost(tmp_path):
+    out = tmp_path / "out"
+    with OutputLock(LocalFS(), str(out), renew_seconds=60) as lock:
+        (tmp_path / ".out.lock").write_text("{half a lock")
+        with pytest.raises(OutputError, match="lost its lock .the lock file was overwritten"):
+            lock.check_held()
+    assert (tmp_path / ".out.lock").read_text() == "{half a lock"  # not ours: left in place
+
+
+def test_a_lock_file_being_rewritten_by_its_holder_is_not_lost(tmp_path):
+    out = tmp_path / "out"
+    with OutputLock(LocalFS(), str(out), renew_seconds=60) as lock:
+        whole = (tmp_path / ".out.lock").read_bytes()
+        (tmp_path / ".out.lock").write_bytes(whole[:10])  # a reader sees a partial write
+        threading.Timer(0.1, (tmp_path / ".out.lock").write_bytes, [whole]).start()
+        lock.check_held()
 
 
 def _race(out: str, start, done, results) -> None:

@@ -27,6 +27,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from dataclasses import asdict, dataclass, replace
 from types import TracebackType
@@ -43,6 +44,7 @@ LEASE_SECONDS = 120.0
 RENEW_SECONDS = 20.0
 _LOCK = ".lock"
 _ATTEMPTS = 5
+_SETTLE_SECONDS = 0.5  # how long a half-written lock file gets before it counts as foreign
 
 
 def lock_path(path: str) -> str:
@@ -197,8 +199,15 @@ class OutputLock:
             log.warning("could not delete the lock %s: %s", self.file, first_line(exc))
 
     def _loss(self) -> str | None:
-        """How this run lost its lock, or None while the lock file is still ours."""
+        """How this run lost its lock, or None while the lock file is still ours.
+
+        Bytes that are not a lock are read once more after a moment: another writer may be
+        half-way through a file system whose writes are not atomic to readers (HDFS).
+        """
         current = self._read(self.file)
+        if isinstance(current, bytes):
+            time.sleep(_SETTLE_SECONDS)
+            current = self._read(self.file)
         if isinstance(current, Holder):
             return None if current.run_id == self.holder.run_id else (
                 f"now held by {current.describe()}")
