@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segmentation.core.errors import (
@@ -28,6 +30,13 @@ from segmentation.core.failures import (
     is_internal_error,
     runtime_failure,
     save_traceback,
+)
+from segmentation.tracking.config import (
+    URI_VARIABLE,
+    MlflowConfig,
+    is_model_uri,
+    resolve_mlflow,
+    with_mlflow,
 )
 
 if TYPE_CHECKING:
@@ -97,7 +106,9 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_score_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``segment score``."""
-    parser.add_argument("--model", required=True, help="directory of a finished run")
+    parser.add_argument("--model", required=True,
+                        help="directory of a finished run, or a model it logged to MLflow: "
+                        "models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/model")
     parser.add_argument("--input", help="customers to score: a path (Parquet unless "
                         "--input-format); or --input-table, or --config with an input section")
     parser.add_argument("--input-format", help="format of --input (orc, csv, json, ...)")
@@ -114,6 +125,16 @@ def add_score_arguments(parser: argparse.ArgumentParser) -> None:
                         help="what to do when --output exists (default: error)")
     parser.add_argument("--output-table", help="also show the labels as this catalog table")
     add_spark_arguments(parser)
+    add_tracking_argument(parser)
+
+
+def add_tracking_argument(parser: argparse.ArgumentParser) -> None:
+    """``--mlflow-uri``: log the job to MLflow (needs the ``mlflow`` extra)."""
+    parser.add_argument(
+        "--mlflow-uri", metavar="URI",
+        help="log this job to the MLflow tracking server (or store) at URI; tracking is "
+        "also on with a tracking.mlflow config section, which MLFLOW_TRACKING_URI alone never "
+        "switches on")
 
 
 def add_spark_arguments(parser: argparse.ArgumentParser) -> None:
@@ -139,6 +160,7 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
         help="override a config key, e.g. --set model.k_max=8 (repeatable)",
     )
     add_spark_arguments(parser)
+    add_tracking_argument(parser)
 
 
 def positive_int(text: str) -> int:
@@ -210,32 +232,46 @@ def spark_session(app_name: str, args: argparse.Namespace, settings: Mapping[str
             spark.stop()
 
 
+def check_tracking(target: MlflowConfig | None) -> None:
+    """Before any Spark work: the tracking store of a job that logs to MLflow answers."""
+    if target is not None:
+        from segmentation.tracking.reach import check_reachable
+
+        check_reachable(target.tracking_uri or "")
+
+
 def _run(args: argparse.Namespace) -> None:
     from segmentation.config import load_config
     from segmentation.core.fs import local_path
     from segmentation.job import run_segmentation
 
-    cfg = load_config(args.config, args.overrides)
+    cfg = with_mlflow(load_config(args.config, args.overrides), args.mlflow_uri)
     if args.report and local_path(cfg.output.path) is None:
         raise ConfigError(
             f"--report writes the report on the local disk, but output.path {cfg.output.path} "
             "is not local: run without --report, copy the run's small files to a local "
             "directory and run `segment report --run DIR` there"
         )
+    check_tracking(cfg.tracking.mlflow)
     with spark_session("segment-run", args, cfg.spark) as spark:
-        run_segmentation(spark, cfg)
+        manifest = run_segmentation(spark, cfg)
     if args.report:
         from segmentation.report import build_report
 
         index = build_report(cfg.output.path)
         log.info("report: %s", index)
+        if cfg.tracking.mlflow is not None:
+            from segmentation.tracking.runs import log_report
+
+            log_report(cfg.tracking.mlflow, manifest["tracking"]["run_id"], Path(index).parent)
 
 
 def _features(args: argparse.Namespace) -> None:
     from segmentation.features.config import load_features_config
     from segmentation.features.job import run_features
 
-    cfg = load_features_config(args.config, args.overrides)
+    cfg = with_mlflow(load_features_config(args.config, args.overrides), args.mlflow_uri)
+    check_tracking(cfg.tracking.mlflow)
     with spark_session("segment-features", args, cfg.spark) as spark:
         run_features(spark, cfg)
 
@@ -247,9 +283,18 @@ def _score(args: argparse.Namespace) -> None:
     given = scoring_input(path=args.input, format=args.input_format, options=args.input_option,
                           schema=args.input_schema, table=args.input_table,
                           config=args.config, overrides=args.overrides)
+    tracking = resolve_mlflow(given.tracking.mlflow, args.mlflow_uri)
+    registry_uri = tracking.tracking_uri if tracking else os.environ.get(URI_VARIABLE)
+    if is_model_uri(args.model):
+        if not registry_uri:
+            raise ConfigError(f"--model {args.model} is an MLflow model: give its tracking "
+                              f"server with --mlflow-uri or {URI_VARIABLE}")
+        check_tracking(MlflowConfig(tracking_uri=registry_uri))
+    check_tracking(tracking)
     with spark_session("segment-score", args, given.spark) as spark:
         score_customers(spark, model_run=args.model, source=given.input,
-                        output_path=args.output, mode=args.mode, table=args.output_table)
+                        output_path=args.output, mode=args.mode, table=args.output_table,
+                        tracking=tracking, registry_uri=registry_uri)
 
 
 def _report(args: argparse.Namespace) -> None:

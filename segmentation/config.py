@@ -32,6 +32,7 @@ from segmentation.core.configfile import (
 )
 from segmentation.core.errors import ConfigError
 from segmentation.core.secrets import redact
+from segmentation.tracking.config import TrackingConfig
 
 MissingPolicy = Literal["impute", "drop", "fail"]
 SelectBy = Literal[
@@ -184,6 +185,8 @@ class Config:
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     #: Extra Spark settings (``spark.*`` keys) applied when this project builds the session.
     spark: dict[str, str] = field(default_factory=dict)
+    #: Experiment tracking (``tracking.mlflow``; off when absent).
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved configuration as plain data, secrets redacted (for the manifest)."""

@@ -3,7 +3,9 @@
 config -> customers (read, partition, validate, drop: :mod:`segmentation.data.customers`)
 -> prepare, sweep + metrics, choose k, final model (:mod:`segmentation.model.fit`)
 -> segment ids (:mod:`segmentation.outputs.relabel`) -> outputs
-(:mod:`segmentation.outputs.write`) -> manifest, all in one atomic output directory.
+(:mod:`segmentation.outputs.write`) -> manifest, all in one atomic output directory; then,
+with ``tracking.mlflow``, the finished run is logged to MLflow
+(:mod:`segmentation.tracking.runs`, imported only then).
 
 :func:`run_segmentation` takes a SparkSession and a validated :class:`Config` and returns
 the manifest it wrote; it never builds a session or exits (the CLI does).
@@ -98,6 +100,13 @@ def _segment(spark: SparkSession, cfg: Config, claim: ClaimedOutput) -> dict[str
         publish_table(spark, cfg.output.table, labels_table, "output.table")
     if cfg.output.jdbc is not None:
         write_jdbc_table(spark, labels_table, cfg.output.jdbc, "output.jdbc")
+    if cfg.tracking.mlflow is not None:
+        from segmentation.tracking.runs import track_segmentation
+
+        model_input = customers.rows.select(cfg.input.id_column, *cfg.features.numeric,
+                                            *cfg.features.categorical).schema
+        manifest = track_segmentation(spark, cfg.tracking.mlflow, cfg.output.path, manifest,
+                                      model_input)
     log.info("chosen k=%d; outputs in %s", manifest["chosen_k"], cfg.output.path)
     return manifest
 

@@ -33,6 +33,7 @@ from segmentation.core.configfile import (
 )
 from segmentation.core.errors import ConfigError
 from segmentation.core.secrets import redact
+from segmentation.tracking.config import TrackingConfig
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ class FeaturesJobConfig:
     features: FeatureOptions = field(default_factory=FeatureOptions)
     #: Extra Spark settings (``spark.*`` keys) applied when this project builds the session.
     spark: dict[str, str] = field(default_factory=dict)
+    #: Experiment tracking (``tracking.mlflow``; off when absent).
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved configuration as plain data, secrets redacted (for the manifest)."""

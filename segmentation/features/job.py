@@ -114,6 +114,10 @@ def _build_features(spark: SparkSession, cfg: FeaturesJobConfig, claim: ClaimedO
         summary.unpersist()
     if cfg.output.table is not None:
         publish_table(spark, cfg.output.table, features_table, "output.table")
+    if cfg.tracking.mlflow is not None:
+        from segmentation.tracking.runs import track_features
+
+        manifest = track_features(spark, cfg.tracking.mlflow, cfg.output.path, manifest)
     log.info(
         "%d customers written to %s (%d lines used; dropped: %s) in %.1f s",
         counts["customers_written"],

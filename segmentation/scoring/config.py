@@ -20,15 +20,17 @@ from dataclasses import dataclass, field
 from segmentation.config import SourceConfig, validate_source
 from segmentation.core.configfile import build_dataclass, read_yaml_with_overrides
 from segmentation.core.errors import ConfigError
+from segmentation.tracking.config import TrackingConfig
 
 
 @dataclass(frozen=True)
 class ScoringInput:
-    """A scoring config file: the ``input`` to score and extra ``spark`` settings."""
+    """A scoring config file: the ``input`` to score, extra ``spark`` settings and
+    ``tracking``."""
 
     input: SourceConfig = field(default_factory=SourceConfig)
     spark: dict[str, str] = field(default_factory=dict)
-
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 
 def scoring_input(

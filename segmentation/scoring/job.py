@@ -36,6 +36,7 @@ from segmentation.model.columns import DISTANCE_COL, SEGMENT_COL
 from segmentation.outputs.finished import FinishedRun, load_finished_run
 from segmentation.outputs.layout import LABELS, MANIFEST, SEGMENTS_CSV
 from segmentation.scoring.drift import drift_by_segment, scoring_manifest
+from segmentation.tracking.config import MlflowConfig, is_model_uri
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +44,15 @@ log = logging.getLogger(__name__)
 def score_customers(
     spark: SparkSession, *, model_run: str, output_path: str, input_path: str | None = None,
     source: SourceConfig | None = None, mode: str = "error", table: str | None = None,
+    tracking: MlflowConfig | None = None, registry_uri: str | None = None,
 ) -> dict[str, Any]:
     """Assign segments to the customers of ``source`` (or the Parquet at ``input_path``);
     write under ``output_path``.
+
+    ``model_run`` is a finished run's directory or a model logged to MLflow by ``segment
+    run`` (``models:/NAME@ALIAS``, ``models:/NAME/VERSION``, ``runs:/RUN_ID/model``), found
+    at ``registry_uri`` (default: ``MLFLOW_TRACKING_URI``). With ``tracking``, the scoring
+    run is logged to MLflow once its outputs are written.
 
     The input is read however it is given (files of any format, a catalog table, JDBC),
     independently of how the model's training data was read. With ``table``, the labels
@@ -61,21 +68,28 @@ def score_customers(
     validate_source(source, "input")
     if source.path is not None:
         check_paths_apart(source.path, output_path, "--input", "--output")
-    check_paths_apart(model_run, output_path, "--model", "--output")
+    if not is_model_uri(model_run):
+        check_paths_apart(model_run, output_path, "--model", "--output")
     with claimed_output(output_path, mode, spark=spark, name="--output",
                         overwrite_hint="pass --mode overwrite") as claim:
-        return _score(spark, claim, model_run=model_run, source=source, table=table)
+        manifest = _score(spark, claim, model_run=model_run, source=source, table=table,
+                          registry_uri=registry_uri)
+        if tracking is not None:
+            from segmentation.tracking.runs import track_scoring
+
+            manifest = track_scoring(spark, tracking, output_path, manifest)
+        return manifest
 
 
 def _score(spark: SparkSession, claim: ClaimedOutput, *, model_run: str, source: SourceConfig,
-           table: str | None) -> dict[str, Any]:
+           table: str | None, registry_uri: str | None) -> dict[str, Any]:
     started = dt.datetime.now(dt.timezone.utc)
     timer = StageTimer()
     output_path, mode = claim.path, claim.mode
     labels_table = table_location(output_path, LABELS)
     if table is not None:
         check_table_target(spark, table, labels_table, "--output-table")
-    run = load_finished_run(spark, model_run, key="--model")
+    run = model_to_score_with(spark, model_run, registry_uri)
     cfg = scoring_config(run, source=source, output_path=output_path, mode=mode)
     with timer.stage("read_and_validate"):
         customers = load_customers(spark, cfg.input, cfg.features)
@@ -103,6 +117,16 @@ def _score(spark: SparkSession, claim: ClaimedOutput, *, model_run: str, source:
     log.info("scored %d customers with %s (drift share %s); outputs in %s",
              manifest["rows_scored"], model_run, manifest["drift_share"], output_path)
     return manifest
+
+
+def model_to_score_with(spark: SparkSession, model_run: str, registry_uri: str | None
+                        ) -> FinishedRun:
+    """The finished run of ``model_run``: a run directory, or a model logged to MLflow."""
+    if is_model_uri(model_run):
+        from segmentation.tracking.registry import load_logged_run
+
+        return load_logged_run(spark, model_run, registry_uri)
+    return load_finished_run(spark, model_run, key="--model")
 
 
 def scoring_config(run: FinishedRun, *, source: SourceConfig, output_path: str, mode: str

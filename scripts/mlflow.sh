@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# A local MLflow tracking server on 127.0.0.1 (sqlite store, artifacts in its state folder).
+#
+#   scripts/mlflow.sh start [--port P]   -> prints http://127.0.0.1:P (the UI and the API)
+#   scripts/mlflow.sh status             -> URL, pid, whether it answers
+#   scripts/mlflow.sh stop               -> stops what `start` started (by its pid)
+#   scripts/mlflow.sh url                -> prints the URL
+#
+# Runs `python -m mlflow server` of the venv (the `mlflow` extra: pip install -e ".[mlflow]";
+# `scripts/setup.sh dev` has it) with one worker, the sqlite file $STATE/mlflow.db as the
+# backend store and $STATE/artifacts as the artifact store (served through the server, so
+# clients need no access to that folder). `stop` removes the state: runs logged to it go too.
+#
+# State (pid, log, port, store): ${SEGMENT_MLFLOW_DIR:-/tmp/segment-mlflow}.
+# Environment: SEGMENT_PYTHON (default .venv/bin/python), SEGMENT_MLFLOW_TIMEOUT (seconds to
+# wait for the server to answer, default 90).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="${SEGMENT_MLFLOW_DIR:-/tmp/segment-mlflow}"
+PY="${SEGMENT_PYTHON:-$ROOT/.venv/bin/python}"
+TIMEOUT="${SEGMENT_MLFLOW_TIMEOUT:-90}"
+HOST=127.0.0.1
+[[ -x "$PY" ]] || { echo "mlflow.sh: no Python at $PY (set SEGMENT_PYTHON)" >&2; exit 1; }
+
+NAME=mlflow.sh
+HEADER_LINES=2,17p
+# shellcheck source=scripts/daemons.sh
+source "$ROOT/scripts/daemons.sh"
+
+server_pid() { [[ -f "$STATE/pid" ]] && cat "$STATE/pid"; }
+
+answers() {  # GET /health answers 200
+  "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/health", timeout=2).close()' "$1" 2>/dev/null
+}
+
+cmd_start() {
+  local port=""
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --port) port="$2"; shift 2 ;;
+      -h|--help) usage 0 ;;
+      *) die "unknown option for start: $1" ;;
+    esac
+  done
+  "$PY" -c 'import mlflow' 2>/dev/null \
+    || die "mlflow is not installed in $PY: pip install -e \".[mlflow]\" (or scripts/setup.sh dev)"
+  refuse_if_running
+  rm -rf "$STATE"
+  mkdir -p "$STATE/artifacts"
+  port="${port:-$(free_port)}"
+  echo "$port" >"$STATE/port"
+  local url="http://$HOST:$port"
+  # setsid: its own process group, so `stop` ends the server and its worker together.
+  setsid "$PY" -m mlflow server --host "$HOST" --port "$port" --workers 1 \
+    --backend-store-uri "sqlite:///$STATE/mlflow.db" \
+    --artifacts-destination "$STATE/artifacts" >"$STATE/log" 2>&1 </dev/null &
+  echo $! >"$STATE/pid"
+  local deadline=$((SECONDS + TIMEOUT))
+  until answers "$url"; do
+    if ! alive "$(server_pid)" || ((SECONDS > deadline)); then
+      tail -20 "$STATE/log" >&2 || true
+      cmd_stop >/dev/null 2>&1 || true
+      die "the server did not answer at $url in ${TIMEOUT}s (log above, in $STATE/log)"
+    fi
+    sleep 0.5
+  done
+  echo "$url" >"$STATE/url"
+  log "MLflow server $url (pid $(server_pid), store $STATE/mlflow.db); state in $STATE"
+  echo "$url"
+}
+
+cmd_stop() {  # the server's process group (it was started with setsid), then its state
+  [[ -d "$STATE" ]] || { log "no server state in $STATE"; return 0; }
+  local pid
+  pid="$(server_pid 2>/dev/null || true)"
+  if alive "$pid"; then
+    kill -TERM -- "-$pid" 2>/dev/null || true
+  fi
+  stop_server_state TERM 15
+}
+
+cmd_status() {
+  [[ -f "$STATE/port" ]] || { echo "not running (no state in $STATE)"; return 1; }
+  local pid url
+  pid="$(server_pid 2>/dev/null || true)"
+  url="http://$HOST:$(<"$STATE/port")"
+  echo "url: $url"
+  if alive "$pid"; then echo "pid $pid running"; else echo "pid ${pid:-?} DEAD"; return 1; fi
+  if answers "$url"; then echo "answers"; else echo "does not answer"; return 1; fi
+}
+
+cmd_url() {
+  [[ -f "$STATE/url" ]] || die "no server running from $STATE"
+  cat "$STATE/url"
+}
+
+dispatch "$@"

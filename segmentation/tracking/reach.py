@@ -1,0 +1,51 @@
+"""Is the MLflow tracking store there? Asked before any Spark work starts (no Spark).
+
+A server that cannot be reached is one line and exit 4, like every other output
+destination, never after an hour of fitting. An HTTP(S) server is asked with one request
+and a short timeout (MLflow's own client retries for minutes); any other store (sqlite,
+``databricks``) through MLflow's client.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import urllib.error
+import urllib.request
+
+from segmentation.core.errors import ConfigError, OutputError
+from segmentation.core.failures import one_line
+from segmentation.tracking.config import display_uri
+
+#: Seconds to wait for an HTTP(S) tracking server's answer.
+TIMEOUT_SECONDS = 10.0
+INSTALL_HINT = 'pip install "segmentation[mlflow]"'
+
+
+def check_mlflow_installed() -> None:
+    """Fail with a ConfigError naming the extra to install when MLflow is missing."""
+    if importlib.util.find_spec("mlflow") is None:
+        raise ConfigError(f"MLflow tracking is on but mlflow is not installed: {INSTALL_HINT}")
+
+
+def check_reachable(uri: str) -> None:
+    """Raise an OutputError (exit 4) unless the tracking store at ``uri`` answers."""
+    check_mlflow_installed()
+    shown = display_uri(uri)
+    if uri.startswith(("http://", "https://")):
+        try:
+            with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=TIMEOUT_SECONDS):
+                return
+        except urllib.error.HTTPError:
+            return  # it answered: a server without /health is still a server
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise OutputError(f"MLflow tracking server {shown} cannot be reached ({reason}); "
+                              "nothing was run: start it or fix --mlflow-uri / "
+                              "tracking.mlflow.tracking_uri") from None
+    from mlflow.tracking import MlflowClient
+
+    try:
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+    except Exception as exc:  # noqa: BLE001 - any MLflow or driver error: one line, exit 4
+        raise OutputError(f"MLflow tracking store {shown} cannot be used ({one_line(exc)}); "
+                          "nothing was run") from None

@@ -1,0 +1,261 @@
+"""A finished job's outputs mapped onto one MLflow run.
+
+Called by the jobs after their outputs are complete (still holding the output's lock), so
+an MLflow failure never costs a run: the outputs stay in place, the manifest says which
+MLflow run holds what was logged, and the job fails with one line (exit 4) naming what
+was not logged.
+
+What each job logs (only the run's exportable files and aggregates; the config as in the
+manifest, secrets redacted):
+
+- ``segment run``: the resolved config as parameters, the input's identity, chosen k and
+  the selection rule; row accounting and timings as metrics; every metric of every k as
+  a series ``sweep/<metric>`` with ``step=k`` (equal to ``metrics.csv``), the chosen k's as
+  plain metrics; ``manifest.json``, ``metrics.csv``, ``segments.csv``, ``profiles.csv`` (and
+  the report) under ``run/``; the model (:mod:`segmentation.tracking.model`).
+- ``segment features``: its config, accounting, the feature columns and its manifest.
+- ``segment score``: the model used, the input, row accounting, drift, and per segment
+  ``segments/size`` (``step`` = segment id) and ``segments/drift_share`` (shown segments).
+
+Imports MLflow: imported only when tracking is on.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from pyspark.sql import SparkSession
+from pyspark.sql import types as T
+
+from segmentation.core.errors import OutputError
+from segmentation.core.failures import one_line
+from segmentation.core.fs import file_system
+from segmentation.outputs.finished import load_finished_run
+from segmentation.outputs.layout import (
+    MANIFEST,
+    METRICS_CSV,
+    PROFILES_CSV,
+    SEGMENTS_CSV,
+)
+from segmentation.tracking.config import MlflowConfig, display_uri
+from segmentation.tracking.model import log_pipeline_model, scoring_context
+from segmentation.tracking.params import flat_params, numeric_metrics
+
+log = logging.getLogger(__name__)
+
+#: Artifact folder of a job's own files inside its MLflow run.
+RUN_ARTIFACTS = "run"
+#: Prefix of the per-k series (MLflow's UI shows them as one section of charts).
+SWEEP_PREFIX = "sweep/"
+#: Manifest entries logged as metrics (row accounting, sizes, drift, timings).
+ACCOUNTING_KEYS = ("rows_read", "rows_used", "rows_dropped", "rows_scored", "rows_used_by_kind",
+                   "customers_written", "customers_without_purchases", "drift_share",
+                   "customers_in_shown_segments", "duration_seconds")
+
+Step = tuple[str, Callable[[], None]]
+
+
+@dataclass
+class LoggedRun:
+    """What reached MLflow: its run, the model, and the steps that failed or never ran."""
+
+    run_id: str
+    experiment_id: str
+    target: MlflowConfig
+    model_uri: str | None = None
+    registered_version: str | None = None
+    not_logged: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def manifest_entry(self) -> dict[str, Any]:
+        """The manifest's ``tracking`` entry."""
+        entry: dict[str, Any] = {
+            "tracking_uri": display_uri(self.target.tracking_uri or ""),
+            "experiment": self.target.experiment, "experiment_id": self.experiment_id,
+            "run_id": self.run_id, "model_uri": self.model_uri}
+        if self.registered_version is not None:
+            entry["registered_model"] = {"name": self.target.registered_model_name,
+                                         "version": self.registered_version}
+        if self.not_logged:
+            entry["not_logged"] = self.not_logged
+        return entry
+
+    def raise_if_incomplete(self, output_path: str) -> None:
+        """An OutputError (exit 4) when a step failed; the outputs are complete either way."""
+        if self.not_logged:
+            raise OutputError(
+                f"the outputs in {output_path} are complete, but MLflow run {self.run_id} "
+                f"lacks: {', '.join(self.not_logged)} ({self.error})")
+
+
+def track_segmentation(spark: SparkSession, target: MlflowConfig, output_path: str,
+                       manifest: dict[str, Any], input_schema: T.StructType) -> dict[str, Any]:
+    """Log the finished segmentation run at ``output_path``; return its updated manifest."""
+    run = load_finished_run(spark, output_path, key="output.path")
+    files = _read_files(spark, output_path, (MANIFEST, METRICS_CSV, SEGMENTS_CSV, PROFILES_CSV))
+    metrics = pd.read_csv(io.BytesIO(files[METRICS_CSV]))
+    chosen = metrics[metrics["k"] == manifest["chosen_k"]]
+    params = {**flat_params(manifest["config"]),
+              **flat_params(manifest["input"], "source."),
+              "chosen_k": str(manifest["chosen_k"]),
+              "selection_rule": manifest["selection_rule"]}
+    steps: list[Step] = [
+        ("parameters", lambda: mlflow.log_params(params)),
+        ("metrics", lambda: _log_segmentation_metrics(manifest, metrics, chosen)),
+        ("run files", lambda: _log_files(files)),
+    ]
+    logged = _start(target, "segment", output_path)
+    if target.log_model:
+        what = "model" + (f" (registered as {target.registered_model_name})"
+                          if target.registered_model_name else "")
+
+        def log_model() -> None:
+            info = log_pipeline_model(
+                run.model, input_schema=input_schema,
+                context=scoring_context(manifest, run.segments, run.thresholds),
+                registered_model_name=target.registered_model_name)
+            logged.model_uri = info.model_uri
+            if info.registered_model_version is not None:
+                logged.registered_version = str(info.registered_model_version)
+
+        steps.append((what, log_model))
+    _finish(logged, steps)
+    return _with_tracking(spark, output_path, manifest, logged)
+
+
+def track_features(spark: SparkSession, target: MlflowConfig, output_path: str,
+                   manifest: dict[str, Any]) -> dict[str, Any]:
+    """Log the finished features run at ``output_path``; return its updated manifest."""
+    params = {**flat_params(manifest["config"]), **flat_params(manifest["input"], "source."),
+              "as_of": manifest["as_of"], "columns": json.dumps(manifest["columns"])}
+    files = _read_files(spark, output_path, (MANIFEST,))
+    logged = _start(target, "features", output_path)
+    _finish(logged, [
+        ("parameters", lambda: mlflow.log_params(params)),
+        ("metrics", lambda: mlflow.log_metrics(_accounting(manifest))),
+        ("run files", lambda: _log_files(files)),
+    ])
+    return _with_tracking(spark, output_path, manifest, logged)
+
+
+def track_scoring(spark: SparkSession, target: MlflowConfig, output_path: str,
+                  manifest: dict[str, Any]) -> dict[str, Any]:
+    """Log the finished scoring run at ``output_path``; return its updated manifest."""
+    params = {**flat_params(manifest["input"], "source."), "model": manifest["model_run"],
+              "chosen_k": str(manifest["chosen_k"])}
+    files = _read_files(spark, output_path, (MANIFEST, SEGMENTS_CSV))
+    segments = pd.read_csv(io.BytesIO(files[SEGMENTS_CSV]))
+    logged = _start(target, "score", output_path)
+    _finish(logged, [
+        ("parameters", lambda: mlflow.log_params(params)),
+        ("metrics", lambda: _log_scoring_metrics(manifest, segments)),
+        ("run files", lambda: _log_files(files)),
+    ])
+    return _with_tracking(spark, output_path, manifest, logged)
+
+
+def log_report(target: MlflowConfig, run_id: str, report_dir: str | Path) -> None:
+    """Add a run's report (made after the run) to its MLflow run as ``run/report``."""
+    mlflow.set_tracking_uri(target.tracking_uri)
+    try:
+        with mlflow.start_run(run_id=run_id):
+            mlflow.log_artifacts(str(report_dir), f"{RUN_ARTIFACTS}/report")
+    except Exception as exc:  # noqa: BLE001 - any MLflow failure: the report stays on disk
+        raise OutputError(f"the report in {report_dir} is complete, but MLflow run {run_id} "
+                          f"lacks it ({one_line(exc)})") from exc
+
+
+def _start(target: MlflowConfig, job: str, output_path: str) -> LoggedRun:
+    """A new MLflow run of ``job`` in the target's experiment, left active."""
+    try:
+        mlflow.set_tracking_uri(target.tracking_uri)
+        experiment = mlflow.set_experiment(target.experiment)
+        run = mlflow.start_run(run_name=target.run_name, tags={
+            "segmentation.job": job, "segmentation.output_path": display_uri(output_path)})
+    except Exception as exc:  # noqa: BLE001 - any MLflow failure: one line, outputs kept
+        raise OutputError(f"the outputs in {output_path} are complete, but nothing was "
+                          f"logged to MLflow at {display_uri(target.tracking_uri or '')} "
+                          f"({one_line(exc)})") from exc
+    return LoggedRun(run.info.run_id, experiment.experiment_id, target)
+
+
+def _finish(logged: LoggedRun, steps: list[Step]) -> None:
+    """Run ``steps`` in the active run; after a failure, record it and what was not reached."""
+    for position, (_, step) in enumerate(steps):
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - any MLflow failure: recorded, outputs kept
+            logged.not_logged = [what for what, _ in steps[position:]]
+            logged.error = one_line(exc)
+            log.warning("MLflow: %s not logged: %s", ", ".join(logged.not_logged), logged.error)
+            break
+    try:
+        mlflow.end_run("FAILED" if logged.not_logged else "FINISHED")
+    except Exception as exc:  # noqa: BLE001 - the run's status only
+        log.warning("MLflow: run %s not ended: %s", logged.run_id, one_line(exc))
+    log.info("MLflow run %s (experiment %s)", logged.run_id, logged.target.experiment)
+
+
+def _with_tracking(spark: SparkSession, output_path: str, manifest: dict[str, Any],
+                   logged: LoggedRun) -> dict[str, Any]:
+    """Write the ``tracking`` entry into the run's manifest.json (in place, in one step)."""
+    updated = {**manifest, "tracking": logged.manifest_entry()}
+    text = json.dumps(updated, indent=2, sort_keys=True, default=str) + "\n"
+    file_system(output_path, spark).replace_bytes(f"{output_path}/{MANIFEST}",
+                                                  text.encode("utf-8"))
+    logged.raise_if_incomplete(output_path)
+    return updated
+
+
+def _log_segmentation_metrics(manifest: dict[str, Any], metrics: pd.DataFrame,
+                              chosen: pd.DataFrame) -> None:
+    mlflow.log_metrics({**_accounting(manifest), "chosen_k": float(manifest["chosen_k"])})
+    names = [c for c in metrics.columns if c != "k"]
+    for row in metrics.itertuples(index=False):
+        values = {f"{SWEEP_PREFIX}{n}": float(getattr(row, n)) for n in names}
+        mlflow.log_metrics(_finite(values), step=int(row.k))
+    if len(chosen):
+        mlflow.log_metrics(_finite({n: float(chosen.iloc[0][n]) for n in names}))
+
+
+def _log_scoring_metrics(manifest: dict[str, Any], segments: pd.DataFrame) -> None:
+    mlflow.log_metrics(_accounting(manifest))
+    for row in segments.itertuples(index=False):
+        mlflow.log_metrics(_finite({"segments/size": float(row.size),
+                                    "segments/drift_share": float(row.drift_share)}),
+                           step=int(row.segment))
+
+
+def _accounting(manifest: dict[str, Any]) -> dict[str, float]:
+    """Row accounting, sizes, drift and per-stage seconds of a job's manifest."""
+    return {**numeric_metrics({k: manifest[k] for k in ACCOUNTING_KEYS if k in manifest}),
+            **numeric_metrics(manifest.get("timings", {}), "seconds.")}
+
+
+def _finite(values: dict[str, float]) -> dict[str, float]:
+    return {name: value for name, value in values.items() if math.isfinite(value)}
+
+
+def _read_files(spark: SparkSession, output_path: str, names: Iterable[str]
+                ) -> dict[str, bytes]:
+    """The named small files of a finished run (the run may be on any file system)."""
+    fs = file_system(output_path, spark)
+    return {name: fs.read_bytes(f"{output_path}/{name}") for name in names}
+
+
+def _log_files(files: dict[str, bytes]) -> None:
+    """Log ``files`` (name -> bytes) under ``run/`` of the active run."""
+    with tempfile.TemporaryDirectory(prefix="segment-mlflow-") as folder:
+        for name, data in files.items():
+            (Path(folder) / name).write_bytes(data)
+        mlflow.log_artifacts(folder, RUN_ARTIFACTS)
