@@ -17,7 +17,13 @@ from support.database import (
     start_postgres,
     stop_postgres,
 )
-from support.servers import ConnectServer, start_server, stop_server
+from support.servers import (
+    ConnectServer,
+    start_mlflow,
+    start_server,
+    stop_mlflow,
+    stop_server,
+)
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -65,6 +71,16 @@ def connect_server(tmp_path_factory: pytest.TempPathFactory,
     request.addfinalizer(lambda: stop_server(base / "state"))
     return start_server(base / "state", base / "build", "--master", "local[2]",
                         "--driver-memory", "3g")
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory,
+                  request: pytest.FixtureRequest) -> str:
+    """A real ``mlflow server`` on loopback for the whole test session (its URL); stopped
+    at the end by its pid."""
+    state = tmp_path_factory.mktemp("mlflow") / "state"
+    request.addfinalizer(lambda: stop_mlflow(state))  # a failed start is cleaned up too
+    return start_mlflow(state)
 
 
 @pytest.fixture(scope="session")

@@ -52,3 +52,21 @@ def stop_server(state: Path) -> None:
     subprocess.run([str(SCRIPTS / "connect.sh"), "stop"], timeout=120, capture_output=True,
                    env={**os.environ, "SEGMENT_CONNECT_DIR": str(state),
                         "SEGMENT_PYTHON": sys.executable})
+
+
+def start_mlflow(state: Path) -> str:
+    """A real ``mlflow server`` (scripts/mlflow.sh: sqlite store, artifacts in ``state``);
+    returns its ``http://127.0.0.1:PORT``."""
+    env = {**os.environ, "SEGMENT_MLFLOW_DIR": str(state), "SEGMENT_PYTHON": sys.executable}
+    started = subprocess.run([str(SCRIPTS / "mlflow.sh"), "start"], env=env,
+                             capture_output=True, text=True, timeout=180)
+    assert started.returncode == 0, f"mlflow.sh start failed:\n{started.stderr}"
+    url = started.stdout.strip().splitlines()[-1]
+    assert url.startswith("http://127.0.0.1:"), started.stdout
+    return url
+
+
+def stop_mlflow(state: Path) -> None:
+    subprocess.run([str(SCRIPTS / "mlflow.sh"), "stop"], timeout=60, capture_output=True,
+                   env={**os.environ, "SEGMENT_MLFLOW_DIR": str(state),
+                        "SEGMENT_PYTHON": sys.executable})
