@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up this project on a fresh machine: check Python and Java, create .venv, install.
 #   scripts/setup.sh          the product (pyspark, pandas, pyarrow, matplotlib, ...)
-#   scripts/setup.sh dev      the product plus the test tools (pytest, scikit-learn, ...)
+#   scripts/setup.sh dev      the product plus the test tools (pytest, scikit-learn, ...) and MLflow
+#   scripts/setup.sh mlflow   the product plus MLflow, for experiment tracking (--mlflow-uri)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extra="${1:-}"
@@ -41,8 +42,11 @@ fi
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
-target="."
-[ "$extra" = dev ] && target=".[dev]"
+case "$extra" in
+  "") target="." ;;
+  dev|mlflow) target=".[$extra]" ;;
+  *) echo "error: unknown set-up '$extra' (expected nothing, dev or mlflow)" >&2; exit 2 ;;
+esac
 log=.venv/pip-install.log
 if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e "$target"; } >"$log" 2>&1; then
   cat "$log" >&2
