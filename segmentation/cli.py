@@ -285,12 +285,11 @@ def _score(args: argparse.Namespace) -> None:
                           config=args.config, overrides=args.overrides)
     tracking = resolve_mlflow(given.tracking.mlflow, args.mlflow_uri)
     registry_uri = tracking.tracking_uri if tracking else os.environ.get(URI_VARIABLE)
-    if is_model_uri(args.model):
-        if not registry_uri:
-            raise ConfigError(f"--model {args.model} is an MLflow model: give its tracking "
-                              f"server with --mlflow-uri or {URI_VARIABLE}")
+    if is_model_uri(args.model) and not registry_uri:
+        raise ConfigError(f"--model {args.model} is an MLflow model: give its tracking "
+                          f"server with --mlflow-uri or {URI_VARIABLE}")
+    if is_model_uri(args.model) or tracking is not None:
         check_tracking(MlflowConfig(tracking_uri=registry_uri))
-    check_tracking(tracking)
     with spark_session("segment-score", args, given.spark) as spark:
         score_customers(spark, model_run=args.model, source=given.input,
                         output_path=args.output, mode=args.mode, table=args.output_table,

@@ -62,7 +62,12 @@ ACCOUNTING_KEYS = ("rows_read", "rows_used", "rows_dropped", "rows_scored", "row
                    "customers_written", "customers_without_purchases", "drift_share",
                    "customers_in_shown_segments", "duration_seconds")
 
-Step = tuple[str, Callable[[], None]]
+#: The experiment tag by which MLflow's UI opens an experiment on its training runs (with
+#: their charts) rather than on its GenAI overview; set only where no kind is set yet.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING = "custom_model_development"
+
+Step = tuple[str, Callable[[], object]]
 
 
 @dataclass
@@ -101,7 +106,6 @@ class LoggedRun:
 def track_segmentation(spark: SparkSession, target: MlflowConfig, output_path: str,
                        manifest: dict[str, Any], input_schema: T.StructType) -> dict[str, Any]:
     """Log the finished segmentation run at ``output_path``; return its updated manifest."""
-    run = load_finished_run(spark, output_path, key="output.path")
     files = _read_files(spark, output_path, (MANIFEST, METRICS_CSV, SEGMENTS_CSV, PROFILES_CSV))
     metrics = pd.read_csv(io.BytesIO(files[METRICS_CSV]))
     chosen = metrics[metrics["k"] == manifest["chosen_k"]]
@@ -120,6 +124,7 @@ def track_segmentation(spark: SparkSession, target: MlflowConfig, output_path: s
                           if target.registered_model_name else "")
 
         def log_model() -> None:
+            run = load_finished_run(spark, output_path, key="output.path")
             info = log_pipeline_model(
                 run.model, input_schema=input_schema,
                 context=scoring_context(manifest, run.segments, run.thresholds),
@@ -166,7 +171,7 @@ def track_scoring(spark: SparkSession, target: MlflowConfig, output_path: str,
 
 def log_report(target: MlflowConfig, run_id: str, report_dir: str | Path) -> None:
     """Add a run's report (made after the run) to its MLflow run as ``run/report``."""
-    mlflow.set_tracking_uri(target.tracking_uri)
+    _use_store(target)
     try:
         with mlflow.start_run(run_id=run_id):
             mlflow.log_artifacts(str(report_dir), f"{RUN_ARTIFACTS}/report")
@@ -178,8 +183,11 @@ def log_report(target: MlflowConfig, run_id: str, report_dir: str | Path) -> Non
 def _start(target: MlflowConfig, job: str, output_path: str) -> LoggedRun:
     """A new MLflow run of ``job`` in the target's experiment, left active."""
     try:
-        mlflow.set_tracking_uri(target.tracking_uri)
+        _use_store(target)
         experiment = mlflow.set_experiment(target.experiment)
+        if EXPERIMENT_KIND_TAG not in experiment.tags:
+            mlflow.MlflowClient().set_experiment_tag(experiment.experiment_id,
+                                                     EXPERIMENT_KIND_TAG, MODEL_TRAINING)
         run = mlflow.start_run(run_name=target.run_name, tags={
             "segmentation.job": job, "segmentation.output_path": display_uri(output_path)})
     except Exception as exc:  # noqa: BLE001 - any MLflow failure: one line, outputs kept
@@ -187,6 +195,12 @@ def _start(target: MlflowConfig, job: str, output_path: str) -> LoggedRun:
                           f"logged to MLflow at {display_uri(target.tracking_uri or '')} "
                           f"({one_line(exc)})") from exc
     return LoggedRun(run.info.run_id, experiment.experiment_id, target)
+
+
+def _use_store(target: MlflowConfig) -> None:
+    """Point MLflow at the target's store (None: MLflow's default, MLFLOW_TRACKING_URI)."""
+    if target.tracking_uri is not None:
+        mlflow.set_tracking_uri(target.tracking_uri)
 
 
 def _finish(logged: LoggedRun, steps: list[Step]) -> None:
