@@ -62,11 +62,6 @@ ACCOUNTING_KEYS = ("rows_read", "rows_used", "rows_dropped", "rows_scored", "row
                    "customers_written", "customers_without_purchases", "drift_share",
                    "customers_in_shown_segments", "duration_seconds")
 
-#: The experiment tag by which MLflow's UI opens an experiment on its training runs (with
-#: their charts) rather than on its GenAI overview; set only where no kind is set yet.
-EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
-MODEL_TRAINING = "custom_model_development"
-
 Step = tuple[str, Callable[[], object]]
 
 
@@ -185,9 +180,6 @@ def _start(target: MlflowConfig, job: str, output_path: str) -> LoggedRun:
     try:
         _use_store(target)
         experiment = mlflow.set_experiment(target.experiment)
-        if EXPERIMENT_KIND_TAG not in experiment.tags:
-            mlflow.MlflowClient().set_experiment_tag(experiment.experiment_id,
-                                                     EXPERIMENT_KIND_TAG, MODEL_TRAINING)
         run = mlflow.start_run(run_name=target.run_name, tags={
             "segmentation.job": job, "segmentation.output_path": display_uri(output_path)})
     except Exception as exc:  # noqa: BLE001 - any MLflow failure: one line, outputs kept
