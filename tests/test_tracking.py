@@ -27,7 +27,7 @@ from support.cli import error_lines, segment
 from support.runs import job_config
 
 from segmentation.config import config_from_dict
-from segmentation.core.errors import OutputError
+from segmentation.core.errors import ConfigError, OutputError
 from segmentation.core.secrets import REDACTED
 from segmentation.features.config import features_config_from_dict
 from segmentation.features.job import run_features
@@ -98,6 +98,14 @@ def test_tracking_is_on_only_when_the_config_or_the_flag_asks() -> None:
     assert resolve_mlflow(section, None, env).tracking_uri == "http://config:2"
     assert resolve_mlflow(section, "http://flag:1", env).tracking_uri == "http://flag:1"
     assert resolve_mlflow(MlflowConfig(), None, env).tracking_uri == "http://platform:5000"
+
+
+def test_tracking_without_mlflow_installed_names_the_extra(monkeypatch) -> None:
+    from segmentation.tracking import reach
+
+    monkeypatch.setattr(reach.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ConfigError, match=r'pip install "segmentation\[mlflow\]"'):
+        reach.check_reachable("http://127.0.0.1:1")
 
 
 def test_an_unreachable_server_is_refused_before_spark_starts(

@@ -23,7 +23,8 @@ INSTALL_HINT = 'pip install "segmentation[mlflow]"'
 
 def check_mlflow_installed() -> None:
     """Fail with a ConfigError naming the extra to install when MLflow is missing."""
-    if importlib.util.find_spec("mlflow") is None:
+    spec = importlib.util.find_spec("mlflow")
+    if spec is None or spec.origin is None:  # no origin: a folder named mlflow, not the package
         raise ConfigError(f"MLflow tracking is on but mlflow is not installed: {INSTALL_HINT}")
 
 
