@@ -34,6 +34,8 @@ def test_nested_config_values_are_redacted_and_the_rest_kept() -> None:
     ("--conf spark.hadoop.fs.s3a.secret.key=abc --conf spark.jars=x.jar",
      f"--conf spark.hadoop.fs.s3a.secret.key={REDACTED} --conf spark.jars=x.jar"),
     ("Password: hunter2", f"Password: {REDACTED}"),
+    ("https://app:hunter2@mlflow:5000/x", f"https://app:{REDACTED}@mlflow:5000/x"),
+    ("sc://host:15002", "sc://host:15002"),
     ("nothing secret here: 42", "nothing secret here: 42"),
 ])
 def test_secret_values_in_text_are_redacted(text: str, expected: str) -> None:

@@ -13,6 +13,8 @@ Examples
 {'spark': {'spark.hadoop.fs.s3a.secret.key': '*********(redacted)', 'spark.jars': 'x.jar'}}
 >>> redact_text("jdbc:postgresql://db:5432/crm?user=app&password=hunter2")
 'jdbc:postgresql://db:5432/crm?user=app&password=*********(redacted)'
+>>> redact_text("https://app:hunter2@mlflow.example.com:5000")
+'https://app:*********(redacted)@mlflow.example.com:5000'
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ _KEY_VALUE = re.compile(
     r"(?P<sep>\s*[=:]\s*)(?P<value>[^\s;&,'\"}]+)",
     re.IGNORECASE,
 )
+#: The password of a URL's ``user:password@`` (an MLflow server, an object store endpoint).
+_URL_PASSWORD = re.compile(r"(?P<user>://[^/@\s:]+):(?P<value>[^/@\s]+)@")
 
 
 def is_secret(key: str) -> bool:
@@ -50,5 +54,7 @@ def redact(data: Any) -> Any:
 
 
 def redact_text(text: str) -> str:
-    """``text`` with the value of every secret ``key=value`` / ``key: value`` redacted."""
+    """``text`` with the value of every secret ``key=value`` / ``key: value`` and every
+    password of a ``scheme://user:password@host`` URL redacted."""
+    text = _URL_PASSWORD.sub(lambda m: f"{m['user']}:{REDACTED}@", text)
     return _KEY_VALUE.sub(lambda m: f"{m['key']}{m['sep']}{REDACTED}", text)
