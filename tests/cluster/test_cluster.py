@@ -1,9 +1,10 @@
 """Both jobs on a real 2-worker Spark standalone cluster (scripts/cluster.sh + scripts/submit.sh).
 
 Checks: executors import ``segmentation`` from the shipped zip with the pinned Python;
-labels and features equal those of a local-mode run of the same config; a worker killed
-mid-sweep and a driver killed mid-run. Tests run in file order; the worker-kill test comes
-last because it leaves the cluster with one worker.
+labels and features equal those of a local-mode run of the same config, also through a
+Spark Connect server whose executors run on the cluster; a worker killed mid-sweep and a
+driver killed mid-run. One cluster for the whole file; tests run in file order, and the
+worker-kill test comes last because it leaves the cluster with one worker.
 
     pytest -m cluster tests/cluster
 """
@@ -19,17 +20,19 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from support.cli import segment
 from support.cluster_runs import (
     RUN_TIMEOUT,
     assert_same_labels,
     finish,
     segment_args,
 )
+from support.servers import ConnectServer, start_server, stop_server
 
 from segmentation.synthetic.customers import generate_customers
 
@@ -76,6 +79,18 @@ def cluster_run(cluster: Cluster, work: Path, customers: Path) -> Path:
     proc, log = submit(cluster, "jobs/segment.py", segment_args(customers, out), work, "run")
     finish(proc, log)
     return out
+
+
+@pytest.fixture
+def server_on_cluster(cluster: Cluster, tmp_path: Path) -> Iterator[ConnectServer]:
+    """A Spark Connect server whose executors run on the cluster's workers; stopped (and its
+    application ended) after its test, since it holds every core of the cluster."""
+    try:
+        yield start_server(tmp_path / "state", cluster.build, "--master", cluster.url,
+                           "--driver-memory", "1g")
+    finally:
+        stop_server(tmp_path / "state")
+        wait_until_no_active_app(cluster)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -247,6 +262,16 @@ def test_driver_killed_mid_run_leaves_previous_outputs(cluster: Cluster, work: P
     for name in os.listdir(parent):  # a killed run's leftovers are hidden and unfinished
         if name.startswith(".run.staging-"):
             assert not (parent / name / "_SUCCESS").exists()
+
+
+@pytest.mark.connect
+def test_connect_server_on_the_cluster_gives_the_local_labels(
+        server_on_cluster: ConnectServer, work: Path, customers: Path, local_run: Path) -> None:
+    out = work / "run-connect-cluster"
+    done = segment(["run", "--remote", server_on_cluster.url, "--config",
+                    str(ROOT / "conf/default.yaml"), *segment_args(customers, out)], cwd=work)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert_same_labels(out, local_run)
 
 
 def test_worker_killed_mid_sweep_gives_the_same_labels(cluster: Cluster, work: Path,

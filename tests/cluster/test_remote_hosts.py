@@ -134,10 +134,10 @@ def stop_group(proc: subprocess.Popen[bytes]) -> None:
             return
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline:
+            proc.poll()  # reap the leader: a zombie would keep its group "alive"
             try:
                 os.killpg(proc.pid, 0)
             except ProcessLookupError:
-                proc.poll()
                 return
             time.sleep(0.2)
     proc.poll()
