@@ -280,6 +280,30 @@ def test_a_logging_failure_keeps_the_outputs_and_names_what_was_not_logged(
     assert run.info.status == "FAILED" and run.data.params["model.k_max"] == "4"
 
 
+def test_a_run_with_withheld_segments_keeps_its_model_out_of_mlflow(
+    spark, tracked_run, customers, store, tmp_path, caplog
+) -> None:
+    """The model holds every segment's centre: with a segment under the privacy threshold it
+    stays in the run directory, and MLflow gets only the exportable files."""
+    _, first = tracked_run
+    smallest = min(s["size"] for s in first["segments"])
+    cfg = tracked_config(customers, tmp_path / "run", store, run_name="small-segments")
+    cfg["output"]["min_segment_size"] = smallest + 1
+    manifest = run_segmentation(spark, config_from_dict(cfg))
+    assert manifest["chosen_k"] == first["chosen_k"]  # the same fit, another threshold
+    withheld = manifest["privacy"]["suppressed_segments"]
+    assert withheld
+    entry = manifest["tracking"]
+    assert entry["model_uri"] is None and "not_logged" not in entry
+    assert "fewer than output.min_segment_size" in entry["model_withheld"]
+    assert "model not logged" in caplog.text
+    client = MlflowClient(store)
+    assert {a.path for a in client.list_artifacts(entry["run_id"])} == {"run"}
+    logged = client.download_artifacts(entry["run_id"], "run/segments.csv", str(tmp_path))
+    segments = pd.read_csv(logged).set_index("segment")
+    assert segments.loc[withheld].drop(columns=["size", "share", "suppressed"]).isna().all().all()
+
+
 def test_a_features_run_logs_its_accounting(spark, store, tmp_path) -> None:
     generate_transactions(150, tmp_path / "tx", seed=3)
     cfg = {"transactions": {"path": str(tmp_path / "tx"), "customer_id": "CustomerID",

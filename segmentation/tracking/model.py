@@ -10,8 +10,9 @@
   logged code on ``sys.path``;
 - the scoring context as the model's metadata (:data:`CONTEXT_KEY`): the run's manifest,
   its ``segments.csv`` and its drift thresholds, so that ``segment score --model
-  models:/...`` needs nothing but the model. The thresholds of withheld segments, like the
-  model's centres, are as sensitive as the data: the model stays where the data may go.
+  models:/...`` needs nothing but the model. Its centres and thresholds are as sensitive
+  as the data: a run with withheld segments does not log its model at all (see
+  :func:`segmentation.tracking.runs.track_segmentation`).
 
 Imports MLflow: imported only when tracking is on.
 """

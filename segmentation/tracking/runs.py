@@ -76,6 +76,8 @@ class LoggedRun:
     registered_version: str | None = None
     not_logged: list[str] = field(default_factory=list)
     error: str | None = None
+    #: Why the model was deliberately kept out of MLflow (privacy), or None.
+    model_withheld: str | None = None
 
     def manifest_entry(self) -> dict[str, Any]:
         """The manifest's ``tracking`` entry."""
@@ -88,6 +90,8 @@ class LoggedRun:
                                          "version": self.registered_version}
         if self.not_logged:
             entry["not_logged"] = self.not_logged
+        if self.model_withheld:
+            entry["model_withheld"] = self.model_withheld
         return entry
 
     def raise_if_incomplete(self, output_path: str) -> None:
@@ -114,7 +118,13 @@ def track_segmentation(spark: SparkSession, target: MlflowConfig, output_path: s
         ("run files", lambda: _log_files(files)),
     ]
     logged = _start(target, "segment", output_path)
-    if target.log_model:
+    withheld = manifest.get("privacy", {}).get("suppressed_segments", [])
+    if target.log_model and withheld:
+        logged.model_withheld = (
+            f"it holds the centres of segment(s) {', '.join(map(str, withheld))}, which have "
+            f"fewer than output.min_segment_size customers; score from {output_path}")
+        log.warning("MLflow: model not logged: %s", logged.model_withheld)
+    elif target.log_model:
         what = "model" + (f" (registered as {target.registered_model_name})"
                           if target.registered_model_name else "")
 
