@@ -48,6 +48,17 @@ def test_recovers_ground_truth(run, customers):
     assert adjusted_rand_score(joined.true_segment, joined.segment) >= 0.9
 
 
+def test_stability_finds_the_six_true_segments(run):
+    out, manifest = run
+    metrics = pd.read_csv(out / "metrics.csv").set_index("k")
+    assert metrics.loc[6, "stability"] >= 0.95
+    assert metrics.loc[6, "stability"] > metrics.loc[7, "stability"]  # a split true segment
+    assert (metrics["stability_q25"] <= metrics["stability_q75"]).all()
+    segments = pd.read_csv(out / "segments.csv")
+    assert len(segments) == 6 and (segments["stability"] >= 0.9).all()
+    assert manifest["warnings"] == [] and manifest["stability"]["resamples"] == 20
+
+
 def test_writes_every_output(run):
     out, manifest = run
     for name in ["labels", "model", "profiles", "segments.csv", "profiles.csv", "metrics.csv",
