@@ -190,8 +190,8 @@ def _segments_table(segments: pd.DataFrame, colors: dict[int, str]) -> str:
         stability = ""
         if rated:
             rating = segment_rating(float(row.stability))
-            shown = math.floor(float(row.stability) * 100) / 100  # 0.749 must not read 0.75
-            value = f"{shown:.2f} {rating}" if rating else "–"
+            # two decimals rounded down: 0.749 ("doubtful") must not read 0.75
+            value = f"{math.floor(row.stability * 100) / 100:.2f} {rating}" if rating else "–"
             stability = f'<td class="num {rating}">{escape(value)}</td>'
         body.append(f'<tr{css}><td>{swatch}</td><td class="num">{escape(_count(row.size))}'
                     f'</td><td class="num">{share}</td>{stability}'
