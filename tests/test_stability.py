@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
+from support.report_runs import write_run_dir
 from support.runs import job_config, write_parquet
 
 from segmentation.config import config_from_dict
@@ -169,3 +170,22 @@ def test_chosen_k_at_k_max_is_flagged(spark, tmp_path: Path, caplog) -> None:
     assert on_disk["warnings"] == manifest["warnings"]
     page = Path(build_report(tmp_path / "run")).read_text(encoding="utf-8")
     assert expected in page and 'class="warning"' in page
+
+
+def test_report_shows_stability_boxes_ratings_and_warnings(tmp_path: Path) -> None:
+    run = write_run_dir(tmp_path / "run", n_segments=3, ks=range(2, 6), suppressed=(2,))
+    metrics = pd.read_csv(run / "metrics.csv")
+    metrics["stability"] = [0.9, 0.95, 0.7, 0.6]
+    metrics["stability_q25"] = metrics["stability"] - 0.1
+    metrics["stability_q75"] = metrics["stability"] + 0.03
+    metrics.to_csv(run / "metrics.csv", index=False)
+    segments = pd.read_csv(run / "segments.csv")
+    segments.insert(3, "stability", [0.7491, 0.5, np.nan])  # the third is withheld
+    segments.to_csv(run / "segments.csv", index=False)
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest.update(format_version=4, warnings=["k = 3 is <odd> & flagged"])
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    page = Path(build_report(run)).read_text(encoding="utf-8")
+    assert "0.74 doubtful" in page and "0.50 unstable" in page  # rounded down, never up
+    assert page.count("k = 3 is &lt;odd&gt; &amp; flagged") == 2  # top of page and of k
+    assert "<th>stability ↑</th>" in page and "box from the first to the third" in page
