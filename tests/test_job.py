@@ -17,6 +17,7 @@ from support.runs import job_config
 
 from segmentation.config import config_from_dict
 from segmentation.job import run_segmentation
+from segmentation.model.selection import choose_k
 from segmentation.outputs.scatter import principal_axes
 from segmentation.synthetic.customers import generate_customers
 
@@ -57,6 +58,7 @@ def test_stability_finds_the_six_true_segments(run):
     segments = pd.read_csv(out / "segments.csv")
     assert len(segments) == 6 and (segments["stability"] >= 0.9).all()
     assert manifest["warnings"] == [] and manifest["stability"]["resamples"] == 20
+    assert choose_k(metrics.reset_index(), "stability", silhouette_share=0.9) == 6
 
 
 def test_writes_every_output(run):
