@@ -36,7 +36,8 @@ from segmentation.tracking.config import TrackingConfig
 
 MissingPolicy = Literal["impute", "drop", "fail"]
 SelectBy = Literal[
-    "silhouette", "silhouette_euclidean", "davies_bouldin", "calinski_harabasz", "dunn", "fixed"
+    "silhouette", "silhouette_euclidean", "davies_bouldin", "calinski_harabasz", "dunn",
+    "stability", "fixed"
 ]
 DuplicatePolicy = Literal["fail", "drop"]
 
@@ -133,6 +134,9 @@ class ModelConfig:
     #: k-means++ starts per k, each run to convergence on the evaluation sample.
     restarts: int = 20
     select_by: SelectBy = "silhouette"
+    #: ``select_by: stability`` considers only the k whose silhouette (squared Euclidean)
+    #: is at least this share of the best k's, so that k = 2 does not always win.
+    stability_silhouette_share: float = 0.9
     #: The sweep fits each k on a seeded sample of at most this many rows (0: all rows);
     #: the final model at the chosen k is always fitted on all rows.
     sweep_sample_size: int = 200_000
@@ -143,9 +147,16 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class EvaluationConfig:
-    """Settings of the sample-based metrics (Dunn index, Euclidean silhouette)."""
+    """Settings of the sample-based metrics (Dunn index, Euclidean silhouette) and of the
+    bootstrap stability (:mod:`segmentation.model.stability`), all on one driver sample."""
 
     sample_size: int = 10_000
+    #: Pairs of bootstrap resamples per k for the stability (0 turns stability off).
+    stability_resamples: int = 20
+    #: Rows each resample draws, with replacement, from the evaluation sample.
+    stability_sample_size: int = 1_000
+    #: k-means++ starts per resample clustering (the lowest WCSS wins).
+    stability_restarts: int = 2
 
 
 @dataclass(frozen=True)
@@ -228,13 +239,22 @@ def validate_config(cfg: Config) -> None:
         ("model.parallel_fits", m.parallel_fits),
         ("input.partitions", cfg.input.partitions),
         ("evaluation.sample_size", cfg.evaluation.sample_size),
+        ("evaluation.stability_sample_size", cfg.evaluation.stability_sample_size),
+        ("evaluation.stability_restarts", cfg.evaluation.stability_restarts),
         ("features.max_categories", f.max_categories),
     )
     check_non_negative(
         ("model.sweep_sample_size", m.sweep_sample_size),
         ("output.pca_sample_size", cfg.output.pca_sample_size),
+        ("evaluation.stability_resamples", cfg.evaluation.stability_resamples),
         ("output.min_segment_size", cfg.output.min_segment_size),
     )
+    if not 0 < m.stability_silhouette_share <= 1:
+        raise ConfigError(f"model.stability_silhouette_share={m.stability_silhouette_share} "
+                          "must be > 0 and <= 1")
+    if m.select_by == "stability" and cfg.evaluation.stability_resamples == 0:
+        raise ConfigError("model.select_by is stability but evaluation.stability_resamples "
+                          "is 0 (stability off)")
     if m.tol < 0:
         raise ConfigError(f"model.tol={m.tol} must be >= 0")
     if not f.numeric and not f.categorical:

@@ -40,6 +40,7 @@ from segmentation.model.fit import (
     prepare_rows,
 )
 from segmentation.model.selection import selection_rule
+from segmentation.model.verdicts import run_warnings
 from segmentation.outputs.layout import FORMAT_VERSION, LABELS, MANIFEST
 from segmentation.outputs.relabel import load_previous_run, segment_ids
 from segmentation.outputs.write import Previous, write_outputs
@@ -73,7 +74,7 @@ def _segment(spark: SparkSession, cfg: Config, claim: ClaimedOutput) -> dict[str
                                     seed=cfg.model.seed)
         sample = evaluation_sample(prepared, cfg.evaluation.sample_size, cfg.model.seed)
         check_distinct_points(prepared, sample, cfg.model)
-        chosen = choose_model(prepared, sample, cfg.model, timer)
+        chosen = choose_model(prepared, sample, cfg.model, cfg.evaluation, timer)
         previous = None
         if previous_run is not None:
             with timer.stage("match_previous_ids"):
@@ -87,6 +88,8 @@ def _segment(spark: SparkSession, cfg: Config, claim: ClaimedOutput) -> dict[str
                 id_column=cfg.input.id_column, features=cfg.features, output=cfg.output,
                 seed=cfg.model.seed, previous=previous)
         manifest = run_manifest(cfg, chosen, customers, written)
+        for warning in manifest["warnings"]:
+            log.warning("%s", warning)
         manifest.update(
             started_at=started.isoformat(),
             finished_at=dt.datetime.now(dt.timezone.utc).isoformat(),
@@ -111,6 +114,17 @@ def _segment(spark: SparkSession, cfg: Config, claim: ClaimedOutput) -> dict[str
     return manifest
 
 
+def stability_entry(cfg: Config, chosen: ChosenModel) -> dict[str, Any] | None:
+    """How the stability was measured, and the chosen k's; None with stability off."""
+    if chosen.segment_stability is None:
+        return None
+    row = chosen.metrics.loc[chosen.metrics["k"] == chosen.chosen_k].iloc[0]
+    ev = cfg.evaluation
+    return {"resamples": ev.stability_resamples, "resample_size": ev.stability_sample_size,
+            "restarts": ev.stability_restarts,
+            "chosen_k_stability": round(float(row["stability"]), 4)}
+
+
 def run_manifest(cfg: Config, chosen: ChosenModel, customers: Customers,
                  written: dict[str, Any]) -> dict[str, Any]:
     """What the manifest says of the run's choice, its rows and its config."""
@@ -118,8 +132,12 @@ def run_manifest(cfg: Config, chosen: ChosenModel, customers: Customers,
         "format_version": FORMAT_VERSION,
         "chosen_k": chosen.chosen_k,
         "select_by": cfg.model.select_by,
-        "selection_rule": selection_rule(cfg.model.select_by, chosen.chosen_k, chosen.ks),
+        "selection_rule": selection_rule(
+            cfg.model.select_by, chosen.chosen_k, chosen.ks,
+            silhouette_share=cfg.model.stability_silhouette_share),
         "k_range": chosen.ks,
+        "warnings": run_warnings(chosen.metrics, chosen.chosen_k, cfg.model.select_by),
+        "stability": stability_entry(cfg, chosen),
         "final_seed": chosen.final.seed,
         **written,
         "rows_read": customers.rows_read,

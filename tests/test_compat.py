@@ -80,11 +80,12 @@ def test_it_gets_a_report(tmp_path) -> None:
     shutil.copytree(FIXTURE, run)
     page = Path(build_report(run)).read_text(encoding="utf-8")
     assert "k = 4 chosen by the highest Silhouette (squared Euclidean) over k = 2..4" in page
+    assert "<th>Stability</th>" not in page and "Warning:" not in page  # none before v4
 
 
 @pytest.mark.parametrize(("change", "message"), [
     ({"format_version": 99}, "format_version 99, newer than this version of segmentation "
-                             "reads (3): upgrade segmentation"),
+                             "reads (4): upgrade segmentation"),
     ({"format_version": "two"}, "format_version 'two', not a positive integer"),
     ({"job": "features"}, "is the manifest of a features run, not of a segmentation run"),
     ({"chosen_k": None}, "is not a segmentation run's manifest: chosen_k is missing"),

@@ -1,4 +1,5 @@
-"""The same config and input give the same segment per customer on local[1] and local[2].
+"""The same config and input give the same segment per customer, and the same stability
+numbers, on local[1] and local[2].
 
 Each run is a separate `segment run` process (its own JVM, its own master), as a user would
 run it; both run at the same time to keep the test short. The cluster counterpart (a
@@ -73,3 +74,10 @@ def test_local1_and_local2_give_identical_labels(tmp_path: Path) -> None:
     np.testing.assert_allclose(c1[np.lexsort(np.round(c1, 6).T[::-1])],
                                c2[np.lexsort(np.round(c2, 6).T[::-1])], rtol=0, atol=1e-9)
     np.testing.assert_allclose(a["distance"], b["distance"], rtol=0, atol=1e-9)
+    # The bootstrap stability: numpy on the same evaluation sample with the same seeds.
+    stability = ["k", "stability", "stability_q25", "stability_q75"]
+    pd.testing.assert_frame_equal(pd.read_csv(one / "metrics.csv")[stability],
+                                  pd.read_csv(two / "metrics.csv")[stability])
+    pd.testing.assert_series_equal(pd.read_csv(one / "segments.csv")["stability"],
+                                   pd.read_csv(two / "segments.csv")["stability"])
+    assert pd.read_csv(one / "metrics.csv")["stability"].notna().all()

@@ -17,6 +17,7 @@ from support.runs import job_config
 
 from segmentation.config import config_from_dict
 from segmentation.job import run_segmentation
+from segmentation.model.selection import choose_k
 from segmentation.outputs.scatter import principal_axes
 from segmentation.synthetic.customers import generate_customers
 
@@ -46,6 +47,18 @@ def test_recovers_ground_truth(run, customers):
     joined = labels_of(out).merge(truth, on="customer_id")
     assert len(joined) == 4000
     assert adjusted_rand_score(joined.true_segment, joined.segment) >= 0.9
+
+
+def test_stability_finds_the_six_true_segments(run):
+    out, manifest = run
+    metrics = pd.read_csv(out / "metrics.csv").set_index("k")
+    assert metrics.loc[6, "stability"] >= 0.95
+    assert metrics.loc[6, "stability"] > metrics.loc[7, "stability"]  # a split true segment
+    assert (metrics["stability_q25"] <= metrics["stability_q75"]).all()
+    segments = pd.read_csv(out / "segments.csv")
+    assert len(segments) == 6 and (segments["stability"] >= 0.9).all()
+    assert manifest["warnings"] == [] and manifest["stability"]["resamples"] == 20
+    assert choose_k(metrics.reset_index(), "stability", silhouette_share=0.9) == 6
 
 
 def test_writes_every_output(run):

@@ -19,14 +19,15 @@ from pyspark.ml.clustering import KMeansModel
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
 
-from segmentation.config import FeaturesConfig, ModelConfig
+from segmentation.config import EvaluationConfig, FeaturesConfig, ModelConfig
 from segmentation.core.caching import cached
 from segmentation.core.errors import InputDataError
 from segmentation.core.runinfo import StageTimer
 from segmentation.model.columns import FEATURES_COL
 from segmentation.model.metrics import evaluate_candidates, metrics_frame
 from segmentation.model.pipeline import category_column, fit_preparation
-from segmentation.model.selection import METRIC_NAMES, choose_k
+from segmentation.model.selection import METRIC_NAMES, STABILITY_COLUMNS, choose_k
+from segmentation.model.stability import StabilityAtK, segment_jaccard, stability_sweep
 from segmentation.model.sweep import KFit, kmeans_model, sweep_on_driver, sweep_on_rows
 
 
@@ -52,6 +53,8 @@ class ChosenModel:
     kmeans: KMeansModel
     #: Customers per cluster index, over all rows.
     sizes: list[int]
+    #: Bootstrap Jaccard of each cluster index (Hennig); None with stability off.
+    segment_stability: np.ndarray | None = None
 
 
 log = logging.getLogger(__name__)
@@ -136,12 +139,25 @@ def sweep_rows(prepared: Prepared, sample_size: int, seed: int) -> np.ndarray | 
     return rows_matrix(picked["x"])
 
 
-def choose_model(prepared: Prepared, sample: np.ndarray, model: ModelConfig,
-                 timer: StageTimer) -> ChosenModel:
-    """Sweep k (stage ``sweep``), score every k (``evaluate``), choose k and, when the sweep
-    ran on a sample, refit the chosen k on all rows from the sample's centres (``final_fit``).
+def stability_of(sample: np.ndarray, ks: list[int], model: ModelConfig,
+                 evaluation: EvaluationConfig) -> list[StabilityAtK]:
+    """The bootstrap stability of every k on the evaluation sample (numpy, driver threads)."""
+    return stability_sweep(
+        sample, ks, resamples=evaluation.stability_resamples,
+        sample_size=evaluation.stability_sample_size, restarts=evaluation.stability_restarts,
+        seed=model.seed, max_iter=model.max_iter, tol=model.tol, threads=model.parallel_fits)
 
-    The chosen k's row of the metrics then describes that final model.
+
+def choose_model(prepared: Prepared, sample: np.ndarray, model: ModelConfig,
+                 evaluation: EvaluationConfig, timer: StageTimer) -> ChosenModel:
+    """Sweep k (stage ``sweep``), score every k (``evaluate``), measure its bootstrap
+    stability (``stability``, unless ``evaluation.stability_resamples`` is 0), choose k and,
+    when the sweep ran on a sample, refit the chosen k on all rows from the sample's centres
+    (``final_fit``).
+
+    The chosen k's row of the metrics then describes that final model; its stability
+    columns describe k itself (the resamples' clusterings), and each segment's stability
+    compares the final model's clusters with them.
     """
     with timer.stage("sweep"):
         ks = [model.k] if model.k is not None else list(range(model.k_min, model.k_max + 1))
@@ -158,7 +174,19 @@ def choose_model(prepared: Prepared, sample: np.ndarray, model: ModelConfig,
         metrics["fitted_rows"] = prepared.count if x is None else len(x)
         for _, r in metrics.iterrows():
             log.info("k=%d %s", r.k, " ".join(f"{m}={r[m]:.4g}" for m in METRIC_NAMES))
-    chosen_k = ks[0] if model.k is not None else choose_k(metrics, model.select_by)
+    stability = None
+    if evaluation.stability_resamples > 0:
+        with timer.stage("stability"):
+            stability = stability_of(sample, ks, model, evaluation)
+        for at_k in stability:
+            log.info("k=%d stability=%.3f (quartiles %.3f..%.3f over %d resample pairs)",
+                     at_k.k, *at_k.summary().values(), len(at_k.ari))
+    summaries = pd.DataFrame([s.summary() for s in stability or []], index=range(len(ks)),
+                             columns=STABILITY_COLUMNS, dtype=float)
+    metrics = pd.concat([metrics[["k", *METRIC_NAMES]], summaries,
+                         metrics.drop(columns=["k", *METRIC_NAMES])], axis=1)
+    chosen_k = ks[0] if model.k is not None else choose_k(
+        metrics, model.select_by, silhouette_share=model.stability_silhouette_share)
     final, final_sizes = fits[ks.index(chosen_k)], sizes[ks.index(chosen_k)]
     if x is not None and len(x) < prepared.count:
         with timer.stage("final_fit"):
@@ -173,4 +201,7 @@ def choose_model(prepared: Prepared, sample: np.ndarray, model: ModelConfig,
                 final.iterations, round(final.seconds, 3), prepared.count]
     kmeans, order = kmeans_model(prepared.rows.sparkSession, final.centers, model)
     final = dataclasses.replace(final, centers=final.centers[order])
-    return ChosenModel(ks, metrics, chosen_k, final, kmeans, [final_sizes[i] for i in order])
+    per_segment = None if stability is None else segment_jaccard(
+        sample, final.centers, stability[ks.index(chosen_k)])
+    return ChosenModel(ks, metrics, chosen_k, final, kmeans, [final_sizes[i] for i in order],
+                       per_segment)

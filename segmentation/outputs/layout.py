@@ -11,7 +11,10 @@ key); 2 adds ``format_version`` and writes ``selection_rule`` as the whole sente
 report shows; 3 adds the privacy layout: a ``suppressed`` column in ``segments.csv``,
 ``profiles.csv``, ``centroids_2d.csv`` and ``migration.csv``, the manifest's ``privacy``
 entry, and ``private/thresholds.csv`` (what scoring needs of every segment, which stays with
-the data). Readers accept every version up to :data:`FORMAT_VERSION`.
+the data); 4 adds the bootstrap stability: ``stability``, ``stability_q25`` and
+``stability_q75`` in ``metrics.csv``, ``stability`` in ``segments.csv``, and the manifest's
+``warnings`` (a list of sentences) and ``stability`` entries. Readers accept every version
+up to :data:`FORMAT_VERSION`; the report reads older runs without the stability.
 
 Which files may leave the cluster: :data:`EXPORTABLE` (aggregates with small segments
 withheld) and :data:`STAYS_WITH_DATA` (per-customer labels, the model with every centre,
@@ -28,9 +31,9 @@ from segmentation.config import OutputConfig
 from segmentation.core.atomic import SUCCESS_MARKER
 from segmentation.core.errors import InputDataError
 from segmentation.model.columns import DISTANCE_COL, SEGMENT_COL
-from segmentation.model.selection import METRIC_NAMES
+from segmentation.model.selection import METRIC_NAMES, STABILITY_COLUMNS
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 #: ``output.min_segment_size`` when a run did not record one.
 DEFAULT_MIN_SEGMENT_SIZE: int = OutputConfig.min_segment_size
 
@@ -65,11 +68,14 @@ RUN_FILES = (SUCCESS_MARKER, MANIFEST, SEGMENTS_CSV, MODEL, LABELS, METRICS_CSV,
 #: The small files of a run, which the report reads (a local copy of them is enough).
 SMALL_FILES = (SUCCESS_MARKER, MANIFEST, SEGMENTS_CSV, METRICS_CSV, PROFILES_CSV)
 
-#: ``metrics.csv``: one row per k tried.
-METRICS_COLUMNS = ["k", *METRIC_NAMES, "iterations", "seconds", "fitted_rows"]
+#: ``metrics.csv``: one row per k tried (the stability columns blank with stability off).
+METRICS_COLUMNS = ["k", *METRIC_NAMES, *STABILITY_COLUMNS, "iterations", "seconds",
+                   "fitted_rows"]
+#: ``segments.csv``: a segment's bootstrap Jaccard (Hennig), blank when withheld.
+STABILITY_COL = "stability"
 #: ``segments.csv`` of a segmentation run.
 SEGMENTS_COLUMNS = [SEGMENT_COL, "size", "share", "mean_distance", "distance_p99",
-                    "description", SUPPRESSED_COL]
+                    STABILITY_COL, "description", SUPPRESSED_COL]
 #: ``segments.csv`` of a scoring run.
 SCORED_SEGMENTS_COLUMNS = [SEGMENT_COL, "size", "share", "drifted", "drift_share",
                            "distance_p99", "description", SUPPRESSED_COL]

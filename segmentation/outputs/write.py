@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pyspark.sql import SparkSession
 
@@ -34,6 +35,7 @@ from segmentation.outputs.layout import (
     PROFILES_CSV,
     PROFILES_TABLE,
     SEGMENTS_CSV,
+    STABILITY_COL,
     STAYS_WITH_DATA,
     SUPPRESSED_COL,
     THRESHOLD_COLUMNS,
@@ -87,10 +89,13 @@ def write_outputs(
         min_segment_size=min_size, seed=seed)
     out.fs.mkdirs(out.file(PRIVATE_DIR))
     out.write_csv(THRESHOLDS_CSV, segments[THRESHOLD_COLUMNS])
+    stability = ([np.nan] * len(ids) if chosen.segment_stability is None
+                 else chosen.segment_stability.round(4))
+    segments[STABILITY_COL] = segments[SEGMENT_COL].map(dict(zip(ids, stability, strict=True)))
     descriptions = describe_segments(profiles[~profiles[SUPPRESSED_COL]])
     segments["description"] = segments[SEGMENT_COL].map(descriptions).fillna("")
     segments = withhold(segments, hidden_mask(segments, min_size),
-                        ["mean_distance", "distance_p99", "description"])
+                        ["mean_distance", "distance_p99", STABILITY_COL, "description"])
     out.write_csv(METRICS_CSV, chosen.metrics)
     out.write_csv(SEGMENTS_CSV, segments)
     out.write_csv(PROFILES_CSV, profiles)

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from segmentation.model.selection import METRICS_BY_COLUMN
+from segmentation.model.verdicts import STABLE_SEGMENT, UNSTABLE_SEGMENT, segment_rating
 from segmentation.report.colors import UNKNOWN_COLOR, text_color_on
 from segmentation.report.figures import Plot
 from segmentation.report.fmt import duration
@@ -41,12 +42,16 @@ nav a { margin-right: 1rem; }
 table { border-collapse: collapse; margin: 1rem 0; font-size: 0.92rem; }
 th, td { border: 1px solid #ddd; padding: 0.3rem 0.6rem; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-table.facts th { width: 13rem; }
+table.facts th { width: 13rem; } .wide { overflow-x: auto; }
 tr.chosen td { background: #fdecea; font-weight: 600; }
 tr.withheld td { color: #666; font-style: italic; }
 td.best { text-decoration: underline; }
 .swatch { display: inline-block; min-width: 1.8rem; text-align: center; border-radius: 3px;
           padding: 0 0.3rem; font-weight: 600; }
+.warning { background: #fff4e5; border-left: 4px solid #e69500; padding: 0.5rem 0.8rem;
+           margin: 0.8rem 0; }
+td.stable { color: #1b7837; } td.doubtful { color: #b35806; }
+td.unstable { color: #b2182b; font-weight: 600; }
 figure { margin: 1rem 0; } figcaption { color: #555; font-size: 0.9rem; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 """
@@ -57,8 +62,10 @@ def render_html(run: RunData, plots: list[Plot], *, colors: dict[int, str], rule
     by_section: dict[str, list[Plot]] = {}
     for plot in plots:
         by_section.setdefault(plot.section, []).append(plot)
+    warnings = _warnings(run.warnings)
     extra = {
-        "k": [f"<p>{escape(rule)}.</p>", _metrics_table(run.metrics, run.chosen_k)],
+        "k": [warnings, f"<p>{escape(rule)}.</p>", _metrics_table(run.metrics, run.chosen_k),
+              _stability_note(run.metrics)],
         "segments": [_segments_table(run.segments, colors), _privacy_note(run)],
         "profiles": [_profiles_note(bool(run.withheld))],
         "scatter": [] if run.scatter is not None else [
@@ -85,7 +92,7 @@ def render_html(run: RunData, plots: list[Plot], *, colors: dict[int, str], rule
         f'<p class="sub">Run directory <code>{escape(str(run.path))}</code>; '
         f"report generated {generated}.</p>",
         f"<nav>{nav}</nav>",
-        f'<section id="run"><h2>Run</h2>{_facts_table(run, rule)}</section>',
+        f'<section id="run"><h2>Run</h2>{warnings}{_facts_table(run, rule)}</section>',
         *body,
         "</body></html>",
     ])
@@ -149,12 +156,30 @@ def _metrics_table(metrics: pd.DataFrame, chosen_k: int | None) -> str:
             css = "num best" if best.get(column) == index else "num"
             cells.append(f'<td class="{css}">{escape(_metric_value(column, row[column]))}</td>')
         body.append(f"<tr{chosen}>{''.join(cells)}</tr>")
-    return (f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (f'<div class="wide"><table><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>"
             '<p class="note">Highlighted row: the chosen k; underlined: the best value of '
             "each metric (↑ higher is better, ↓ lower is better).</p>")
 
 
+def _warnings(warnings: list[str]) -> str:
+    """The run's warnings as visible notes (nothing when there are none)."""
+    return "".join(f'<p class="warning"><strong>Warning:</strong> {escape(w)}.</p>'
+                   for w in warnings)
+
+
+def _stability_note(metrics: pd.DataFrame) -> str:
+    """How to read the stability columns, when the run measured them."""
+    if "stability" not in metrics or metrics["stability"].isna().all():
+        return ""
+    return ('<p class="note">Stability: the mean adjusted Rand index between the '
+            "clusterings of pairs of bootstrap resamples of the evaluation sample (1: the "
+            "same segments every time; near 0: no more alike than chance), with its "
+            "quartiles.</p>")
+
+
 def _segments_table(segments: pd.DataFrame, colors: dict[int, str]) -> str:
+    rated = segments["stability"].notna().any()
     body = []
     for row in segments.itertuples(index=False):
         colour = colors.get(int(row.segment), UNKNOWN_COLOR)
@@ -162,11 +187,23 @@ def _segments_table(segments: pd.DataFrame, colors: dict[int, str]) -> str:
                   f'color:{text_color_on(colour)}">{int(row.segment)}</span>')
         share = f"{row.share:.1%}" if _finite(row.share) else "–"
         css = ' class="withheld"' if row.suppressed else ""
+        stability = ""
+        if rated:
+            rating = segment_rating(float(row.stability))
+            # two decimals rounded down: 0.749 ("doubtful") must not read 0.75
+            value = f"{math.floor(row.stability * 100) / 100:.2f} {rating}" if rating else "–"
+            stability = f'<td class="num {rating}">{escape(value)}</td>'
         body.append(f'<tr{css}><td>{swatch}</td><td class="num">{escape(_count(row.size))}'
-                    f'</td><td class="num">{share}</td><td>{escape(str(row.description))}'
-                    "</td></tr>")
+                    f'</td><td class="num">{share}</td>{stability}'
+                    f"<td>{escape(str(row.description))}</td></tr>")
+    head = "<th>Stability</th>" if rated else ""
+    note = (f'<p class="note">Stability: the mean Jaccard similarity of the segment with its '
+            "best match in the clusterings of bootstrap resamples (Hennig); "
+            f"{STABLE_SEGMENT} or more: stable; under {UNSTABLE_SEGMENT}: unstable, do not "
+            "act on it alone; between: doubtful.</p>") if rated else ""
     return ("<table><thead><tr><th>Segment</th><th>Customers</th><th>Share</th>"
-            f"<th>Description</th></tr></thead><tbody>{''.join(body)}</tbody></table>")
+            f"{head}<th>Description</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
+            + note)
 
 
 def _profiles_note(withheld: bool) -> str:

@@ -28,7 +28,7 @@ import pandas as pd
 
 from segmentation.core.errors import InputDataError
 from segmentation.core.fs import local_path
-from segmentation.model.selection import METRIC_NAMES, selection_rule
+from segmentation.model.selection import METRIC_NAMES, STABILITY_COLUMNS, selection_rule
 from segmentation.outputs.describe import describe_segments
 from segmentation.outputs.layout import (
     CENTROIDS_CSV,
@@ -43,6 +43,7 @@ from segmentation.outputs.layout import (
     SCATTER_CSV,
     SEGMENTS_CSV,
     SMALL_FILES,
+    STABILITY_COL,
     SUPPRESSED_COL,
 )
 from segmentation.outputs.privacy import (
@@ -55,8 +56,9 @@ from segmentation.outputs.privacy import (
 
 log = logging.getLogger(__name__)
 
-#: Columns of ``metrics.csv`` the report reads; a run may leave any of them out.
-METRIC_COLUMNS = (*METRIC_NAMES, "iterations", "seconds")
+#: Columns of ``metrics.csv`` the report reads; a run may leave any of them out (runs
+#: before layout version 4 have no stability).
+METRIC_COLUMNS = (*METRIC_NAMES, *STABILITY_COLUMNS, "iterations", "seconds")
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,8 @@ class RunData:
     metrics : pandas.DataFrame
         One row per k tried, sorted by k; every metric column present (NaN if not written).
     segments : pandas.DataFrame
-        ``segment, size, share, description, suppressed``, sorted by segment; descriptions
+        ``segment, size, share, stability, description, suppressed``, sorted by segment
+        (``stability`` NaN where not written); descriptions
         filled in from the profiles where the job left them empty, and the withheld text
         for suppressed segments.
     profiles : pandas.DataFrame
@@ -109,6 +112,12 @@ class RunData:
         if len(self.metrics) == 1:
             return int(self.metrics["k"].iloc[0])
         return None
+
+    @property
+    def warnings(self) -> list[str]:
+        """The run's warnings (range edge, no stable structure); none before version 4."""
+        value = self.manifest.get("warnings")
+        return [str(w) for w in value] if isinstance(value, list) else []
 
     @property
     def select_by(self) -> str | None:
@@ -157,7 +166,8 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
     metrics = metrics.dropna(subset=["k"]).sort_values("k", ignore_index=True)
     metrics["k"] = metrics["k"].astype(int)
     segments = _read_csv(
-        path / SEGMENTS_CSV, required=("segment", "size"), optional=("share", "description")
+        path / SEGMENTS_CSV, required=("segment", "size"),
+        optional=("share", STABILITY_COL, "description"),
     )
     profiles = _read_csv(
         path / PROFILES_CSV,
@@ -286,4 +296,5 @@ def _complete_segments(segments: pd.DataFrame, profiles: pd.DataFrame, hidden: s
     segments["description"] = text.where(~gaps, segments["segment"].map(described)).fillna("")
     segments[SUPPRESSED_COL] = segments["segment"].isin(hidden)
     segments.loc[segments[SUPPRESSED_COL], "description"] = withheld_text(min_size)
+    segments.loc[segments[SUPPRESSED_COL], STABILITY_COL] = np.nan
     return segments

@@ -9,9 +9,11 @@ from typing import Any
 
 import pandas as pd
 from matplotlib import patheffects
+from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
-from segmentation.model.selection import METRICS
+from segmentation.model.selection import METRICS, STABILITY
+from segmentation.model.verdicts import STRUCTURE_STABILITY
 from segmentation.report.colors import UNKNOWN_COLOR
 from segmentation.report.figures import (
     Plot,
@@ -33,15 +35,19 @@ def plot_k_selection(
     metrics: pd.DataFrame, *, chosen_k: int | None, select_by: str | None, rule: str,
     out_dir: Path,
 ) -> Plot:
-    """One panel per recorded metric against k, the chosen k marked in each."""
-    panels = [m for m in METRICS if metrics[m.column].notna().any()]
+    """One panel per recorded metric against k, the chosen k marked in each; the stability
+    as a box per k (quartiles, mean marked)."""
+    panels = [m for m in (*METRICS, STABILITY) if metrics[m.column].notna().any()]
     ncols = min(3, max(1, len(panels)))
     nrows = max(1, math.ceil(len(panels) / ncols))
     fig, axes = grid_figure(nrows, ncols, cell=(3.8, 2.5), gap=(0.85, 1.2),
                             margins=(0.85, 0.2, 1.0, 0.55))
     for ax, info in zip(axes, panels, strict=False):
         data = metrics[["k", info.column]].dropna()
-        ax.plot(data["k"], data[info.column], marker="o", color=LINE_COLOR)
+        if info is STABILITY:
+            _stability_boxes(ax, metrics)
+        else:
+            ax.plot(data["k"], data[info.column], marker="o", color=LINE_COLOR)
         chosen = data[data["k"] == chosen_k]
         if not chosen.empty:
             ax.axvline(float(chosen["k"].iloc[0]), color=CHOSEN_COLOR, linestyle="--", linewidth=1)
@@ -66,7 +72,22 @@ def plot_k_selection(
     fig.suptitle(title, fontsize=12, y=1 - 0.12 / fig.get_figheight(), va="top")
     return Plot(save(fig, out_dir, "k_selection.png"), "k", "Quality metrics against k",
                 "One panel per quality metric over the k tried; the red circle and dashed line "
-                "mark the chosen k.")
+                "mark the chosen k. Stability: per k, a box from the first to the third "
+                "quartile of the bootstrap adjusted Rand index, its mean marked; dotted: "
+                f"{STRUCTURE_STABILITY}, below which no k counts as stable.")
+
+
+def _stability_boxes(ax: Axes, metrics: pd.DataFrame) -> None:
+    """The stability of each k: its interquartile box, the mean as a dot on a line."""
+    data = metrics[["k", "stability", "stability_q25", "stability_q75"]].dropna(
+        subset=["stability"])
+    low = data["stability_q25"].fillna(data["stability"])
+    high = data["stability_q75"].fillna(data["stability"])
+    ax.bar(data["k"], (high - low).clip(lower=0.004), bottom=low, width=0.55,
+           color=LINE_COLOR, alpha=0.3, edgecolor=LINE_COLOR)
+    ax.plot(data["k"], data["stability"], marker="o", color=LINE_COLOR)
+    ax.axhline(STRUCTURE_STABILITY, color="#666666", linestyle=":", linewidth=1)
+    ax.set_ylim(min(0.0, float(low.min()) - 0.05), 1.05)
 
 
 def plot_sizes(segments: pd.DataFrame, *, colors: dict[int, str], out_dir: Path) -> Plot:
