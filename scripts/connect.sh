@@ -101,9 +101,4 @@ cmd_status() {
   if answers "$port"; then echo "port $port answers"; else echo "port $port does not answer"; return 1; fi
 }
 
-cmd_url() {
-  [[ -f "$STATE/url" ]] || die "no server running from $STATE"
-  cat "$STATE/url"
-}
-
 dispatch "$@"

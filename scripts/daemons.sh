@@ -1,7 +1,8 @@
-# Shared by scripts/cluster.sh and scripts/connect.sh (sourced, not run): messages, usage
-# from the calling script's header, free ports, liveness, and the start|stop|status|url
-# dispatch. The caller sets NAME, PY and HEADER_LINES and defines cmd_start, cmd_stop,
-# cmd_status and cmd_url.
+# Shared by scripts/cluster.sh, connect.sh, postgres.sh and mlflow.sh (sourced, not run):
+# messages, usage from the calling script's header, free ports, liveness, and the
+# start|stop|status|url dispatch. The caller sets NAME, PY and HEADER_LINES and defines
+# cmd_start, cmd_stop and cmd_status; cmd_url below prints the URL a server's start wrote
+# to $STATE/url (cluster.sh defines its own).
 
 die() { echo "$NAME: $*" >&2; exit 1; }
 log() { echo "$NAME: $*" >&2; }
@@ -38,6 +39,11 @@ stop_server_state() {  # stop_server_state SIGNAL SECONDS: stop server_pid, remo
   stop_pid "$pid" "$1" "$2"
   rm -rf "$STATE"
   log "stopped ${pid:-nothing}; removed $STATE"
+}
+
+cmd_url() {
+  [[ -f "$STATE/url" ]] || die "no server running from $STATE"
+  cat "$STATE/url"
 }
 
 dispatch() {

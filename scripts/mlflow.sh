@@ -90,9 +90,4 @@ cmd_status() {
   if answers "$url"; then echo "answers"; else echo "does not answer"; return 1; fi
 }
 
-cmd_url() {
-  [[ -f "$STATE/url" ]] || die "no server running from $STATE"
-  cat "$STATE/url"
-}
-
 dispatch "$@"

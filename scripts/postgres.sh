@@ -92,11 +92,6 @@ cmd_status() {
   if pg_isready -q -h "$HOST" -p "$(<"$STATE/port")"; then echo "answers"; else echo "does not answer"; return 1; fi
 }
 
-cmd_url() {
-  [[ -f "$STATE/url" ]] || die "no server running from $STATE"
-  cat "$STATE/url"
-}
-
 cmd_load() {
   [[ $# -eq 2 ]] || die "usage: load PARQUET_DIR TABLE"
   [[ -f "$STATE/url" ]] || die "no server running from $STATE (run 'start' first)"
