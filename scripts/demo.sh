@@ -22,7 +22,7 @@ Outputs of the run:   $(pwd)/runs/demo
   labels/             one row per customer: customer_id, segment, distance
   segments.csv        size, share and a description of each segment
   profiles.csv        per-segment statistics of every feature, in original units
-  metrics.csv         WCSS, silhouette, Davies-Bouldin, Calinski-Harabasz, Dunn for every k
+  metrics.csv         WCSS, silhouette, Davies-Bouldin, Calinski-Harabasz, Dunn, stability for every k
   model/              the fitted Spark PipelineModel (score new customers with 'segment score')
 Report:               $(pwd)/runs/demo/report/index.html
 TXT
