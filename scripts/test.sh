@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fresh machine to a full test run: set up with the test tools, a headless browser for the
-# report test, then every test (local mode, and a real standalone cluster on loopback).
+# report test, then every test (local mode; a standalone cluster, Spark Connect, PostgreSQL and
+# MLflow servers on loopback, each started once and stopped by its pid).
 #   scripts/test.sh [PYTEST ARGS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
