@@ -290,6 +290,10 @@ def _score(args: argparse.Namespace) -> None:
                           f"server with --mlflow-uri or {URI_VARIABLE}")
     if is_model_uri(args.model) or tracking is not None:
         check_tracking(MlflowConfig(tracking_uri=registry_uri))
+    if is_model_uri(args.model):
+        from segmentation.tracking.registry import logged_context
+
+        logged_context(args.model, registry_uri)  # a missing model is refused before Spark
     with spark_session("segment-score", args, given.spark) as spark:
         score_customers(spark, model_run=args.model, source=given.input,
                         output_path=args.output, mode=args.mode, table=args.output_table,

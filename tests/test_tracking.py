@@ -254,6 +254,22 @@ def test_a_registered_version_scores_through_segment_score(
     assert scoring.data.params["model"] == f"models:/{MODEL_NAME}@champion"
 
 
+def test_a_missing_registered_model_is_refused_before_spark_starts(
+    store, customers, tmp_path, monkeypatch, capsys
+) -> None:
+    from segmentation import cli
+
+    def no_spark(*args, **kwargs):
+        raise AssertionError("Spark was started although the model does not exist")
+
+    monkeypatch.setattr(cli, "spark_session", no_spark)
+    assert cli.main(["score", "--model", "models:/no-such-model/1", "--input", str(customers),
+                     "--output", str(tmp_path / "scored"), "--mlflow-uri", store]) == 3
+    errors = error_lines(capsys.readouterr().err)
+    assert len(errors) == 1 and "--model models:/no-such-model/1" in errors[0]
+    assert not (tmp_path / "scored").exists()
+
+
 def test_a_logging_failure_keeps_the_outputs_and_names_what_was_not_logged(
     spark, tracked_run, store, tmp_path, monkeypatch
 ) -> None:

@@ -12,6 +12,9 @@ Imports MLflow: imported only for a model URI.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import mlflow
 import mlflow.spark
 import pandas as pd
@@ -24,11 +27,20 @@ from segmentation.outputs.layout import THRESHOLD_COLUMNS, read_manifest
 from segmentation.tracking.model import CONTEXT_KEY
 
 
-def load_logged_run(spark: SparkSession, model_uri: str, tracking_uri: str | None
-                    ) -> FinishedRun:
-    """The run behind the MLflow model ``model_uri``; InputDataError (exit 3) if it is not
-    there or was not logged by ``segment run``. ``spark`` must be the active session;
-    ``tracking_uri`` None: MLflow's default (``MLFLOW_TRACKING_URI``)."""
+@dataclass(frozen=True)
+class LoggedContext:
+    """What scoring needs besides the model, as logged with it."""
+
+    manifest: dict[str, Any]
+    segments: pd.DataFrame
+    thresholds: pd.DataFrame
+
+
+def logged_context(model_uri: str, tracking_uri: str | None) -> LoggedContext:
+    """The scoring context logged with the MLflow model ``model_uri``, without Spark (so a
+    missing model is reported before a session starts); InputDataError (exit 3) if it is
+    not there or was not logged by ``segment run``. ``tracking_uri`` None: MLflow's default
+    (``MLFLOW_TRACKING_URI``)."""
     if tracking_uri is not None:
         mlflow.set_tracking_uri(tracking_uri)
     try:
@@ -39,8 +51,16 @@ def load_logged_run(spark: SparkSession, model_uri: str, tracking_uri: str | Non
     if not isinstance(context, dict):
         raise InputDataError(f"--model {model_uri} was not logged by `segment run` (its "
                              f"metadata has no {CONTEXT_KEY!r} entry)")
-    manifest = read_manifest(context["manifest"], model_uri)
-    segments = pd.DataFrame.from_records(context["segments"])
-    thresholds = pd.DataFrame.from_records(context["thresholds"])[THRESHOLD_COLUMNS]
+    return LoggedContext(read_manifest(context["manifest"], model_uri),
+                         pd.DataFrame.from_records(context["segments"]),
+                         pd.DataFrame.from_records(context["thresholds"])[THRESHOLD_COLUMNS])
+
+
+def load_logged_run(spark: SparkSession, model_uri: str, tracking_uri: str | None
+                    ) -> FinishedRun:
+    """The run behind the MLflow model ``model_uri`` (see :func:`logged_context`);
+    ``spark`` must be the active session."""
+    context = logged_context(model_uri, tracking_uri)
     model = mlflow.spark.load_model(model_uri)  # needs ``spark``, the active session
-    return FinishedRun(model_uri, manifest, segments, model, thresholds)
+    return FinishedRun(model_uri, context.manifest, context.segments, model,
+                       context.thresholds)
