@@ -16,6 +16,16 @@ free_port() {
   "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+port_option() {  # the start options of a server that takes only --port: sets the caller's $port
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --port) port="$2"; shift 2 ;;
+      -h|--help) usage 0 ;;
+      *) die "unknown option for start: $1" ;;
+    esac
+  done
+}
+
 alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
 
 stop_pid() {  # stop_pid PID SIGNAL SECONDS: send SIGNAL, wait up to SECONDS, then KILL

@@ -36,13 +36,7 @@ answers() {  # GET /health answers 200
 
 cmd_start() {
   local port=""
-  while [[ $# -gt 0 ]]; do
-    case "$1" in
-      --port) port="$2"; shift 2 ;;
-      -h|--help) usage 0 ;;
-      *) die "unknown option for start: $1" ;;
-    esac
-  done
+  port_option "$@"
   "$PY" -c 'import mlflow' 2>/dev/null \
     || die "mlflow is not installed in $PY: pip install -e \".[mlflow]\" (or scripts/setup.sh dev)"
   refuse_if_running

@@ -46,13 +46,7 @@ server_pid() { [[ -f "$STATE/data/postmaster.pid" ]] && head -1 "$STATE/data/pos
 
 cmd_start() {
   local port=""
-  while [[ $# -gt 0 ]]; do
-    case "$1" in
-      --port) port="$2"; shift 2 ;;
-      -h|--help) usage 0 ;;
-      *) die "unknown option for start: $1" ;;
-    esac
-  done
+  port_option "$@"
   refuse_if_running
   local bin
   bin="$(bin_dir)"

@@ -119,7 +119,9 @@ def wait_for(proc: subprocess.Popen[bytes], log: Path, ready: Callable[[], bool]
             pytest.fail(f"job ended (exit {proc.returncode}) before {what}:\n"
                         f"{log.read_text()[-4000:]}")
         time.sleep(0.2)
-    pytest.fail(f"no {what} after {timeout}s")
+    os.killpg(proc.pid, signal.SIGKILL)  # the job must not outlive its test
+    proc.wait()
+    pytest.fail(f"no {what} after {timeout}s:\n{log.read_text()[-4000:]}")
 
 
 def wait_for_line(proc: subprocess.Popen[bytes], log: Path, needle: str) -> None:
