@@ -103,8 +103,10 @@ class InputConfig(SourceConfig):
 
     id_column: str = "customer_id"
     #: Partitions the data is hash-partitioned into (by id, then sorted by id) so that
-    #: KMeans sees the same partitioning and order in local mode and on any cluster.
-    partitions: int = 8
+    #: KMeans sees the same partitioning and order in local mode and on any cluster;
+    #: ``auto`` derives the count from the input's row count
+    #: (:func:`segmentation.data.customers.partition_count`).
+    partitions: int | Literal["auto"] = "auto"
     ignore_corrupt_files: bool = False
     duplicate_ids: DuplicatePolicy = "fail"
 
@@ -237,7 +239,8 @@ def validate_config(cfg: Config) -> None:
         ("model.restarts", m.restarts),
         ("model.max_iter", m.max_iter),
         ("model.parallel_fits", m.parallel_fits),
-        ("input.partitions", cfg.input.partitions),
+        *([("input.partitions", cfg.input.partitions)]
+          if isinstance(cfg.input.partitions, int) else []),
         ("evaluation.sample_size", cfg.evaluation.sample_size),
         ("evaluation.stability_sample_size", cfg.evaluation.stability_sample_size),
         ("evaluation.stability_restarts", cfg.evaluation.stability_restarts),

@@ -9,6 +9,7 @@ get the same checks, the same policies and the same row accounting
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -27,6 +28,14 @@ from segmentation.data.validate import (
 
 log = logging.getLogger(__name__)
 
+#: Rows per partition ``input.partitions: auto`` aims at: small enough that one
+#: partition's sort and cache block fit a task's share of a 1 GB executor, large enough
+#: that a pass is not dominated by per-task overhead.
+AUTO_ROWS_PER_PARTITION = 1_000_000
+#: Partitions ``auto`` never goes below (the fixed default of earlier versions, so that
+#: tables of up to 8M rows keep their labels).
+AUTO_MIN_PARTITIONS = 8
+
 
 @dataclass(frozen=True)
 class Customers:
@@ -38,6 +47,8 @@ class Customers:
     profile: InputProfile
     #: Rows dropped per reason (a row counts under the first reason that applies).
     dropped: dict[str, int]
+    #: The partitions the rows were hash-partitioned into (``input.partitions`` resolved).
+    partitions: int
 
     @property
     def rows_read(self) -> int:
@@ -62,14 +73,33 @@ def load_customers(spark: SparkSession, source: InputConfig, features: FeaturesC
     if ignored:
         log.info("ignoring %d input columns the model does not use: %s",
                  len(ignored), ", ".join(ignored))
-    partitioned = partition_by_id(raw.select(*used), source.id_column, source.partitions)
+    selected = raw.select(*used)
+    partitions = partition_count(source.partitions, selected)
+    partitioned = partition_by_id(selected, source.id_column, partitions)
     try:
         profile = profile_input(partitioned, source, features)
         rows, dropped = usable_rows(partitioned, source, features, profile)
     except BaseException:
         partitioned.unpersist()
         raise
-    return Customers(rows, profile, dropped)
+    return Customers(rows, profile, dropped, partitions)
+
+
+def partition_count(setting: int | str, rows: DataFrame) -> int:
+    """The partitions ``input.partitions`` asks for: the number given, or for ``auto`` one
+    per :data:`AUTO_ROWS_PER_PARTITION` rows read, at least :data:`AUTO_MIN_PARTITIONS`.
+
+    Derived from the row count, never from bytes (which differ between Parquet, CSV and a
+    database) or from the cluster, so that the same data gets the same layout, and the
+    same labels, everywhere. Counting is a metadata read for Parquet and ORC, one scan for
+    text formats.
+    """
+    if isinstance(setting, int):
+        return setting
+    read = rows.count()
+    partitions = max(AUTO_MIN_PARTITIONS, math.ceil(read / AUTO_ROWS_PER_PARTITION))
+    log.info("input.partitions auto: %d partitions for %d rows", partitions, read)
+    return partitions
 
 
 def partition_by_id(rows: DataFrame, id_column: str, partitions: int) -> DataFrame:
