@@ -47,6 +47,12 @@ from segmentation.outputs.write import Previous, write_outputs
 
 log = logging.getLogger(__name__)
 
+#: Each stage's share of a run's time, for the estimates of time left: the stage timings
+#: of the benchmark's 100M-customer run (BENCHMARKS.md), where the work that grows with
+#: the rows dominates.
+RUN_STAGE_WEIGHTS = {"read_and_validate": 35, "prepare_features": 71, "sweep": 12,
+                     "evaluate": 55, "stability": 3, "final_fit": 34, "write_outputs": 49}
+
 
 def run_segmentation(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     """Run the whole job and write every output under ``cfg.output.path``; return the manifest.
@@ -60,18 +66,24 @@ def run_segmentation(spark: SparkSession, cfg: Config) -> dict[str, Any]:
 
 def _segment(spark: SparkSession, cfg: Config, claim: ClaimedOutput) -> dict[str, Any]:
     started = dt.datetime.now(dt.timezone.utc)
-    timer = StageTimer()
+    timer = StageTimer(RUN_STAGE_WEIGHTS)
+    if cfg.evaluation.stability_resamples == 0:
+        timer.estimate.skip("stability")
     labels_table = table_location(cfg.output.path, LABELS)
     if cfg.output.table is not None:
         check_table_target(spark, cfg.output.table, labels_table, "output.table")
     previous_run = load_previous_run(spark, cfg.model.previous_run, cfg.features)
     with timer.stage("read_and_validate"):
         customers = load_customers(spark, cfg.input, cfg.features)
+        timer.rows = customers.rows_read
         check_enough_rows(customers.rows_used, cfg.model)
+    timer.rows = customers.rows_used
     with claim.staging() as out:
         with timer.stage("prepare_features"):
             prepared = prepare_rows(customers.rows, cfg.features, cfg.input.id_column,
                                     seed=cfg.model.seed)
+        if not 0 < cfg.model.sweep_sample_size < prepared.count:
+            timer.estimate.skip("final_fit")
         sample = evaluation_sample(prepared, cfg.evaluation.sample_size, cfg.model.seed)
         check_distinct_points(prepared, sample, cfg.model)
         chosen = choose_model(prepared, sample, cfg.model, cfg.evaluation, timer)
@@ -147,7 +159,8 @@ def run_manifest(cfg: Config, chosen: ChosenModel, customers: Customers,
         "constant_columns": customers.profile.constant_columns,
         "config": cfg.to_dict(),
         "seed": cfg.model.seed,
-        "input": {**source_summary(cfg.input), "id_column": cfg.input.id_column},
+        "input": {**source_summary(cfg.input), "id_column": cfg.input.id_column,
+                  "partitions": customers.partitions},
         "features": {"numeric": cfg.features.numeric, "categorical": cfg.features.categorical,
                      "log1p": cfg.features.log1p},
     }

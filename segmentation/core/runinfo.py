@@ -1,30 +1,53 @@
-"""What every job records about its own run: stage timings, library versions, and the
-first line of an exception for one-line messages."""
+"""What every job records about its own run: stage timings (with progress while a stage
+runs), library versions, and the first line of an exception for one-line messages."""
 
 from __future__ import annotations
 
 import importlib.metadata
 import logging
 import platform
-import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+
+from segmentation.core.progress import RunEstimate, StageProgress, duration
 
 log = logging.getLogger(__name__)
 
 
 class StageTimer:
-    """Wall-clock seconds per named stage, logged as each stage ends."""
+    """Wall-clock seconds per named stage, with progress while each runs (see
+    :mod:`segmentation.core.progress`) and a line as each ends.
 
-    def __init__(self) -> None:
+    ``plan`` weighs the stages a job expects to run (their shares of its time), for the
+    estimates of time left; ``rows``, once the job knows it, is the row count the stages
+    work on, for rows per second.
+    """
+
+    def __init__(self, plan: Mapping[str, float] | None = None) -> None:
         self.seconds: dict[str, float] = {}
+        self.rows: int | None = None
+        self.estimate = RunEstimate(plan or {})
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        yield
-        self.seconds[name] = round(time.perf_counter() - start, 3)
-        log.info("%s: %.1f s", name, self.seconds[name])
+        progress = StageProgress(name, self.rows, self.estimate)
+        try:
+            yield
+        finally:
+            elapsed = progress.stop()
+        self.seconds[name] = round(elapsed, 3)
+        self.estimate.finish(name, elapsed)
+        log.info("%s", self.summary(name, self.seconds[name]))
+
+    def summary(self, name: str, elapsed: float) -> str:
+        """The end-of-stage line: seconds, rows, rows per second, time left in the run."""
+        parts = [f"{name}: {elapsed:.1f} s"]
+        if self.rows is not None:
+            parts.append(f"{self.rows:,} rows, {self.rows / max(elapsed, 1e-9):,.0f} rows/s")
+        left = self.estimate.run_left(None, 0.0)
+        if left is not None and set(self.estimate.plan) - set(self.estimate.finished):
+            parts.append(f"run ~{duration(left)} left")
+        return ", ".join(parts)
 
 
 def versions(spark_version: str) -> dict[str, str]:

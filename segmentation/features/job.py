@@ -71,6 +71,7 @@ def _build_features(spark: SparkSession, cfg: FeaturesJobConfig, claim: ClaimedO
         else:
             as_of, as_of_source = default_as_of(stats["latest_us"]), "default"
         log.info("%d lines read; as_of %s (%s)", stats["rows"], as_of.isoformat(), as_of_source)
+        timer.rows = stats["rows"]
 
     classified = classify_lines(as_of=as_of, cancellation_prefix=tx.cancellation_prefix)(lines)
     summary = cached(customer_summary(classified))
@@ -82,6 +83,7 @@ def _build_features(spark: SparkSession, cfg: FeaturesJobConfig, claim: ClaimedO
                     f"no customer has a valid purchase before as_of {as_of.isoformat()} "
                     f"({stats['rows']} lines read; dropped: {_nonzero(counts['rows_dropped'])})"
                 )
+        timer.rows = counts["customers_written"]
         features = customer_features(as_of=as_of)(summary)
         if cfg.features.rfm_scores:
             features = with_rfm_scores(features)

@@ -93,6 +93,8 @@ def _score(spark: SparkSession, claim: ClaimedOutput, *, model_run: str, source:
     cfg = scoring_config(run, source=source, output_path=output_path, mode=mode)
     with timer.stage("read_and_validate"):
         customers = load_customers(spark, cfg.input, cfg.features)
+        timer.rows = customers.rows_read
+    timer.rows = customers.rows_used
     with claim.staging() as out:
         with timer.stage("score"):
             labels = cached(run.model.transform(customers.rows)
