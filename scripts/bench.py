@@ -23,9 +23,19 @@ workers are descendants of the Python driver), sampled from /proc every 0.2 s, a
 recorded with its chosen k and its WCSS at every k. The summary (min/median/max per
 variant, paired ratios a/b and c/a, quality) is printed as markdown and written as JSON.
 
+``--customers`` takes several sizes, each optionally with its own repeat count
+(``SIZE:REPEATS``): the data of every size is generated (or reused) first, then the sizes
+run in the given order in one process, and the issue-6 targets are evaluated on the sizes
+present. ``--memory-cap VARIANT=SIZE`` runs a variant under ``prlimit --as`` and
+``--time-cap VARIANT=SECONDS`` kills its process group after that long, so that a
+reference that cannot finish at a size is recorded as such (its status, and its wall time
+and memory up to then) instead of aborting the benchmark.
+
 Usage::
 
     .venv/bin/python scripts/bench.py --customers 2000000 --repeats 2
+    .venv/bin/python scripts/bench.py --customers 2000000:2,20000000,100000000 \
+        --memory-cap b=20g --time-cap c=900   # the full run of issue 6
     .venv/bin/python scripts/bench.py --customers 20000000 --repeats 1 --only a
     .venv/bin/python scripts/bench.py --customers 2000000 --repeats 2 --only a,b,c,d \
         --baseline /tmp/before   # a clean checkout of the commit before the change
@@ -39,10 +49,14 @@ import dataclasses
 import datetime as dt
 import importlib.metadata
 import json
+import math
+import operator
 import os
 import platform
+import re
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -53,7 +67,9 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+from segmentation.synthetic.customers import SEGMENTS
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "conf" / "default.yaml"
@@ -66,6 +82,10 @@ RATIOS = {"a/b": ("a", "b", "<= 1.0 at 2M"), "c/a": ("c", "a", ">= 4 at 2M"),
           "d/a": ("d", "a", "Connect against classic"),
           "a/a0": ("a", "a0", "this checkout against --baseline")}
 VARIANT_KEYS = ("a", "b", "c", "d", "a0")
+#: The generator's number of ground-truth segments: the k that (a) should choose.
+TRUE_K = len(SEGMENTS)
+BYTE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+OK = "ok"
 
 
 class BenchError(RuntimeError):
@@ -84,49 +104,89 @@ class Variant:
     env: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
+class Size(NamedTuple):
+    """One benchmarked table size and the repeats of each variant on it."""
+
+    customers: int
+    repeats: int
+
+
+@dataclass(frozen=True)
+class Cap:
+    """Limits of one variant's process: address space in bytes and wall seconds."""
+
+    memory_bytes: int | None = None
+    seconds: float | None = None
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        """``argv`` under ``prlimit --as`` when memory is capped: RLIMIT_AS makes the
+        process's own allocations fail, so the kernel's OOM killer hits nothing else."""
+        if self.memory_bytes is None:
+            return argv
+        return ["prlimit", f"--as={self.memory_bytes}", "--", *argv]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Generate (or reuse) the data, run every repeat, print and save the summary."""
+    """Generate (or reuse) the data of every size, run every size in turn, print and save
+    the per-size summaries and the targets."""
     args = parse_args(argv)
     command = shlex.join(["scripts/bench.py", *(sys.argv[1:] if argv is None else argv)])
     machine = machine_info()
     print(f"$ {command}\n{format_machine(machine)}", flush=True)
-    data = ensure_data(args.customers, args.data_dir)
-    log_dir = args.data_dir / f"logs-{args.customers}"
-    log_dir.mkdir(parents=True, exist_ok=True)
+    data = {size.customers: ensure_data(size.customers, args.data_dir) for size in args.sizes}
     started, load_start = dt.datetime.now(dt.timezone.utc), os.getloadavg()
     server = ConnectServer(args.data_dir / "connect-state", args.driver_memory)
     try:
         if "d" in args.only:
             server.start()
-        variants = [v for v in build_variants(data, args.k_min, args.k_max, server,
-                                              args.baseline) if v.key in args.only]
-        runs = run_all(variants, args.repeats, child_env(args.driver_memory), log_dir,
-                       server)
+        reports = [bench_size(args, size, data[size.customers], server) for size in args.sizes]
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
         server.stop()
-    report = summarize(runs, variants)
-    report.update(
-        command=command, customers=args.customers, repeats=args.repeats,
-        k_range=[args.k_min, args.k_max], data=str(data), generate_seed=GENERATE_SEED,
-        driver_memory=args.driver_memory or DEFAULT_MEMORY, machine=machine,
-        started_at=started.isoformat(), load_average_start=load_start,
-        load_average_end=os.getloadavg(), logs=str(log_dir),
-    )
-    print(markdown(report))
+    targets = evaluate_targets(reports)
+    result = {
+        "command": command, "machine": machine, "started_at": started.isoformat(),
+        "load_average_start": load_start, "load_average_end": os.getloadavg(),
+        "caps": {key: dataclasses.asdict(cap) for key, cap in args.caps.items()},
+        "sizes": reports, "targets": targets,
+    }
+    print("\n".join([*map(markdown, reports), targets_markdown(targets)]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nJSON: {args.out}")
     return 0
 
 
+def bench_size(args: argparse.Namespace, size: Size, data: Path, server: ConnectServer
+               ) -> dict[str, Any]:
+    """Every repeat of every variant on one size's ``data``, summarised; logs in ``logs-N``."""
+    log_dir = args.data_dir / f"logs-{size.customers}"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    started, load_start = dt.datetime.now(dt.timezone.utc), os.getloadavg()
+    variants = [v for v in build_variants(data, args.k_min, args.k_max, server, args.baseline)
+                if v.key in args.only]
+    runs = run_all(variants, size.repeats, child_env(args.driver_memory), log_dir, server,
+                   args.caps)
+    report = summarize(runs, variants)
+    report.update(
+        customers=size.customers, repeats=size.repeats, k_range=[args.k_min, args.k_max],
+        data=str(data), generate_seed=GENERATE_SEED,
+        driver_memory=args.driver_memory or DEFAULT_MEMORY, started_at=started.isoformat(),
+        load_average_start=load_start, load_average_end=os.getloadavg(), logs=str(log_dir),
+    )
+    return report
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """The command line; ``--out`` defaults to ``DATA_DIR/bench-customers-N.json``."""
+    """The command line; ``--out`` defaults to ``DATA_DIR/bench-customers-N_M....json``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, required=True, help="rows to generate")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each variant")
+    parser.add_argument("--customers", required=True, metavar="SIZE[:REPEATS],...",
+                        help="comma-separated sizes (rows to generate), each optionally with "
+                        "its own repeats: 2000000:2,20000000")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="runs of each variant at a size without :REPEATS")
     parser.add_argument("--data-dir", type=Path, default=REPO / "bench-data",
                         help="cache of generated tables (default: bench-data/)")
     parser.add_argument("--out", type=Path, help="JSON result file")
@@ -140,21 +200,77 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--driver-memory",
                         help="Spark driver memory of (a) and (c), e.g. 8g (default: each "
                         "one's own: half the RAM for (a), Spark's 1g for (c))")
+    parser.add_argument("--memory-cap", action="append", default=[], metavar="VARIANT=SIZE",
+                        help="run VARIANT under prlimit --as=SIZE (e.g. b=20g); repeatable")
+    parser.add_argument("--time-cap", action="append", default=[],
+                        metavar="VARIANT=SECONDS",
+                        help="kill VARIANT's processes after SECONDS (e.g. c=900); repeatable")
     args = parser.parse_args(argv)
-    if args.customers < 1 or args.repeats < 1:
-        parser.error("--customers and --repeats must be >= 1")
+    if args.repeats < 1:
+        parser.error("--repeats must be >= 1")
+    try:
+        args.sizes = parse_sizes(args.customers, args.repeats)
+    except ValueError as exc:
+        parser.error(f"--customers: {exc}")
     if not 2 <= args.k_min <= args.k_max:
         parser.error(f"need 2 <= --k-min ({args.k_min}) <= --k-max ({args.k_max})")
     if not args.only or set(args.only) - set(VARIANT_KEYS):
         parser.error(f"--only takes a comma-separated subset of a,b,c,d, not {args.only}")
+    memory = cap_values(parser, "--memory-cap", args.memory_cap, parse_bytes)
+    seconds = cap_values(parser, "--time-cap", args.time_cap, float)
+    args.caps = {key: Cap(memory.get(key), seconds.get(key))
+                 for key in VARIANT_KEYS if key in memory or key in seconds}
     if args.baseline is not None:
         args.baseline = args.baseline.resolve()
         if not (args.baseline / "segmentation" / "__init__.py").is_file():
             parser.error(f"--baseline {args.baseline} holds no segmentation package")
         args.only = [*args.only, "a0"]
     args.data_dir = args.data_dir.resolve()
-    args.out = args.out or args.data_dir / f"bench-customers-{args.customers}.json"
+    joined = "_".join(str(size.customers) for size in args.sizes)
+    args.out = args.out or args.data_dir / f"bench-customers-{joined}.json"
     return args
+
+
+def parse_sizes(text: str, default_repeats: int) -> list[Size]:
+    """``2000000:2,20000000`` -> sizes in the given order; a size without ``:R`` gets
+    ``default_repeats``. A size listed twice is refused (its logs would overwrite)."""
+    sizes: list[Size] = []
+    for item in text.split(","):
+        customers, _, repeats = item.strip().partition(":")
+        if not re.fullmatch(r"\d+", customers) or not re.fullmatch(r"\d*", repeats):
+            raise ValueError(f"expected SIZE[:REPEATS],... with whole numbers, not {item!r}")
+        size = Size(int(customers), int(repeats) if repeats else default_repeats)
+        if size.customers < 1 or size.repeats < 1:
+            raise ValueError(f"sizes and repeats must be >= 1, not {item!r}")
+        if size.customers in [s.customers for s in sizes]:
+            raise ValueError(f"{size.customers} is listed twice")
+        sizes.append(size)
+    return sizes
+
+
+def parse_bytes(text: str) -> int:
+    """``20g`` -> bytes (units k, m, g, t of 1024; none: bytes)."""
+    match = re.fullmatch(r"(\d+)([kmgt]?)", text.strip().lower())
+    if match is None:
+        raise ValueError(text)
+    return int(match[1]) * BYTE_UNITS[match[2]]
+
+
+def cap_values(parser: argparse.ArgumentParser, option: str, items: list[str],
+               convert: Callable[[str], float]) -> dict[str, Any]:
+    """``["b=20g", ...]`` -> ``{"b": convert("20g")}``; a bad item is a one-line error."""
+    values: dict[str, Any] = {}
+    for item in items:
+        key, _, text = item.partition("=")
+        try:
+            value = convert(text)
+        except ValueError:
+            value = math.nan
+        if key not in VARIANT_KEYS or not 0 < value < math.inf:
+            parser.error(f"{option} takes VARIANT=VALUE, VARIANT one of "
+                         f"{','.join(VARIANT_KEYS)} and VALUE positive, not {item!r}")
+        values[key] = value
+    return values
 
 
 # --- machine and data ---------------------------------------------------------------------
@@ -344,9 +460,10 @@ def run_order(variants: Sequence[Variant], repeat: int) -> list[Variant]:
 
 def run_all(
     variants: Sequence[Variant], repeats: int, env: dict[str, str], log_dir: Path,
-    server: ConnectServer,
+    server: ConnectServer, caps: dict[str, Cap],
 ) -> dict[str, list[dict[str, Any]]]:
-    """Every repeat of every variant in rotating order; runs per variant key, by repeat."""
+    """Every repeat of every variant in rotating order; runs per variant key, by repeat.
+    A variant in ``caps`` runs under its caps."""
     runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for repeat in range(repeats):
         for variant in run_order(variants, repeat):
@@ -354,44 +471,67 @@ def run_all(
                   end=" ", flush=True)
             extra = [server.pid] if variant.key == "d" else []
             run = run_once(variant, {**env, **variant.env},
-                           log_dir / f"{variant.key}-{repeat + 1}", extra)
+                           log_dir / f"{variant.key}-{repeat + 1}", extra,
+                           caps.get(variant.key))
+            outcome = f"k={run['chosen_k']}" if run["status"] == OK else run["status"]
             print(f"{run['wall_seconds']:.1f} s, peak RSS {run['peak_rss_bytes'] / GB:.2f} GB, "
-                  f"k={run['chosen_k']}", flush=True)
+                  f"{outcome}", flush=True)
             runs[variant.key].append({"repeat": repeat + 1, **run})
     return dict(runs)
 
 
-def run_once(variant: Variant, env: dict[str, str], log_stem: Path, extra_roots: list[int]
-             ) -> dict[str, Any]:
-    """Start one process, wait for it, and return its measurements and normalised result."""
+def run_once(variant: Variant, env: dict[str, str], log_stem: Path, extra_roots: list[int],
+             cap: Cap | None) -> dict[str, Any]:
+    """Start one process, wait for it, and return its measurements and normalised result.
+
+    A capped variant that fails or hits its time cap is recorded with its status (and no
+    result) so that the other variants still run; an uncapped one's failure aborts.
+    """
     with tempfile.TemporaryDirectory(prefix=f"bench-{variant.key}-") as tmp:
         scratch = Path(tmp)
-        argv = variant.command(scratch)
+        argv = (cap or Cap()).wrap(variant.command(scratch))
         stdout_path, stderr_path = log_stem.with_suffix(".stdout"), log_stem.with_suffix(".log")
         load_before = os.getloadavg()
         with open(stdout_path, "w") as out, open(stderr_path, "w") as err:
-            wall, peak, code = timed_process(argv, env, out, err, scratch, extra_roots)
-        if code != 0:
-            tail = "\n".join(stderr_path.read_text().splitlines()[-15:])
-            raise BenchError(f"({variant.key}) exited with {code}: {shlex.join(argv)}\n"
-                             f"end of {stderr_path}:\n{tail}")
-        result = variant.result(scratch, stdout_path.read_text())
-    return {"wall_seconds": wall, "peak_rss_bytes": peak, **result,
-            "load_before": load_before, "load_after": os.getloadavg(),
-            "log": str(stderr_path)}
+            wall, peak, code = timed_process(argv, env, out, err, scratch, extra_roots,
+                                             None if cap is None else cap.seconds)
+        measured = {"wall_seconds": wall, "peak_rss_bytes": peak, "load_before": load_before,
+                    "load_after": os.getloadavg(), "log": str(stderr_path)}
+        if code == 0:
+            return {"status": OK, **measured,
+                    **variant.result(scratch, stdout_path.read_text())}
+    if cap is None:
+        tail = "\n".join(stderr_path.read_text().splitlines()[-15:])
+        raise BenchError(f"({variant.key}) exited with {code}: {shlex.join(argv)}\n"
+                         f"end of {stderr_path}:\n{tail}")
+    return {"status": unfinished_status(code, cap, stderr_path), "chosen_k": None, **measured}
+
+
+def unfinished_status(code: int | None, cap: Cap, stderr_path: Path) -> str:
+    """``time cap N s`` (``code`` None), else ``failed (exit N): <last stderr line>``."""
+    if code is None:
+        return f"time cap {cap.seconds:g} s"
+    lines = [line.strip() for line in stderr_path.read_text().splitlines() if line.strip()]
+    return f"failed (exit {code}): {lines[-1][:200] if lines else 'no stderr'}"
 
 
 def timed_process(argv: list[str], env: dict[str, str], out: Any, err: Any, cwd: Path,
-                  extra_roots: Sequence[int] = ()) -> tuple[float, int, int]:
+                  extra_roots: Sequence[int] = (), seconds: float | None = None
+                  ) -> tuple[float, int, int | None]:
     """(wall seconds, peak process-tree RSS in bytes, exit code) of one whole process, run
     in ``cwd`` (not the checkout, whose package would shadow a baseline's); the trees of
-    ``extra_roots`` (a Connect server) count towards the peak."""
+    ``extra_roots`` (a Connect server) count towards the peak. After ``seconds`` its
+    process group is killed and the exit code is None."""
     began = time.perf_counter()
     process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err,
                                start_new_session=True)
     sampler = PeakTreeRss([process.pid, *extra_roots])
     try:
-        code = process.wait()
+        code: int | None = process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # the driver, its JVM, its Python workers
+        process.wait()
+        code = None
     except BaseException:
         os.killpg(process.pid, 15)  # our own process group: the driver, its JVM, its workers
         process.wait()
@@ -459,32 +599,41 @@ def spread(values: Sequence[float]) -> dict[str, float]:
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
 
+def finished(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs that ran to completion (not failed under a cap or killed at a time cap)."""
+    return [run for run in runs if run["status"] == OK]
+
+
 def summarize(runs: dict[str, list[dict[str, Any]]], variants: Sequence[Variant]
               ) -> dict[str, Any]:
-    """Per-variant spreads, paired wall-time ratios and the quality comparison."""
+    """Per-variant spreads (of every run, an unfinished one up to where it stopped), paired
+    wall-time ratios of the repeats where both variants finished, and the quality
+    comparison of finished runs."""
     per_variant = {
         v.key: {"title": v.title, "runs": runs[v.key],
                 "wall_seconds": spread([r["wall_seconds"] for r in runs[v.key]]),
                 "peak_rss_bytes": spread([r["peak_rss_bytes"] for r in runs[v.key]])}
         for v in variants
     }
-    ratios = {
-        name: {"target": target,
-               "values": (values := [n["wall_seconds"] / d["wall_seconds"]
-                                     for n, d in zip(runs[num], runs[den])]),
-               **spread(values)}
-        for name, (num, den, target) in RATIOS.items() if num in runs and den in runs
-    }
+    ratios = {}
+    for name, (num, den, target) in RATIOS.items():
+        values = [n["wall_seconds"] / d["wall_seconds"]
+                  for n, d in zip(runs.get(num, []), runs.get(den, []))
+                  if n["status"] == d["status"] == OK]
+        if values:
+            ratios[name] = {"target": target, "values": values, **spread(values)}
     return {"variants": per_variant, "ratios": ratios, "quality": quality(runs)}
 
 
 def quality(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """Chosen k of each variant and the WCSS of each at (a)'s chosen k (first repeat).
+    """Chosen k of each variant and the WCSS of each at (a)'s chosen k (first finished
+    repeat; a variant without one is left out).
 
     Every variant is seeded, so repeats give the same clustering; the JSON keeps each
     run's per-k WCSS to check that.
     """
-    first = {key: variant_runs[0] for key, variant_runs in runs.items()}
+    first = {key: done[0] for key, variant_runs in runs.items()
+             if (done := finished(variant_runs))}
     result: dict[str, Any] = {"chosen_k": {key: run["chosen_k"] for key, run in first.items()}}
     if "a" not in first:
         return result
@@ -516,12 +665,12 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|---|---|---|---|",
     ]
     for key, v in report["variants"].items():
-        wall, rss = v["wall_seconds"], v["peak_rss_bytes"]
+        rss = v["peak_rss_bytes"]
         wcss = q.get("wcss_at_k", {}).get(key)
         lines.append(
-            f"| ({key}) {v['title']} | {wall['min']:.1f} / {wall['median']:.1f} / "
-            f"{wall['max']:.1f} | {rss['min'] / GB:.2f} / {rss['median'] / GB:.2f} / "
-            f"{rss['max'] / GB:.2f} | {q['chosen_k'][key]} | "
+            f"| ({key}) {v['title']} | {wall_cell(v)} | {rss['min'] / GB:.2f} / "
+            f"{rss['median'] / GB:.2f} / {rss['max'] / GB:.2f} | "
+            f"{outcome_cell(q['chosen_k'].get(key), v['runs'])} | "
             f"{'-' if wcss is None else f'{wcss:.6g}'} |")
     if report["ratios"]:
         lines += ["", "| wall-time ratio (paired by repeat) | min | median | max | target |",
@@ -534,9 +683,25 @@ def markdown(report: dict[str, Any]) -> str:
                    for key in ("a", "c") if f"wcss_rel_diff_{key}_vs_b" in q]
     if differences:
         lines += ["", *differences]
-    if "a" in report["variants"]:
-        lines += ["", stage_line(report["variants"]["a"]["runs"])]
+    if "a" in report["variants"] and finished(report["variants"]["a"]["runs"]):
+        lines += ["", stage_line(finished(report["variants"]["a"]["runs"]))]
     return "\n".join(lines)
+
+
+def wall_cell(variant: dict[str, Any]) -> str:
+    """min / median / max wall seconds; when a run did not finish, each run's seconds, a
+    time-capped one as a lower bound (">= 900.0")."""
+    runs, wall = variant["runs"], variant["wall_seconds"]
+    if len(finished(runs)) == len(runs):
+        return f"{wall['min']:.1f} / {wall['median']:.1f} / {wall['max']:.1f}"
+    return ", ".join(f"{'>= ' if run['status'].startswith('time cap') else ''}"
+                     f"{run['wall_seconds']:.1f}" for run in runs)
+
+
+def outcome_cell(chosen_k: int | None, runs: list[dict[str, Any]]) -> str:
+    """The chosen k, and the status of every distinct way a run did not finish."""
+    statuses = dict.fromkeys(run["status"] for run in runs if run["status"] != OK)
+    return "; ".join([*([] if chosen_k is None else [str(chosen_k)]), *statuses])
 
 
 def stage_line(runs: list[dict[str, Any]]) -> str:
@@ -552,6 +717,109 @@ def stage_line(runs: list[dict[str, Any]]) -> str:
 
 def fmt_load(load: Sequence[float]) -> str:
     return " / ".join(f"{v:.2f}" for v in load)
+
+
+# --- targets ------------------------------------------------------------------------------
+
+#: What a target's check returns: (met, measured figure), or None when a run it needs is
+#: missing or did not finish.
+Measure = Callable[[dict[str, Any], dict[int, dict[str, Any]]], tuple[bool, str] | None]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target of issue 6: the size it applies to (None: every size) and its check of
+    that size's report (with every size's report, for a target relative to another)."""
+
+    size: int | None
+    text: str
+    measure: Measure
+
+
+def ratio_check(name: str, compare: Callable[[float, float], bool], bound: float) -> Measure:
+    """The median paired wall-time ratio ``name`` compared with ``bound``."""
+    def measure(report: dict[str, Any], _reports: dict[int, dict[str, Any]]
+                ) -> tuple[bool, str] | None:
+        ratio = report["ratios"].get(name)
+        return None if ratio is None else (compare(ratio["median"], bound),
+                                           f"{ratio['median']:.2f}")
+    return measure
+
+
+def chosen_k_check(report: dict[str, Any], _reports: dict[int, dict[str, Any]]
+                   ) -> tuple[bool, str] | None:
+    """(a) chose the generator's number of segments."""
+    k = report["quality"]["chosen_k"].get("a")
+    return None if k is None else (k == TRUE_K, f"k = {k}")
+
+
+def wcss_check(report: dict[str, Any], _reports: dict[int, dict[str, Any]]
+               ) -> tuple[bool, str] | None:
+    """(a)'s WCSS at its chosen k within 1 % of (b)'s at that k."""
+    diff = report["quality"].get("wcss_rel_diff_a_vs_b")
+    return None if diff is None else (abs(diff) <= 0.01, f"{100 * diff:+.3f} %")
+
+
+def scaling_check(report: dict[str, Any], reports: dict[int, dict[str, Any]]
+                  ) -> tuple[bool, str] | None:
+    """(a) finished at this size within max(5.5 x its median wall at 20M, 1500 s)."""
+    runs = variant_runs(report, "a")
+    base = finished(variant_runs(reports.get(20_000_000), "a"))
+    if not runs or not base:
+        return None
+    if len(finished(runs)) < len(runs):
+        return False, outcome_cell(None, runs)
+    wall = statistics.median(run["wall_seconds"] for run in runs)
+    limit = max(5.5 * statistics.median(run["wall_seconds"] for run in base), 1500.0)
+    return wall <= limit, f"{wall:.1f} s, limit {limit:.1f} s"
+
+
+def variant_runs(report: dict[str, Any] | None, key: str) -> list[dict[str, Any]]:
+    """The runs of variant ``key`` in a size's report; none without the size or variant."""
+    variant = (report or {"variants": {}})["variants"].get(key)
+    return [] if variant is None else variant["runs"]
+
+
+TARGETS = (
+    Target(2_000_000, "median paired a/b <= 1.0", ratio_check("a/b", operator.le, 1.0)),
+    Target(2_000_000, "median paired c/a >= 4", ratio_check("c/a", operator.ge, 4.0)),
+    Target(20_000_000, "median paired a/b <= 1.0", ratio_check("a/b", operator.le, 1.0)),
+    Target(100_000_000, "(a) finished, wall <= max(5.5 x (a)'s median wall at 20M, 1500 s)",
+           scaling_check),
+    Target(None, f"(a) chose k = {TRUE_K} (the generator's segments)", chosen_k_check),
+    Target(None, "(a)'s WCSS at its k within 1 % of (b)'s", wcss_check),
+)
+
+
+def evaluate_targets(reports: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every target that applies to a size present, size by size: its measured figure,
+    whether it is met (None: not measured) and the one-line result."""
+    by_size = {report["customers"]: report for report in reports}
+    lines = []
+    for size, report in by_size.items():
+        for target in TARGETS:
+            if target.size not in (None, size):
+                continue
+            lines.append({"customers": size, "target": target.text,
+                          **target_outcome(target.measure(report, by_size))})
+    return lines
+
+
+def target_outcome(outcome: tuple[bool, str] | None) -> dict[str, Any]:
+    """A check's outcome as the JSON fields measured, met and result of its line."""
+    if outcome is None:
+        return {"measured": None, "met": None, "result": "not measured"}
+    met, figure = outcome
+    return {"measured": figure, "met": met, "result": "met" if met else f"not met: {figure}"}
+
+
+def targets_markdown(targets: Sequence[dict[str, Any]]) -> str:
+    """The targets table, after the per-size sections."""
+    lines = ["\n### Targets of issue 6", "", "| customers | target | measured | result |",
+             "|---|---|---|---|"]
+    lines += [f"| {t['customers']:,} | {t['target']} | {t['measured'] or '-'} | {t['result']} |"
+              for t in targets]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
