@@ -47,11 +47,11 @@ from segmentation.outputs.write import Previous, write_outputs
 
 log = logging.getLogger(__name__)
 
-#: Each stage's share of a run's time, for the estimates of time left: the stage timings
-#: of the benchmark's 100M-customer run (BENCHMARKS.md), where the work that grows with
-#: the rows dominates.
-RUN_STAGE_WEIGHTS = {"read_and_validate": 35, "prepare_features": 71, "sweep": 12,
-                     "evaluate": 55, "stability": 3, "final_fit": 34, "write_outputs": 49}
+#: Each stage's share of a run's time, for the estimates of time left: the stage seconds
+#: of ``scripts/bench.py --customers 100000000 --only a`` (default config, 8 features,
+#: k = 2..10; BENCHMARKS.md), where the work that grows with the rows dominates.
+RUN_STAGE_WEIGHTS = {"read_and_validate": 178, "prepare_features": 212, "sweep": 14,
+                     "evaluate": 445, "stability": 2, "final_fit": 348, "write_outputs": 248}
 
 
 def run_segmentation(spark: SparkSession, cfg: Config) -> dict[str, Any]:

@@ -92,7 +92,8 @@ def test_orc_csv_json_and_catalog_table_give_the_parquet_labels(
         pd.testing.assert_frame_equal(labels(tmp_path / "runs" / name), expected,
                                       check_exact=True, obj=name)
         assert manifest["rows_read"] == 3000
-    assert manifest["input"] == {"table": f"{database}.customers", "id_column": "customer_id"}
+    assert manifest["input"] == {"table": f"{database}.customers", "id_column": "customer_id",
+                                 "partitions": 4}
 
 
 def test_score_reads_a_table_or_another_format(
