@@ -1,4 +1,4 @@
-"""The benchmark of issue 6: this project's job against scikit-learn and plain MLlib.
+"""The benchmark (issues 6 and 18): this project's job against scikit-learn and plain MLlib.
 
 Three variants, each timed as a whole process (interpreter, imports and JVM start
 included), on the same generated customers and the same 8 numeric features:
@@ -35,7 +35,7 @@ Usage::
 
     .venv/bin/python scripts/bench.py --customers 2000000 --repeats 2
     .venv/bin/python scripts/bench.py --customers 2000000:2,20000000,100000000 \
-        --memory-cap b=20g --time-cap c=900   # the full run of issue 6
+        --memory-cap b=20g --time-cap c=900   # the full run of issue 18
     .venv/bin/python scripts/bench.py --customers 20000000 --repeats 1 --only a
     .venv/bin/python scripts/bench.py --customers 2000000 --repeats 2 --only a,b,c,d \
         --baseline /tmp/before   # a clean checkout of the commit before the change
@@ -728,7 +728,7 @@ Measure = Callable[[dict[str, Any], dict[int, dict[str, Any]]], tuple[bool, str]
 
 @dataclass(frozen=True)
 class Target:
-    """One target of issue 6: the size it applies to (None: every size) and its check of
+    """One target of issues 6 and 18: the size it applies to (None: every size) and its check of
     that size's report (with every size's report, for a target relative to another)."""
 
     size: int | None
@@ -815,7 +815,7 @@ def target_outcome(outcome: tuple[bool, str] | None) -> dict[str, Any]:
 
 def targets_markdown(targets: Sequence[dict[str, Any]]) -> str:
     """The targets table, after the per-size sections."""
-    lines = ["\n### Targets of issue 6", "", "| customers | target | measured | result |",
+    lines = ["\n### Targets (issues 6 and 18)", "", "| customers | target | measured | result |",
              "|---|---|---|---|"]
     lines += [f"| {t['customers']:,} | {t['target']} | {t['measured'] or '-'} | {t['result']} |"
               for t in targets]
