@@ -34,8 +34,8 @@ and memory up to then) instead of aborting the benchmark.
 Usage::
 
     .venv/bin/python scripts/bench.py --customers 2000000 --repeats 2
-    .venv/bin/python scripts/bench.py --customers 2000000:2,20000000,100000000 \
-        --memory-cap b=20g --time-cap c=900   # the full run of issue 18
+    .venv/bin/python scripts/bench.py --customers 2000000:2,20000000:1,100000000:1 \
+        --memory-cap b=20g --time-cap c=300   # the full run of issue 18
     .venv/bin/python scripts/bench.py --customers 20000000 --repeats 1 --only a
     .venv/bin/python scripts/bench.py --customers 2000000 --repeats 2 --only a,b,c,d \
         --baseline /tmp/before   # a clean checkout of the commit before the change
@@ -475,6 +475,8 @@ def run_all(
                            caps.get(variant.key))
             outcome = f"k={run['chosen_k']}" if run["status"] == OK else run["status"]
             print(f"{run['wall_seconds']:.1f} s, peak RSS {run['peak_rss_bytes'] / GB:.2f} GB, "
+                  f"machine in use {run['machine_used_before_bytes'] / GB:.2f} -> "
+                  f"{run['machine_used_peak_bytes'] / GB:.2f} GB (peak), "
                   f"{outcome}", flush=True)
             runs[variant.key].append({"repeat": repeat + 1, **run})
     return dict(runs)
@@ -493,9 +495,11 @@ def run_once(variant: Variant, env: dict[str, str], log_stem: Path, extra_roots:
         stdout_path, stderr_path = log_stem.with_suffix(".stdout"), log_stem.with_suffix(".log")
         load_before = os.getloadavg()
         with open(stdout_path, "w") as out, open(stderr_path, "w") as err:
-            wall, peak, code = timed_process(argv, env, out, err, scratch, extra_roots,
-                                             None if cap is None else cap.seconds)
-        measured = {"wall_seconds": wall, "peak_rss_bytes": peak, "load_before": load_before,
+            wall, memory, code = timed_process(argv, env, out, err, scratch, extra_roots,
+                                               None if cap is None else cap.seconds)
+        measured = {"wall_seconds": wall, "peak_rss_bytes": memory.peak,
+                    "machine_used_before_bytes": memory.machine_before,
+                    "machine_used_peak_bytes": memory.machine_peak, "load_before": load_before,
                     "load_after": os.getloadavg(), "log": str(stderr_path)}
         if code == 0:
             return {"status": OK, **measured,
@@ -508,17 +512,22 @@ def run_once(variant: Variant, env: dict[str, str], log_stem: Path, extra_roots:
 
 
 def unfinished_status(code: int | None, cap: Cap, stderr_path: Path) -> str:
-    """``time cap N s`` (``code`` None), else ``failed (exit N): <last stderr line>``."""
+    """``time cap N s`` (``code`` None), else ``failed (exit N): <reason>``: the first
+    stderr line naming an error class (a JVM's stack trace ends in frames, not in its
+    cause), else the last stderr line."""
     if code is None:
         return f"time cap {cap.seconds:g} s"
     lines = [line.strip() for line in stderr_path.read_text().splitlines() if line.strip()]
-    return f"failed (exit {code}): {lines[-1][:200] if lines else 'no stderr'}"
+    named = [line for line in lines if re.search(r"\w+(Error|Exception)\b", line)
+             and not line.startswith("at ")]
+    reason = (named or lines or ["no stderr"])[0 if named else -1]
+    return f"failed (exit {code}): {reason[:200]}"
 
 
 def timed_process(argv: list[str], env: dict[str, str], out: Any, err: Any, cwd: Path,
                   extra_roots: Sequence[int] = (), seconds: float | None = None
-                  ) -> tuple[float, int, int | None]:
-    """(wall seconds, peak process-tree RSS in bytes, exit code) of one whole process, run
+                  ) -> tuple[float, PeakTreeRss, int | None]:
+    """(wall seconds, its memory peaks, exit code) of one whole process, run
     in ``cwd`` (not the checkout, whose package would shadow a baseline's); the trees of
     ``extra_roots`` (a Connect server) count towards the peak. After ``seconds`` its
     process group is killed and the exit code is None."""
@@ -538,7 +547,7 @@ def timed_process(argv: list[str], env: dict[str, str], out: Any, err: Any, cwd:
         raise
     finally:
         sampler.stop()
-    return time.perf_counter() - began, sampler.peak, code
+    return time.perf_counter() - began, sampler, code
 
 
 class PeakTreeRss:
@@ -550,6 +559,9 @@ class PeakTreeRss:
 
     def __init__(self, roots: Sequence[int]) -> None:
         self.peak = 0
+        #: Peak of the machine's memory in use (MemTotal - MemAvailable), which counts
+        #: shared pages once: with ``machine_before``, a bound the RSS sum cannot give.
+        self.machine_peak = self.machine_before = machine_used_bytes()
         self._roots = list(roots)
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -558,11 +570,18 @@ class PeakTreeRss:
     def _sample(self) -> None:
         while not self._done.is_set():
             self.peak = max(self.peak, sum(tree_rss_bytes(pid) for pid in self._roots))
+            self.machine_peak = max(self.machine_peak, machine_used_bytes())
             self._done.wait(SAMPLE_SECONDS)
 
     def stop(self) -> None:
         self._done.set()
         self._thread.join()
+
+
+def machine_used_bytes() -> int:
+    """The machine's memory in use: MemTotal - MemAvailable of /proc/meminfo."""
+    fields = dict(line.split(":", 1) for line in read_lines("/proc/meminfo"))
+    return (int(fields["MemTotal"].split()[0]) - int(fields["MemAvailable"].split()[0])) * 1024
 
 
 def tree_rss_bytes(root: int) -> int:
