@@ -2,7 +2,7 @@
 left in the stage and in the run.
 
 The estimates price the stages still to come by the ones already finished: each planned
-stage has a weight, its share of a run's time measured by the benchmark at 20M rows (where
+stage has a weight, its share of a run's time measured by the benchmark at 100M rows (where
 the work that grows with the rows dominates), and the seconds per unit of weight that the
 finished stages took set the price of the rest. Before the first stage ends there is no
 estimate, and a stage that outlasts its estimate says so instead of counting below zero.
