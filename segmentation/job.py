@@ -82,8 +82,6 @@ def _segment(spark: SparkSession, cfg: Config, claim: ClaimedOutput) -> dict[str
         with timer.stage("prepare_features"):
             prepared = prepare_rows(customers.rows, cfg.features, cfg.input.id_column,
                                     seed=cfg.model.seed)
-        if not 0 < cfg.model.sweep_sample_size < prepared.count:
-            timer.estimate.skip("final_fit")
         sample = evaluation_sample(prepared, cfg.evaluation.sample_size, cfg.model.seed)
         check_distinct_points(prepared, sample, cfg.model)
         chosen = choose_model(prepared, sample, cfg.model, cfg.evaluation, timer)

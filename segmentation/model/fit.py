@@ -199,6 +199,8 @@ def choose_model(prepared: Prepared, sample: np.ndarray, model: ModelConfig,
                 metrics.loc[row, name] = value
             metrics.loc[row, ["iterations", "seconds", "fitted_rows"]] = [
                 final.iterations, round(final.seconds, 3), prepared.count]
+    else:
+        timer.estimate.skip("final_fit")  # the sweep's fit of the chosen k is final
     kmeans, order = kmeans_model(prepared.rows.sparkSession, final.centers, model)
     final = dataclasses.replace(final, centers=final.centers[order])
     per_segment = None if stability is None else segment_jaccard(
