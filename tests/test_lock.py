@@ -91,21 +91,49 @@ def test_unreadable_lock_is_refused(tmp_path):
         OutputLock(LocalFS(), str(tmp_path / "out")).acquire()
 
 
-def test_holder_renews_and_notices_a_lost_lock(tmp_path):
+def _holder_in(tmp_path: Path) -> dict:
+    return json.loads((tmp_path / ".out.lock").read_text())
+
+
+def test_holder_renews_its_lock(tmp_path):
     out = tmp_path / "out"
     with OutputLock(LocalFS(), str(out), renew_seconds=0.05) as lock:
-        first = json.loads((tmp_path / ".out.lock").read_text())["renewed_at"]
+        first = _holder_in(tmp_path)["renewed_at"]
         for _ in range(100):
-            if json.loads((tmp_path / ".out.lock").read_text())["renewed_at"] != first:
+            if _holder_in(tmp_path)["renewed_at"] != first:
                 break
             multiprocessing.Event().wait(0.05)
         else:
             pytest.fail("the lock was never renewed")
         lock.check_held()
+
+
+def test_a_lock_taken_from_the_holder_is_noticed(tmp_path):
+    out = tmp_path / "out"
+    with OutputLock(LocalFS(), str(out), renew_seconds=60) as lock:
+        lock.check_held()
         write_lock(out, host="other-host.example", pid=1)  # taken from us
         with pytest.raises(OutputError, match="this run lost its lock .*other-host.example"):
             lock.check_held()
     assert (tmp_path / ".out.lock").exists()  # not ours: left in place
+
+
+def test_the_renewer_stops_once_its_lock_is_taken(tmp_path, caplog):
+    out = tmp_path / "out"
+    with OutputLock(LocalFS(), str(out), renew_seconds=0.05):
+        for _ in range(100):
+            # A renewal that read the file just before this write overwrites it (a file
+            # system has no compare-and-swap); the taker then loses instead, so the test
+            # takes the lock again until the renewer has seen it gone.
+            if _holder_in(tmp_path)["host"] != "other-host.example":
+                write_lock(out, host="other-host.example", pid=1)
+            if "this run lost its lock" in caplog.text:
+                break
+            multiprocessing.Event().wait(0.05)
+        else:
+            pytest.fail("the renewer never noticed that its lock was taken")
+        multiprocessing.Event().wait(0.3)  # six renewal periods: none may write
+        assert _holder_in(tmp_path)["host"] == "other-host.example"
 
 
 def test_a_lock_file_overwritten_with_other_bytes_is_lost(tmp_path):
