@@ -165,12 +165,13 @@ if ((loopback)); then
 fi
 [[ -n "$driver_host" ]] && network+=(--conf "spark.driver.host=$driver_host")
 
-# The quiet log4j2 config, by its path here: for a driver that runs here, and for
-# executors only where the nodes share this file system (pinned).
+# The quiet log4j2 config, by its path here: for a driver that runs here (with the
+# driver's one-line console laid over it), and for executors only where the nodes share
+# this file system (pinned; their logs keep full stack traces).
 log4j=()
 if [[ -f "$ROOT/conf/log4j2.properties" && "$deploy_mode" == client ]]; then
   opt="-Dlog4j2.configurationFile=file://$ROOT/conf/log4j2.properties"
-  log4j=(--driver-java-options "$opt")
+  log4j=(--driver-java-options "$opt,file://$ROOT/conf/log4j2-driver.properties")
   [[ "$env_mode" == pinned ]] && log4j+=(--conf "spark.executor.extraJavaOptions=$opt")
 fi
 cores=()

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from support.cli import DEFAULT_CONFIG, error_lines, segment
 from support.files import tree_digest
 
 from segmentation.cli import guarded, main
@@ -183,6 +184,31 @@ def test_bad_input_fails_cleanly(spark, tmp_path, capsys, name, build, code, fra
         assert tree_digest(out) == before
     leftovers = [p.name for p in out.parent.iterdir() if ".staging-" in p.name]
     assert not leftovers
+
+
+def _not_parquet_file(tmp: Path) -> Path:
+    path = tmp / "customers.csv"
+    good_table().to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(("make_input", "fragment"), [
+    (lambda tmp: tmp / "nowhere", "does not exist"),
+    (_not_parquet_file, "is not a readable Parquet file"),
+], ids=["path missing", "task fails on a file that is not parquet"])
+def test_as_its_own_process_no_java_trace_reaches_the_terminal(tmp_path, make_input, fragment):
+    """What the in-process cases cannot see: the JVM's own stderr. Spark's warnings and
+    errors stay, one line each; their Java stack traces do not (``--debug`` shows them)."""
+    data = make_input(tmp_path)
+    done = segment(["run", "--config", DEFAULT_CONFIG, "--set", f"input.path={data}",
+                    "--set", f"output.path={tmp_path / 'out'}"], cwd=tmp_path)
+    assert done.returncode == INPUT, done.stderr
+    lines = error_lines(done.stderr)
+    assert len(lines) == 1 and fragment in lines[0], done.stderr
+    trace = [line for line in done.stderr.splitlines()
+             if line.lstrip().startswith(("at ", "Caused by:", "Suppressed:", "... "))]
+    assert not trace, done.stderr
+    assert "Assume no metadata directory" not in done.stderr
 
 
 def test_unreadable_yaml(tmp_path, capsys):

@@ -86,11 +86,11 @@ def classic_session(app_name: str, master: str | None, settings: Mapping[str, st
             )
             if "spark.driver.memory" not in settings and not driver_memory_given():
                 builder = builder.config("spark.driver.memory", local_driver_memory())
-    log4j = CONF_DIR / "log4j2.properties"
-    if log4j.is_file():
-        builder = builder.config(
-            "spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log4j.as_uri()}"
-        )
+    log4j = [CONF_DIR / "log4j2.properties", CONF_DIR / "log4j2-driver.properties"]
+    if all(path.is_file() for path in log4j):
+        files = ",".join(path.as_uri() for path in log4j)  # log4j2 merges them, later wins
+        builder = builder.config("spark.driver.extraJavaOptions",
+                                 f"-Dlog4j2.configurationFile={files}")
     defaults = dict(DEFAULT_SETTINGS)
     if launched_by_spark_submit():  # spark-submit --conf values win over our defaults
         from pyspark import SparkConf
