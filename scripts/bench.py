@@ -520,13 +520,18 @@ def unfinished_status(code: int | None, cap: Cap, stderr_path: Path) -> str:
     lines = [line.strip() for line in stderr_path.read_text().splitlines() if line.strip()]
     named = [line for line in lines if re.search(r"\w+(Error|Exception)\b", line)
              and not line.startswith("at ")]
-    reason = (named or lines or ["no stderr"])[0 if named else -1]
+    if named:
+        reason = named[0]
+    elif lines:
+        reason = lines[-1]
+    else:
+        reason = "no stderr"
     return f"failed (exit {code}): {reason[:200]}"
 
 
 def timed_process(argv: list[str], env: dict[str, str], out: Any, err: Any, cwd: Path,
                   extra_roots: Sequence[int] = (), seconds: float | None = None
-                  ) -> tuple[float, PeakTreeRss, int | None]:
+                  ) -> tuple[float, MemoryPeaks, int | None]:
     """(wall seconds, its memory peaks, exit code) of one whole process, run
     in ``cwd`` (not the checkout, whose package would shadow a baseline's); the trees of
     ``extra_roots`` (a Connect server) count towards the peak. After ``seconds`` its
@@ -534,7 +539,7 @@ def timed_process(argv: list[str], env: dict[str, str], out: Any, err: Any, cwd:
     began = time.perf_counter()
     process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err,
                                start_new_session=True)
-    sampler = PeakTreeRss([process.pid, *extra_roots])
+    sampler = MemoryPeaks([process.pid, *extra_roots])
     try:
         code: int | None = process.wait(seconds)
     except subprocess.TimeoutExpired:
@@ -550,17 +555,18 @@ def timed_process(argv: list[str], env: dict[str, str], out: Any, err: Any, cwd:
     return time.perf_counter() - began, sampler, code
 
 
-class PeakTreeRss:
-    """Peak of the summed RSS of a process and all its descendants, sampled in a thread.
+class MemoryPeaks:
+    """Memory peaks while processes run, sampled in a thread.
 
-    A sum of RSS counts pages shared between processes (libraries, forked Python workers)
-    once per process, so it is an upper bound of the tree's real footprint.
+    ``peak``: the summed RSS of the roots and all their descendants. It counts pages shared
+    between processes (libraries, forked Python workers) once per process, so it is an
+    upper bound of the trees' real footprint. ``machine_peak``: the machine's memory in use
+    (MemTotal - MemAvailable), which counts shared pages once; with ``machine_before``, a
+    bound the RSS sum cannot give.
     """
 
     def __init__(self, roots: Sequence[int]) -> None:
         self.peak = 0
-        #: Peak of the machine's memory in use (MemTotal - MemAvailable), which counts
-        #: shared pages once: with ``machine_before``, a bound the RSS sum cannot give.
         self.machine_peak = self.machine_before = machine_used_bytes()
         self._roots = list(roots)
         self._done = threading.Event()
