@@ -51,8 +51,7 @@ def test_the_manifests_config_dump_is_redacted() -> None:
 
 
 def test_errors_never_carry_a_secret() -> None:
-    from segmentation.core.errors import ConfigError
-    from segmentation.core.failures import one_line
+    from segmentation.core.errors import ConfigError, one_line
 
     error = ConfigError("cannot reach jdbc:postgresql://db/crm?password=hunter2")
     assert "hunter2" not in str(error) and REDACTED in str(error)

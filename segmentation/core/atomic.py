@@ -25,10 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from segmentation.core.errors import OutputError
+from segmentation.core.errors import OutputError, one_line
 from segmentation.core.fs import FileSystem, absolute, file_system, local_path, name_of, parent_of
 from segmentation.core.lock import OutputLock
-from segmentation.core.runinfo import first_line
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,7 +110,7 @@ class ClaimedOutput:
             fs.delete(probe)
         except (OSError, pa.ArrowException) as exc:
             raise OutputError(f"{name} {path} is not writable: cannot {step}: "
-                              f"{first_line(exc)}") from exc
+                              f"{one_line(exc)}") from exc
         try:
             yield StagedOutput(fs, staging)
             fs.write_bytes(f"{staging}/{SUCCESS_MARKER}", b"")
@@ -147,7 +146,7 @@ def claimed_output(
         fs.mkdirs(parent)
     except (OSError, pa.ArrowException) as exc:
         raise OutputError(f"{name} {path} is not writable: cannot create its parent "
-                          f"directory {parent}: {first_line(exc)}") from exc
+                          f"directory {parent}: {one_line(exc)}") from exc
     with OutputLock(fs, path, name=name) as lock:
         _check_target(fs, path, mode, name, overwrite_hint)
         yield ClaimedOutput(fs, path, mode, name, lock)

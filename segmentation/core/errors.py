@@ -1,12 +1,21 @@
-"""Exception classes the jobs turn into one-line messages and distinct exit codes.
+"""Exception classes the jobs turn into one-line messages and distinct exit codes, and
+:func:`one_line`, the line any exception is told in.
 
 Each class is a ``ValueError`` so library callers can catch them broadly, while the
-CLI maps each class to its own exit code (see :data:`EXIT_CODES`).
+CLI maps each class to its own exit code. Pure Python (no Spark), so that the file-system
+and lock code the report shares can tell its failures the same way.
 """
 
 from __future__ import annotations
 
+import re
+
 from segmentation.core.secrets import redact_text
+
+#: A frame of the Python traceback of a Spark task in a file of this package.
+_OUR_FRAME = re.compile(r'File "[^"\n]*[/\\]segmentation[/\\][^"\n]*\.py", line \d+')
+#: The last line of a Python traceback: ``module.Name: message`` (or just ``Name``).
+_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*)(?::\s?(.*))?$")
 
 
 class SegmentationError(ValueError):
@@ -52,3 +61,45 @@ class SparkUnavailableError(SegmentationError):
     """Spark cannot be reached (for example a Spark Connect server that does not answer)."""
 
     exit_code = RUNTIME_FAILURE_EXIT_CODE
+
+
+def one_line(exc: BaseException) -> str:
+    """The meaningful line of an exception, secrets redacted (see :func:`_one_line`)."""
+    return redact_text(_one_line(exc))
+
+
+def _one_line(exc: BaseException) -> str:
+    """The meaningful line of an exception.
+
+    In classic mode the first line of a py4j error only names the JVM call: its cause is the
+    Java exception after it, and, when a task failed, the exception of that task ("most
+    recent failure: Lost task ...: CAUSE"). Over Connect the first line is the cause. When
+    Python code in a task raised, the cause is the last line of its Python traceback.
+    Anything else is ``Name: first line`` (just ``Name`` without a message).
+    """
+    text = str(exc).strip()
+    python = task_exception(text)
+    if python is not None:
+        return python[0]
+    task = re.search(r"most recent failure: Lost task .*?\(TID \d+\) \([^)]*\): ([^\n]+)", text)
+    if task:
+        return task.group(1).strip()[:300]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    java = next((line.lstrip(": ") for line in lines[1:2] if line.startswith(":")), None)
+    if java:
+        return java[:300]
+    return f"{type(exc).__name__}: {lines[0]}"[:300] if lines else type(exc).__name__
+
+
+def task_exception(text: str) -> tuple[str, bool] | None:
+    """The last line of the last Python traceback in ``text``, and whether a frame of it
+    is in a file of this package; None without a traceback."""
+    start = text.rfind("Traceback (most recent call last):")
+    if start < 0:
+        return None
+    lines = text[start:].splitlines()[1:]
+    ours = any(_OUR_FRAME.search(line) for line in lines)
+    for line in lines:
+        if _EXCEPTION_LINE.match(line):
+            return line.strip()[:300], ours
+    return None

@@ -14,7 +14,6 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import os
-import re
 import sys
 import tempfile
 import traceback
@@ -22,6 +21,7 @@ from pickle import PicklingError
 
 from pyspark.errors import PySparkException
 
+from segmentation.core.errors import one_line, task_exception
 from segmentation.core.secrets import redact_text
 
 #: Python exceptions of the machine, not of our code, wherever they are raised.
@@ -29,10 +29,6 @@ _MACHINE = (OSError, MemoryError)
 #: PySpark's own exceptions for a call made wrongly (by our code): bugs of ours.
 _MISUSE = (AssertionError, AttributeError, LookupError, NotImplementedError, TypeError,
            ValueError, PicklingError)
-#: A frame of the Python traceback of a Spark task in a file of this package.
-_OUR_FRAME = re.compile(r'File "[^"\n]*[/\\]segmentation[/\\][^"\n]*\.py", line \d+')
-#: The last line of a Python traceback: ``module.Name: message`` (or just ``Name``).
-_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*)(?::\s?(.*))?$")
 
 
 def is_spark_error(exc: BaseException) -> bool:
@@ -63,7 +59,7 @@ def our_task_exception(text: str) -> str | None:
     function in a task raised. It counts as ours when a frame of that traceback is in a file
     of this package and the exception is not the machine's (``OSError``, ``MemoryError``).
     """
-    found = _task_exception(text)
+    found = task_exception(text)
     if found is None or not found[1]:
         return None
     line = found[0]
@@ -71,20 +67,6 @@ def our_task_exception(text: str) -> str | None:
     if isinstance(machine, type) and issubclass(machine, _MACHINE):
         return None
     return line
-
-
-def _task_exception(text: str) -> tuple[str, bool] | None:
-    """The last line of the last Python traceback in ``text``, and whether a frame of it
-    is in a file of this package; None without a traceback."""
-    start = text.rfind("Traceback (most recent call last):")
-    if start < 0:
-        return None
-    lines = text[start:].splitlines()[1:]
-    ours = any(_OUR_FRAME.search(line) for line in lines)
-    for line in lines:
-        if _EXCEPTION_LINE.match(line):
-            return line.strip()[:300], ours
-    return None
 
 
 def runtime_failure(exc: BaseException) -> str:
@@ -119,30 +101,3 @@ def save_traceback(exc: BaseException) -> str | None:
     except OSError:
         return None
     return path
-
-
-def one_line(exc: BaseException) -> str:
-    """The meaningful line of an exception, secrets redacted (see :func:`_one_line`)."""
-    return redact_text(_one_line(exc))
-
-
-def _one_line(exc: BaseException) -> str:
-    """The meaningful line of an exception.
-
-    In classic mode the first line of a py4j error only names the JVM call: its cause is the
-    Java exception after it, and, when a task failed, the exception of that task ("most
-    recent failure: Lost task ...: CAUSE"). Over Connect the first line is the cause. When
-    Python code in a task raised, the cause is the last line of its Python traceback.
-    """
-    text = str(exc).strip()
-    python = _task_exception(text)
-    if python is not None:
-        return python[0]
-    task = re.search(r"most recent failure: Lost task .*?\(TID \d+\) \([^)]*\): ([^\n]+)", text)
-    if task:
-        return task.group(1).strip()[:300]
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    java = next((line.lstrip(": ") for line in lines[1:2] if line.startswith(":")), None)
-    if java:
-        return java[:300]
-    return f"{type(exc).__name__}: {lines[0]}"[:300] if lines else type(exc).__name__

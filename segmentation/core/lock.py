@@ -32,9 +32,8 @@ import uuid
 from dataclasses import asdict, dataclass, replace
 from types import TracebackType
 
-from segmentation.core.errors import OutputError
+from segmentation.core.errors import OutputError, one_line
 from segmentation.core.fs import FileSystem, name_of, parent_of
-from segmentation.core.runinfo import first_line
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +159,7 @@ class OutputLock:
                 created = self.fs.create_new(self.file, self.holder.encode())
             except OSError as exc:
                 raise OutputError(f"{self.name} {self.path} is not writable: cannot create "
-                                  f"its lock file {self.file}: {first_line(exc)}") from exc
+                                  f"its lock file {self.file}: {one_line(exc)}") from exc
             if created:
                 self._start_renewing()
                 return
@@ -196,7 +195,7 @@ class OutputLock:
             if self._loss() is None:
                 self.fs.delete(self.file)
         except (OSError, OutputError) as exc:  # never hide the job's own outcome
-            log.warning("could not delete the lock %s: %s", self.file, first_line(exc))
+            log.warning("could not delete the lock %s: %s", self.file, one_line(exc))
 
     def _loss(self) -> str | None:
         """How this run lost its lock, or None while the lock file is still ours.
@@ -239,7 +238,7 @@ class OutputLock:
             if not self.fs.exists(file):
                 return None
             raise OutputError(f"{self.name} {self.path}: cannot read its lock {file}: "
-                              f"{first_line(exc)}") from exc
+                              f"{one_line(exc)}") from exc
         return Holder.parse(data) or data
 
     def _start_renewing(self) -> None:
@@ -258,4 +257,4 @@ class OutputLock:
                     return
                 self.fs.replace_bytes(self.file, self.holder.renewed().encode())
             except (OSError, OutputError) as exc:  # a blip: the next renewal may succeed
-                log.warning("could not renew the lock %s: %s", self.file, first_line(exc))
+                log.warning("could not renew the lock %s: %s", self.file, one_line(exc))

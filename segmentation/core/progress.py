@@ -29,16 +29,23 @@ LOG_EVERY_SECONDS = 30.0
 LINE_EVERY_SECONDS = 1.0
 
 
-def duration(seconds: float) -> str:
-    """``seconds`` as ``1h02m``, ``4m05s`` or ``12s``."""
-    whole = int(round(seconds))
-    hours, rest = divmod(whole, 3600)
+def duration(seconds: float, *, spaced: bool = False) -> str:
+    """``seconds`` as a log line writes them, or ``spaced`` as the report's page does.
+
+    >>> duration(12.42), duration(187), duration(3725)
+    ('12s', '3m07s', '1h02m')
+    >>> duration(12.42, spaced=True), duration(187, spaced=True), duration(3725, spaced=True)
+    ('12.4 s', '3 min 07 s', '1 h 02 min')
+    """
+    if spaced and seconds < 60:
+        return f"{seconds:.1f} s"
+    hours, rest = divmod(int(round(seconds)), 3600)
     minutes, secs = divmod(rest, 60)
+    if spaced:
+        return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
     if hours:
         return f"{hours}h{minutes:02d}m"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 class RunEstimate:

@@ -1,5 +1,5 @@
 """What every job records about its own run: stage timings (with progress while a stage
-runs), library versions, and the first line of an exception for one-line messages."""
+runs) and library versions."""
 
 from __future__ import annotations
 
@@ -71,8 +71,3 @@ def versions(spark_version: str) -> dict[str, str]:
         "pyarrow": pyarrow.__version__,
     }
 
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (its class name when it has none)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -8,8 +8,8 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from segmentation.core.errors import InputDataError
-from segmentation.core.failures import is_spark_error, one_line
+from segmentation.core.errors import InputDataError, one_line
+from segmentation.core.failures import is_spark_error
 from segmentation.core.fs import absolute, file_system
 
 

@@ -25,8 +25,8 @@ import uuid
 from pyspark.sql import SparkSession
 
 from segmentation.config import JdbcConfig
-from segmentation.core.errors import OutputError
-from segmentation.core.failures import is_spark_error, one_line
+from segmentation.core.errors import OutputError, one_line
+from segmentation.core.failures import is_spark_error
 from segmentation.core.fs import absolute
 from segmentation.data.sources import jdbc_connection, jdbc_error
 

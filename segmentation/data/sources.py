@@ -35,8 +35,8 @@ from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, DataFrameReader, SparkSession
 
 from segmentation.config import JdbcConfig, SourceConfig
-from segmentation.core.errors import ConfigError, InputDataError
-from segmentation.core.failures import is_spark_error, one_line
+from segmentation.core.errors import ConfigError, InputDataError, one_line
+from segmentation.core.failures import is_spark_error
 from segmentation.core.fs import absolute
 from segmentation.core.secrets import redact_text
 from segmentation.data.read import read_parquet

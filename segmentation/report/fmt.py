@@ -1,8 +1,11 @@
-"""Compact number formatting for plot annotations and tables (12.3k, 4.56M, 0.42)."""
+"""Compact number formatting for plot annotations and tables (12.3k, 4.56M, 0.42), and
+durations as the page shows them; a missing value is "–"."""
 
 from __future__ import annotations
 
 import math
+
+from segmentation.core import progress
 
 _SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
 
@@ -13,11 +16,8 @@ def compact(value: object, *, digits: int = 3) -> str:
     >>> [compact(v) for v in (12345, 999.96, 1234567, 0.4204, 7.0, -2500, float("nan"))]
     ['12.3k', '1k', '1.23M', '0.42', '7', '-2.5k', '–']
     """
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return "–"
-    if not math.isfinite(number):
+    number = _number(value)
+    if number is None:
         return "–"
     for divisor, suffix in _SUFFIXES:
         scaled = float(f"{number / divisor:.{digits}g}")
@@ -27,21 +27,20 @@ def compact(value: object, *, digits: int = 3) -> str:
 
 
 def duration(seconds: object) -> str:
-    """Seconds as "1 h 02 min", "3 min 07 s" or "12.4 s"; "–" if missing.
+    """Seconds as the page shows them ("1 h 02 min", "3 min 07 s", "12.4 s":
+    :func:`segmentation.core.progress.duration` spaced); "–" if missing.
 
-    >>> duration(12.42), duration(187), duration(3725)
-    ('12.4 s', '3 min 07 s', '1 h 02 min')
+    >>> duration(12.42), duration(187), duration(3725), duration(None)
+    ('12.4 s', '3 min 07 s', '1 h 02 min', '–')
     """
+    number = _number(seconds)
+    return "–" if number is None else progress.duration(number, spaced=True)
+
+
+def _number(value: object) -> float | None:
+    """``value`` as a finite float; None when it is missing or not a number."""
     try:
-        total = float(seconds)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        return "–"
-    if not math.isfinite(total):
-        return "–"
-    if total < 60:
-        return f"{total:.1f} s"
-    minutes, secs = divmod(round(total), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+        return None
+    return number if math.isfinite(number) else None

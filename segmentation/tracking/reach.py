@@ -12,8 +12,7 @@ import importlib.util
 import urllib.error
 import urllib.request
 
-from segmentation.core.errors import ConfigError, OutputError
-from segmentation.core.failures import one_line
+from segmentation.core.errors import ConfigError, OutputError, one_line
 from segmentation.tracking.config import display_uri
 
 #: Seconds to wait for an HTTP(S) tracking server's answer.

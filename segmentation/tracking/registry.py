@@ -20,8 +20,7 @@ import mlflow.spark
 import pandas as pd
 from pyspark.sql import SparkSession
 
-from segmentation.core.errors import InputDataError
-from segmentation.core.failures import one_line
+from segmentation.core.errors import InputDataError, one_line
 from segmentation.outputs.finished import FinishedRun
 from segmentation.outputs.layout import THRESHOLD_COLUMNS, read_manifest
 from segmentation.tracking.model import CONTEXT_KEY

@@ -37,8 +37,7 @@ import pandas as pd
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from segmentation.core.errors import OutputError
-from segmentation.core.failures import one_line
+from segmentation.core.errors import OutputError, one_line
 from segmentation.core.fs import file_system
 from segmentation.outputs.finished import load_finished_run
 from segmentation.outputs.layout import (
