@@ -18,6 +18,8 @@ from pyspark.ml import PipelineModel
 from segmentation.config import config_from_dict
 from segmentation.core.errors import InputDataError
 from segmentation.job import run_segmentation
+from segmentation.model.selection import STABILITY_COLUMNS
+from segmentation.outputs import layout
 from segmentation.outputs.layout import read_manifest
 from segmentation.report import build_report
 from segmentation.scoring.job import score_customers
@@ -73,6 +75,48 @@ def test_it_serves_as_previous_run(spark, customers, tmp_path) -> None:
     assert manifest["migration"]["kept_share"] == 1.0
     assert manifest["migration"]["new_segments"] == manifest["migration"]["vanished_segments"]
     assert (labels(FIXTURE)["segment"] == labels(tmp_path / "run")["segment"]).all()
+
+
+def test_the_layout_keeps_its_names() -> None:
+    """Writers, readers and tests use the layout's constants; here they are pinned to the
+    names users' runs have (format_version 4), which must not change."""
+    assert layout.FORMAT_VERSION == 4
+    assert layout.METRICS_COLUMNS == [
+        "k", "wcss", "silhouette", "davies_bouldin", "calinski_harabasz", "dunn",
+        "silhouette_euclidean", "stability", "stability_q25", "stability_q75", "iterations",
+        "seconds", "fitted_rows"]
+    assert layout.SEGMENTS_COLUMNS == ["segment", "size", "share", "mean_distance",
+                                       "distance_p99", "stability", "description", "suppressed"]
+    assert layout.SCORED_SEGMENTS_COLUMNS == ["segment", "size", "share", "drifted",
+                                              "drift_share", "distance_p99", "description",
+                                              "suppressed"]
+    assert layout.PROFILE_COLUMNS == [
+        "segment", "feature", "kind", "count", "mean", "std", "min", "q25", "median", "q75",
+        "max", "overall_mean", "overall_std", "z", "suppressed"]
+    assert layout.SCATTER_COLUMNS == ["pc1", "pc2", "segment"]
+    assert layout.CENTROIDS_COLUMNS == ["segment", "pc1", "pc2", "suppressed"]
+    assert layout.MIGRATION_COLUMNS == ["previous_segment", "segment", "count", "suppressed"]
+    assert layout.LABEL_COLUMNS == ["segment", "distance"]
+    assert layout.THRESHOLD_COLUMNS == ["segment", "distance_p99"]
+    assert (layout.MANIFEST, layout.LABELS, layout.MODEL, layout.PROFILES_TABLE,
+            layout.METRICS_CSV, layout.SEGMENTS_CSV, layout.PROFILES_CSV, layout.SCATTER_CSV,
+            layout.CENTROIDS_CSV, layout.MIGRATION_CSV, layout.THRESHOLDS_CSV) == (
+        "manifest.json", "labels", "model", "profiles", "metrics.csv", "segments.csv",
+        "profiles.csv", "scatter.csv", "centroids_2d.csv", "migration.csv",
+        "private/thresholds.csv")
+
+
+def test_the_fixture_columns_are_the_layouts_of_version_1() -> None:
+    """A version-1 run has the layout's columns but those added later (privacy: version 3;
+    stability: version 4)."""
+    later = {layout.SUPPRESSED_COL, *STABILITY_COLUMNS}
+    for name, columns in [(layout.METRICS_CSV, layout.METRICS_COLUMNS),
+                          (layout.SEGMENTS_CSV, layout.SEGMENTS_COLUMNS),
+                          (layout.PROFILES_CSV, layout.PROFILE_COLUMNS),
+                          (layout.SCATTER_CSV, layout.SCATTER_COLUMNS),
+                          (layout.CENTROIDS_CSV, layout.CENTROIDS_COLUMNS)]:
+        written = list(pd.read_csv(FIXTURE / name, nrows=0).columns)
+        assert written == [c for c in columns if c not in later], name
 
 
 def test_it_gets_a_report(tmp_path) -> None:

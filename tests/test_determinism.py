@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from segmentation.model.selection import STABILITY_COLUMNS
 from segmentation.synthetic.customers import generate_customers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,7 +76,7 @@ def test_local1_and_local2_give_identical_labels(tmp_path: Path) -> None:
                                c2[np.lexsort(np.round(c2, 6).T[::-1])], rtol=0, atol=1e-9)
     np.testing.assert_allclose(a["distance"], b["distance"], rtol=0, atol=1e-9)
     # The bootstrap stability: numpy on the same evaluation sample with the same seeds.
-    stability = ["k", "stability", "stability_q25", "stability_q75"]
+    stability = ["k", *STABILITY_COLUMNS]
     pd.testing.assert_frame_equal(pd.read_csv(one / "metrics.csv")[stability],
                                   pd.read_csv(two / "metrics.csv")[stability])
     pd.testing.assert_series_equal(pd.read_csv(one / "segments.csv")["stability"],

@@ -16,6 +16,7 @@ from segmentation.config import FeaturesConfig, config_from_dict
 from segmentation.core.errors import ConfigError, InputDataError
 from segmentation.job import run_segmentation
 from segmentation.model.pipeline import feature_names
+from segmentation.outputs.layout import MIGRATION_COLUMNS
 from segmentation.outputs.relabel import match_segments
 from segmentation.synthetic.customers import generate_customers
 
@@ -106,7 +107,7 @@ def test_retrain_on_reshuffled_data_with_another_seed_keeps_every_id(
     assert max(migration["centroid_shift"].values()) < 0.2
 
     counts = pd.read_csv(tmp_path / "run" / "migration.csv")
-    assert list(counts.columns) == ["previous_segment", "segment", "count", "suppressed"]
+    assert list(counts.columns) == MIGRATION_COLUMNS
     shown = counts[~counts["suppressed"]]
     assert (shown["count"] >= 50).all() and counts.loc[counts["suppressed"], "count"].isna().all()
     assert migration["customers_in_both"] == 2000  # the summary counts every customer

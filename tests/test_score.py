@@ -13,6 +13,7 @@ from support.runs import fixed_k_config, write_parquet
 from segmentation.config import config_from_dict
 from segmentation.core.errors import ConfigError, InputDataError, OutputError
 from segmentation.job import run_segmentation
+from segmentation.outputs.layout import SCORED_SEGMENTS_COLUMNS
 from segmentation.scoring.job import score_customers
 from segmentation.synthetic.customers import generate_customers
 
@@ -58,8 +59,7 @@ def test_scoring_the_training_input_reproduces_its_labels(
     assert set(written["drift_share_by_segment"]) == {str(s) for s in range(6)}
     scored = pd.read_csv(tmp_path / "scored" / "segments.csv")
     trained = pd.read_csv(model_run / "segments.csv")
-    assert list(scored.columns) == ["segment", "size", "share", "drifted", "drift_share",
-                                    "distance_p99", "description", "suppressed"]
+    assert list(scored.columns) == SCORED_SEGMENTS_COLUMNS
     assert not scored["suppressed"].any()  # every segment has at least 50 customers
     assert (scored["size"] == trained["size"]).all()
     assert (scored["description"] == trained["description"]).all()

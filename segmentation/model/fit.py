@@ -183,8 +183,7 @@ def choose_model(prepared: Prepared, sample: np.ndarray, model: ModelConfig,
                      at_k.k, *at_k.summary().values(), len(at_k.ari))
     summaries = pd.DataFrame([s.summary() for s in stability or []], index=range(len(ks)),
                              columns=STABILITY_COLUMNS, dtype=float)
-    metrics = pd.concat([metrics[["k", *METRIC_NAMES]], summaries,
-                         metrics.drop(columns=["k", *METRIC_NAMES])], axis=1)
+    metrics = pd.concat([metrics, summaries], axis=1)
     chosen_k = ks[0] if model.k is not None else choose_k(
         metrics, model.select_by, silhouette_share=model.stability_silhouette_share)
     final, final_sizes = fits[ks.index(chosen_k)], sizes[ks.index(chosen_k)]

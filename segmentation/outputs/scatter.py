@@ -17,7 +17,12 @@ from pyspark.sql import functions as F
 from segmentation.core.atomic import StagedOutput
 from segmentation.model.columns import FEATURES_COL, SEGMENT_COL
 from segmentation.model.fit import rows_matrix
-from segmentation.outputs.layout import CENTROIDS_CSV, SCATTER_CSV
+from segmentation.outputs.layout import (
+    CENTROIDS_COLUMNS,
+    CENTROIDS_CSV,
+    SCATTER_COLUMNS,
+    SCATTER_CSV,
+)
 from segmentation.outputs.privacy import withhold
 
 
@@ -52,8 +57,8 @@ def write_scatter(
                             SEGMENT_COL: picked[SEGMENT_COL].astype(int)})
     centroids = pd.DataFrame({SEGMENT_COL: ids, "pc1": centres[:, 0], "pc2": centres[:, 1]})
     centroids = withhold(centroids, ~centroids[SEGMENT_COL].isin(big), ["pc1", "pc2"])
-    out.write_csv(SCATTER_CSV, scatter)
-    out.write_csv(CENTROIDS_CSV, centroids.sort_values(SEGMENT_COL))
+    out.write_csv(SCATTER_CSV, scatter[SCATTER_COLUMNS])
+    out.write_csv(CENTROIDS_CSV, centroids.sort_values(SEGMENT_COL)[CENTROIDS_COLUMNS])
     return {"explained_variance": [float(v) for v in explained]}
 
 

@@ -22,18 +22,23 @@ from segmentation.config import FeaturesConfig, OutputConfig
 from segmentation.core.atomic import StagedOutput
 from segmentation.core.caching import cached
 from segmentation.model.assign import final_model
-from segmentation.model.columns import DISTANCE_COL, SEGMENT_COL
+from segmentation.model.columns import SEGMENT_COL
 from segmentation.model.fit import ChosenModel, Prepared
 from segmentation.outputs.describe import describe_segments
 from segmentation.outputs.finished import FinishedRun
 from segmentation.outputs.layout import (
+    LABEL_COLUMNS,
     LABELS,
+    METRICS_COLUMNS,
     METRICS_CSV,
+    MIGRATION_COLUMNS,
     MIGRATION_CSV,
     MODEL,
     PRIVATE_DIR,
+    PROFILE_COLUMNS,
     PROFILES_CSV,
     PROFILES_TABLE,
+    SEGMENTS_COLUMNS,
     SEGMENTS_CSV,
     STABILITY_COL,
     STAYS_WITH_DATA,
@@ -71,14 +76,14 @@ def write_outputs(
     log.info("writing labels, model and profiles into %s", out.path)
     model, labelled = final_model(prepared.preparation, chosen.kmeans, ids, prepared.rows)
     labelled = cached(labelled)
-    labelled.select(id_column, SEGMENT_COL, DISTANCE_COL).write.parquet(out.file(LABELS))
+    labelled.select(id_column, *LABEL_COLUMNS).write.parquet(out.file(LABELS))
     prepared.rows.unpersist()
     written: dict[str, Any] = {}
     min_size = output.min_segment_size
     if previous is not None:
         counts = migration_counts(spark, previous.run, labelled, id_column)
         shown = suppress_small_cells(counts, min_size)
-        out.write_csv(MIGRATION_CSV, shown)
+        out.write_csv(MIGRATION_CSV, shown[MIGRATION_COLUMNS])
         written["migration"] = migration_summary(
             previous.run, previous.matching, counts,
             hidden={s for s, n in zip(ids, chosen.sizes, strict=True) if n < min_size},
@@ -96,8 +101,9 @@ def write_outputs(
     segments["description"] = segments[SEGMENT_COL].map(descriptions).fillna("")
     segments = withhold(segments, hidden_mask(segments, min_size),
                         ["mean_distance", "distance_p99", STABILITY_COL, "description"])
-    out.write_csv(METRICS_CSV, chosen.metrics)
-    out.write_csv(SEGMENTS_CSV, segments)
+    out.write_csv(METRICS_CSV, chosen.metrics[METRICS_COLUMNS])
+    out.write_csv(SEGMENTS_CSV, segments[SEGMENTS_COLUMNS])
+    profiles = profiles[PROFILE_COLUMNS]
     out.write_csv(PROFILES_CSV, profiles)
     spark.createDataFrame(profiles).coalesce(1).write.parquet(out.file(PROFILES_TABLE))
     written["pca"] = write_scatter(

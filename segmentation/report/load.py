@@ -5,7 +5,9 @@ layout is :mod:`segmentation.outputs.layout`): ``manifest.json``, ``metrics.csv`
 ``segments.csv``, ``profiles.csv`` and, when present, ``scatter.csv``,
 ``centroids_2d.csv`` and ``migration.csv``. Everything is validated here, once, so the
 plotting code can assume well-formed tables: a missing file or column is an
-:class:`~segmentation.errors.InputDataError` naming the path and what is missing.
+:class:`~segmentation.core.errors.InputDataError` naming the path and what is missing. Each
+file's columns are the layout's; the few the report cannot do without are required, the
+others (which runs of an older layout version may lack) are added blank.
 
 Privacy: the segments below the run's ``output.min_segment_size`` (marked ``suppressed``,
 or for runs written before that column, by size) are withheld here once for every plot:
@@ -18,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,19 +31,25 @@ import pandas as pd
 
 from segmentation.core.errors import InputDataError
 from segmentation.core.fs import local_path
-from segmentation.model.selection import METRIC_NAMES, STABILITY_COLUMNS, selection_rule
+from segmentation.model.columns import SEGMENT_COL
+from segmentation.model.selection import selection_rule
 from segmentation.outputs.describe import describe_segments
 from segmentation.outputs.layout import (
+    CENTROIDS_COLUMNS,
     CENTROIDS_CSV,
     DEFAULT_MIN_SEGMENT_SIZE,
     MANIFEST,
+    METRICS_COLUMNS,
     METRICS_CSV,
+    MIGRATION_COLUMNS,
     MIGRATION_CSV,
     PREVIOUS_SEGMENT_COL,
+    PROFILE_COLUMNS,
     PROFILE_STATISTICS,
     PROFILES_CSV,
     SCATTER_COLUMNS,
     SCATTER_CSV,
+    SEGMENTS_COLUMNS,
     SEGMENTS_CSV,
     SMALL_FILES,
     STABILITY_COL,
@@ -56,9 +65,8 @@ from segmentation.outputs.privacy import (
 
 log = logging.getLogger(__name__)
 
-#: Columns of ``metrics.csv`` the report reads; a run may leave any of them out (runs
-#: before layout version 4 have no stability).
-METRIC_COLUMNS = (*METRIC_NAMES, *STABILITY_COLUMNS, "iterations", "seconds")
+#: Columns read as text (every other column is numeric, unparseable values NaN).
+_TEXT_COLUMNS = ("feature", "kind", "description", SUPPRESSED_COL)
 
 
 @dataclass(frozen=True)
@@ -101,7 +109,7 @@ class RunData:
     @property
     def withheld(self) -> list[int]:
         """Ids of the segments whose statistics are withheld."""
-        return [int(s) for s in self.segments.loc[self.segments[SUPPRESSED_COL], "segment"]]
+        return [int(s) for s in self.segments.loc[self.segments[SUPPRESSED_COL], SEGMENT_COL]]
 
     @property
     def chosen_k(self) -> int | None:
@@ -162,40 +170,27 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
             "(is the run finished?)"
         )
     manifest = _read_manifest(path / MANIFEST)
-    metrics = _read_csv(path / METRICS_CSV, required=("k",), optional=METRIC_COLUMNS)
+    metrics = _read_csv(path / METRICS_CSV, METRICS_COLUMNS, required=("k",))
     metrics = metrics.dropna(subset=["k"]).sort_values("k", ignore_index=True)
     metrics["k"] = metrics["k"].astype(int)
-    segments = _read_csv(
-        path / SEGMENTS_CSV, required=("segment", "size"),
-        optional=("share", STABILITY_COL, "description"),
-    )
-    profiles = _read_csv(
-        path / PROFILES_CSV,
-        required=("segment", "feature", "kind", "mean", "overall_mean", "z"),
-        optional=tuple(PROFILE_STATISTICS),
-    )
-    profiles = profiles.dropna(subset=["segment"]).astype({"segment": int})
+    segments = _read_csv(path / SEGMENTS_CSV, SEGMENTS_COLUMNS, required=(SEGMENT_COL, "size"))
+    profiles = _read_csv(path / PROFILES_CSV, PROFILE_COLUMNS,
+                         required=(SEGMENT_COL, "feature", "kind", "mean", "overall_mean", "z"))
+    profiles = profiles.dropna(subset=[SEGMENT_COL]).astype({SEGMENT_COL: int})
     profiles["feature"] = profiles["feature"].astype(str)
     profiles["kind"] = profiles["kind"].astype(str)
     min_size = _min_segment_size(manifest)
-    segments = segments.dropna(subset=["segment", "size"]).astype({"segment": int})
+    segments = segments.dropna(subset=[SEGMENT_COL, "size"]).astype({SEGMENT_COL: int})
     hidden = hidden_segments(segments, min_size)
-    profiles = withhold(profiles, profiles["segment"].isin(hidden),
+    profiles = withhold(profiles, profiles[SEGMENT_COL].isin(hidden),
                         [c for c in PROFILE_STATISTICS if not c.startswith("overall_")])
-    scatter = _without(_read_optional(path / SCATTER_CSV, tuple(SCATTER_COLUMNS)), hidden)
-    centroids = _without(_read_optional(path / CENTROIDS_CSV, ("segment", "pc1", "pc2")),
-                         hidden)
-    return RunData(
-        path=path,
-        manifest=manifest,
-        metrics=metrics,
-        segments=_complete_segments(segments, profiles, hidden, min_size),
-        profiles=profiles,
-        scatter=scatter,
-        centroids=centroids,
-        migration=_read_migration(path / MIGRATION_CSV, min_size),
-        min_segment_size=min_size,
-    )
+    scatter = _without(_read_optional(path / SCATTER_CSV, SCATTER_COLUMNS), hidden)
+    centroids = _without(_read_optional(path / CENTROIDS_CSV, CENTROIDS_COLUMNS), hidden)
+    return RunData(path=path, manifest=manifest, metrics=metrics,
+                   segments=_complete_segments(segments, profiles, hidden, min_size),
+                   profiles=profiles, scatter=scatter, centroids=centroids,
+                   migration=_read_migration(path / MIGRATION_CSV, min_size),
+                   min_segment_size=min_size)
 
 
 def _min_segment_size(manifest: dict[str, Any]) -> int:
@@ -211,7 +206,7 @@ def _min_segment_size(manifest: dict[str, Any]) -> int:
 
 def _without(frame: pd.DataFrame | None, hidden: set[int]) -> pd.DataFrame | None:
     """``frame`` without the rows of withheld segments (None stays None)."""
-    return None if frame is None else frame[~frame["segment"].isin(hidden)]
+    return None if frame is None else frame[~frame[SEGMENT_COL].isin(hidden)]
 
 
 def _read_migration(path: Path, min_size: int) -> pd.DataFrame | None:
@@ -219,10 +214,9 @@ def _read_migration(path: Path, min_size: int) -> pd.DataFrame | None:
     are withheld here for runs written before the job withheld them)."""
     if not path.is_file():
         return None
-    frame = _read_csv(path, required=(PREVIOUS_SEGMENT_COL, "segment"),
-                      optional=("count",))
-    frame = frame.dropna(subset=[PREVIOUS_SEGMENT_COL, "segment"]).astype(
-        {PREVIOUS_SEGMENT_COL: int, "segment": int})
+    frame = _read_csv(path, MIGRATION_COLUMNS, required=(PREVIOUS_SEGMENT_COL, SEGMENT_COL))
+    frame = frame.dropna(subset=[PREVIOUS_SEGMENT_COL, SEGMENT_COL]).astype(
+        {PREVIOUS_SEGMENT_COL: int, SEGMENT_COL: int})
     if SUPPRESSED_COL in frame.columns:
         return withhold(frame, marked(frame), ["count"])
     return suppress_small_cells(frame, min_size)
@@ -250,8 +244,10 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     return data
 
 
-def _read_csv(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...]) -> pd.DataFrame:
-    """A CSV with its required columns checked and its optional ones added as NaN."""
+def _read_csv(path: Path, columns: Sequence[str], *, required: Sequence[str]) -> pd.DataFrame:
+    """A CSV of the layout's ``columns``: the ``required`` ones checked, the others added
+    as NaN where missing, but for ``suppressed``, whose absence tells a run written before
+    the privacy layout (:mod:`segmentation.outputs.privacy` then withholds by size)."""
     try:
         frame = pd.read_csv(path)
     except (OSError, ValueError) as exc:  # pandas parser errors are ValueErrors
@@ -264,37 +260,38 @@ def _read_csv(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...
         )
     if frame.empty:
         raise InputDataError(f"{path} has no rows")
-    for column in optional:
-        if column not in frame.columns:
+    for column in columns:
+        if column not in frame.columns and column != SUPPRESSED_COL:
             frame[column] = np.nan
-    for column in (*required, *optional):
-        if column not in ("feature", "kind", "description", SUPPRESSED_COL):
+        if column in frame.columns and column not in _TEXT_COLUMNS:
             frame[column] = pd.to_numeric(frame[column], errors="coerce")
     return frame
 
 
-def _read_optional(path: Path, required: tuple[str, ...]) -> pd.DataFrame | None:
+def _read_optional(path: Path, columns: Sequence[str]) -> pd.DataFrame | None:
+    """The layout's ``columns`` of a file a run may not have written (None then), without
+    ``suppressed`` and without rows of a withheld point or centroid."""
     if not path.is_file():
         log.debug("%s not written by the run; skipped", path.name)
         return None
-    frame = _read_csv(path, required=required, optional=())
-    frame = frame.dropna(subset=list(required))
-    return frame.astype({c: int for c in required if "pc" not in c})[list(required)]
+    required = [c for c in columns if c != SUPPRESSED_COL]
+    frame = _read_csv(path, required, required=required).dropna(subset=required)
+    return frame.astype({c: int for c in required if "pc" not in c})[required]
 
 
 def _complete_segments(segments: pd.DataFrame, profiles: pd.DataFrame, hidden: set[int],
                        min_size: int) -> pd.DataFrame:
     """Sorted segments with shares and descriptions filled in where the job left gaps, and
     withheld segments marked and described as withheld."""
-    segments = segments.sort_values("segment", ignore_index=True)
+    segments = segments.sort_values(SEGMENT_COL, ignore_index=True)
     total = segments["size"].sum()
     if total > 0:
         segments["share"] = segments["share"].fillna(segments["size"] / total)
     described = describe_segments(profiles[~profiles[SUPPRESSED_COL]])
     text = segments["description"].astype("string").str.strip()
     gaps = text.isna() | (text == "")
-    segments["description"] = text.where(~gaps, segments["segment"].map(described)).fillna("")
-    segments[SUPPRESSED_COL] = segments["segment"].isin(hidden)
+    segments["description"] = text.where(~gaps, segments[SEGMENT_COL].map(described)).fillna("")
+    segments[SUPPRESSED_COL] = segments[SEGMENT_COL].isin(hidden)
     segments.loc[segments[SUPPRESSED_COL], "description"] = withheld_text(min_size)
     segments.loc[segments[SUPPRESSED_COL], STABILITY_COL] = np.nan
     return segments

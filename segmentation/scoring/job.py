@@ -32,9 +32,8 @@ from segmentation.core.errors import ConfigError
 from segmentation.core.runinfo import StageTimer, versions
 from segmentation.data.customers import load_customers
 from segmentation.data.sinks import check_table_target, publish_table, table_location
-from segmentation.model.columns import DISTANCE_COL, SEGMENT_COL
 from segmentation.outputs.finished import FinishedRun, load_finished_run
-from segmentation.outputs.layout import LABELS, MANIFEST, SEGMENTS_CSV
+from segmentation.outputs.layout import LABEL_COLUMNS, LABELS, MANIFEST, SEGMENTS_CSV
 from segmentation.scoring.drift import drift_by_segment, scoring_manifest
 from segmentation.tracking.config import MlflowConfig, is_model_uri
 
@@ -98,7 +97,7 @@ def _score(spark: SparkSession, claim: ClaimedOutput, *, model_run: str, source:
     with claim.staging() as out:
         with timer.stage("score"):
             labels = cached(run.model.transform(customers.rows)
-                            .select(cfg.input.id_column, SEGMENT_COL, DISTANCE_COL))
+                            .select(cfg.input.id_column, *LABEL_COLUMNS))
             labels.write.parquet(out.file(LABELS))
             segments = drift_by_segment(labels, run)
             labels.unpersist()
