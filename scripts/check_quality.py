@@ -22,6 +22,8 @@ import pandas as pd
 import yaml
 from sklearn.cluster import KMeans
 
+from segmentation.outputs.layout import MANIFEST, METRICS_CSV
+
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ["gender", "age", "income", "score"]
 LIMIT = 1.005
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     if done.returncode != 0:
         print(done.stderr[-3000:], file=sys.stderr)
         return done.returncode
-    metrics = pd.read_csv(work / "run" / "metrics.csv").set_index("k")
+    metrics = pd.read_csv(work / "run" / METRICS_CSV).set_index("k")
     x = frame[COLUMNS].to_numpy()
     rows = []
     for k, wcss in metrics["wcss"].items():
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"k": int(k), "wcss": wcss, "sklearn": reference, "ratio": wcss / reference})
     table = pd.DataFrame(rows)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    chosen = json.loads((work / "run" / "manifest.json").read_text())["chosen_k"]
+    chosen = json.loads((work / "run" / MANIFEST).read_text())["chosen_k"]
     worst = float(table["ratio"].max())
     print(f"chosen k = {chosen}; worst ratio {worst:.4f} (limit {LIMIT})")
     return 0 if worst <= LIMIT else 1
