@@ -28,7 +28,7 @@ from segmentation.config import JdbcConfig
 from segmentation.core.errors import OutputError, one_line
 from segmentation.core.failures import is_spark_error
 from segmentation.core.fs import absolute
-from segmentation.data.sources import jdbc_connection, jdbc_error
+from segmentation.data.jdbc import jdbc_connection, jdbc_error
 
 log = logging.getLogger(__name__)
 

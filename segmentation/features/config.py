@@ -2,7 +2,7 @@
 
 Built with the same machinery as the segmentation config (:func:`build_dataclass`: unknown
 keys get a did-you-mean, values are type-checked) plus the checks that involve several keys.
-Every problem is a :class:`~segmentation.errors.ConfigError` whose message names the key.
+Every problem is a :class:`~segmentation.core.errors.ConfigError` whose message names the key.
 
 Examples
 --------
