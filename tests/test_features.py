@@ -22,16 +22,10 @@ from support.retail import (
 
 from segmentation.core.errors import ConfigError, InputDataError
 from segmentation.features.config import TransactionsConfig
-from segmentation.features.transforms import (
-    classify_lines,
-    customer_features,
-    customer_summary,
-    default_as_of,
-    from_micros,
-    standard_lines,
-    to_micros,
-    with_rfm_scores,
-)
+from segmentation.features.customers import customer_features, customer_summary
+from segmentation.features.lines import classify_lines, standard_lines
+from segmentation.features.rfm import with_rfm_scores
+from segmentation.features.timestamps import default_as_of, from_micros, to_micros
 
 
 def features_of(

@@ -25,20 +25,21 @@ from segmentation.core.runinfo import StageTimer, versions
 from segmentation.data.sinks import check_table_target, publish_table, table_location
 from segmentation.data.sources import read_source, source_name, source_summary
 from segmentation.features.config import FeaturesJobConfig, TransactionsConfig, parse_as_of
-from segmentation.features.transforms import (
+from segmentation.features.customers import (
     DROP_REASONS,
-    LINE_REASONS,
     NO_PURCHASE_REASON,
+    customer_features,
+    customer_summary,
+)
+from segmentation.features.lines import (
+    LINE_REASONS,
     PURCHASE,
     RETURN,
     classify_lines,
-    customer_features,
-    customer_summary,
-    default_as_of,
-    from_micros,
     standard_lines,
-    with_rfm_scores,
 )
+from segmentation.features.rfm import with_rfm_scores
+from segmentation.features.timestamps import default_as_of, from_micros
 from segmentation.outputs.layout import MANIFEST
 
 log = logging.getLogger(__name__)

@@ -1,28 +1,10 @@
-"""Transaction lines -> one row of RFM and behaviour features per customer, in Spark.
+"""Transaction lines in standard form, each classified: used as a purchase or a return, or
+dropped with its reason.
 
-Pure ``DataFrame -> DataFrame`` transforms that chain::
-
-    standard_lines(raw, tx)                   # mapped columns, timestamps as UTC microseconds
-      .transform(classify_lines(as_of=..., cancellation_prefix=...))   # reason / kind per line
-      .transform(customer_summary)            # invoice level, then customer level (group-bys)
-      .transform(customer_features(as_of=...))                  # one row per buying customer
-      .transform(with_rfm_scores)             # optional quintile scores (window functions)
-
-Time is carried as ``ts_us``, microseconds since 1970-01-01 UTC, so that whole days,
-calendar months and the default ``as_of`` never depend on the session time zone. The
-definitions are documented in ``docs/features.md``.
-
-Examples
---------
->>> from segmentation.features.config import TransactionsConfig
->>> tx = TransactionsConfig(path="tx", customer_id="c", invoice_id="i", timestamp="t",
-...                         timestamp_format="yyyy-MM-dd HH:mm:ss", amount="a")
->>> raw = spark.createDataFrame(  # doctest: +SKIP
-...     [(1, "A1", "2024-01-05 10:00:00", 30.0)], "c long, i string, t string, a double")
->>> as_of = default_as_of(to_micros(dt.datetime(2024, 1, 5, 10, tzinfo=dt.timezone.utc)))
->>> feats = (standard_lines(raw, tx)  # doctest: +SKIP
-...          .transform(classify_lines(as_of=as_of, cancellation_prefix=None))
-...          .transform(customer_summary).transform(customer_features(as_of=as_of)))
+:func:`standard_lines` maps the configured source columns to standard names and parses the
+timestamp into ``ts_us`` (UTC microseconds, :mod:`segmentation.features.timestamps`);
+:func:`classify_lines` adds why a line is dropped (``reason``) or what it is (``kind``).
+The definitions are documented in ``docs/features.md``.
 """
 
 from __future__ import annotations
@@ -31,7 +13,7 @@ import datetime as dt
 import re
 from collections.abc import Callable
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -39,9 +21,7 @@ from segmentation.core.errors import ConfigError, InputDataError
 from segmentation.data.missing import present_value
 from segmentation.data.sources import source_name
 from segmentation.features.config import TransactionsConfig
-
-DAY_US = 86_400_000_000
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+from segmentation.features.timestamps import DAY_US, to_micros
 
 #: Why a line is not used, in the order the checks apply (a line gets the first that fits).
 LINE_REASONS = (
@@ -53,30 +33,10 @@ LINE_REASONS = (
     "zero_quantity",
     "zero_amount",
 )
-#: Assigned at customer level to the return lines of customers without any valid purchase
-#: (such customers are not written).
-NO_PURCHASE_REASON = "customer_without_purchases"
-DROP_REASONS = (*LINE_REASONS, NO_PURCHASE_REASON)
 PURCHASE, RETURN = "purchase", "return"
-PRODUCT_COLUMN = "distinct_products"
 
 _ZONE_LETTERS = re.compile(r"[VzOXxZ]")
 _QUOTED = re.compile(r"'[^']*'")
-
-
-def to_micros(instant: dt.datetime) -> int:
-    """Microseconds since 1970-01-01 UTC of an aware datetime."""
-    return (instant - EPOCH) // dt.timedelta(microseconds=1)
-
-
-def from_micros(micros: int) -> dt.datetime:
-    """The aware UTC datetime of ``micros`` since 1970-01-01 UTC."""
-    return EPOCH + dt.timedelta(microseconds=micros)
-
-
-def default_as_of(latest_us: int) -> dt.datetime:
-    """00:00 UTC of the calendar day after the instant ``latest_us``."""
-    return from_micros((latest_us // DAY_US + 1) * DAY_US)
 
 
 def check_transaction_columns(df: DataFrame, tx: TransactionsConfig) -> None:
@@ -246,104 +206,3 @@ def classify_lines(
         return lines.withColumn("reason", reason).withColumn("kind", kind)
 
     return transform
-
-
-def customer_summary(lines: DataFrame) -> DataFrame:
-    """Per customer id (null included): orders, value, first/last order, returns, line counts.
-
-    Two group-bys: by (customer, invoice) -- an invoice's time is the earliest of its purchase
-    lines -- then by customer. Columns: ``customer_id``, ``frequency`` (invoices with a
-    purchase; 0 for customers without any valid purchase and for the null id), ``monetary``,
-    ``first_us``, ``last_us``, ``active_months``, ``returns_value``, ``purchase_lines``,
-    ``return_lines``, ``dropped_<reason>`` per :data:`LINE_REASONS` (so that one pass over the
-    lines gives every count of the manifest) and, with a product column, ``distinct_products``.
-    """
-    with_products = "product" in lines.columns
-    purchase = F.col("kind") == PURCHASE
-    returned = F.col("kind") == RETURN
-    counted = ["purchase_lines", "return_lines", *(f"dropped_{r}" for r in LINE_REASONS)]
-    invoice_aggs = [
-        F.min(F.when(purchase, F.col("ts_us"))).alias("invoice_us"),
-        F.sum(F.when(purchase, F.col("value"))).alias("invoice_value"),
-        F.sum(F.when(returned, F.abs(F.col("value")))).alias("invoice_returns"),
-        F.count_if(purchase).alias("purchase_lines"),
-        F.count_if(returned).alias("return_lines"),
-        *(F.count_if(F.col("reason") == r).alias(f"dropped_{r}") for r in LINE_REASONS),
-    ]
-    if with_products:
-        invoice_aggs.append(F.collect_set(F.when(purchase, F.col("product"))).alias("products"))
-    invoices = lines.groupBy("customer_id", "invoice_id").agg(*invoice_aggs)
-    day = F.date_from_unix_date(F.floor(F.col("invoice_us") / DAY_US).cast("int"))
-    customer_aggs = [
-        F.count("invoice_us").alias("frequency"),
-        F.sum("invoice_value").alias("monetary"),
-        F.min("invoice_us").alias("first_us"),
-        F.max("invoice_us").alias("last_us"),
-        F.count_distinct(F.trunc(day, "month")).alias("active_months"),
-        F.coalesce(F.sum("invoice_returns"), F.lit(0.0)).alias("returns_value"),
-        *(F.sum(name).alias(name) for name in counted),
-    ]
-    if with_products:
-        customer_aggs.append(
-            F.size(F.array_distinct(F.flatten(F.collect_list("products")))).alias(PRODUCT_COLUMN)
-        )
-    return invoices.groupBy("customer_id").agg(*customer_aggs)
-
-
-def customer_features(*, as_of: dt.datetime) -> Callable[[DataFrame], DataFrame]:
-    """Features of the customers with at least one valid purchase (one row each).
-
-    Whole days are rounded down; ``avg_days_between_orders`` is in fractional days and null
-    for single-order customers. A floating-point customer id (Online Retail's ``CustomerID``)
-    is written as a long.
-    """
-    as_of_us = F.lit(to_micros(as_of))
-
-    def transform(summary: DataFrame) -> DataFrame:
-        customer = F.col("customer_id")
-        if isinstance(summary.schema["customer_id"].dataType, T.FractionalType):
-            customer = customer.cast("long")
-        frequency, monetary = F.col("frequency"), F.col("monetary")
-        columns = [
-            customer.alias("customer_id"),
-            _whole_days(as_of_us - F.col("last_us")).alias("recency_days"),
-            frequency.cast("int").alias("frequency"),
-            monetary.alias("monetary"),
-            _whole_days(as_of_us - F.col("first_us")).alias("tenure_days"),
-            (monetary / frequency).alias("avg_order_value"),
-            F.col("returns_value"),
-            (F.col("returns_value") / (monetary + F.col("returns_value"))).alias("return_rate"),
-            F.col("active_months").cast("int").alias("active_months"),
-            F.when(
-                frequency > 1,
-                (F.col("last_us") - F.col("first_us")) / F.lit(float(DAY_US)) / (frequency - 1),
-            ).alias("avg_days_between_orders"),
-        ]
-        if PRODUCT_COLUMN in summary.columns:
-            columns.append(F.col(PRODUCT_COLUMN).cast("int").alias(PRODUCT_COLUMN))
-        return summary.where(frequency > 0).select(*columns)
-
-    return transform
-
-
-def _whole_days(micros: Column) -> Column:
-    return F.floor(micros / F.lit(DAY_US)).cast("int")
-
-
-def with_rfm_scores(features: DataFrame) -> DataFrame:
-    """Add classic RFM quintile scores 1..5 (``ntile(5)`` over the whole table).
-
-    ``r_score`` 5 = most recent, ``f_score``/``m_score`` 5 = most orders/money. Ties are
-    broken by customer id (the lower id gets the lower score), so scores are deterministic.
-    The windows have no partition: Spark sorts the customer table in one task, which is
-    fine for millions of customers but is the step to watch beyond that.
-    """
-    by_id = F.col("customer_id").asc()
-    orders = {
-        "r_score": [F.col("recency_days").desc(), by_id],
-        "f_score": [F.col("frequency").asc(), by_id],
-        "m_score": [F.col("monetary").asc(), by_id],
-    }
-    for name, order in orders.items():
-        features = features.withColumn(name, F.ntile(5).over(Window.orderBy(*order)))
-    return features
