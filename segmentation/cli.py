@@ -1,43 +1,29 @@
 """The ``segment`` command: run, features, score, report, generate, generate-transactions.
 
-Only this module reads config files, builds Spark sessions and exits (``jobs/`` are thin
-spark-submit entry points that call :func:`main`). Everything that can be checked before
-Spark starts is checked here first. Every error a user can cause is printed as one line
-on stderr with an exit code per class (2 config, 3 input, 4 output, 5 runtime failure of
-Spark or the machine, 70 internal error: a bug of ours, whose traceback goes to a file in
-the system temp directory); ``--debug`` adds the stack trace.
+Parses the command line and dispatches: each command loads its config, runs the checks
+that need no Spark (the tracking server, a registered model: :mod:`segmentation.tracking.
+reach`), opens the job's session (:func:`segmentation.core.session.job_session`) and calls
+its job (``jobs/`` are thin spark-submit entry points that call :func:`main`). Every error
+a user can cause is printed as one line on stderr with an exit code per class (2 config,
+3 input, 4 output, 5 runtime failure of Spark or the machine, 70 internal error: a bug of
+ours, whose traceback goes to a file in the system temp directory; see
+:func:`segmentation.core.failures.guarded`); ``--debug`` adds the stack trace.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from segmentation.core.errors import (
-    INTERNAL_ERROR_EXIT_CODE,
-    RUNTIME_FAILURE_EXIT_CODE,
-    ConfigError,
-    SegmentationError,
-)
-from segmentation.core.failures import (
-    internal_error,
-    is_internal_error,
-    runtime_failure,
-    save_traceback,
-)
-from segmentation.tracking.config import (
-    URI_VARIABLE,
-    MlflowConfig,
-    is_model_uri,
-    resolve_mlflow,
-    with_mlflow,
-)
+from segmentation.core.errors import ConfigError
+from segmentation.core.failures import guarded
+from segmentation.tracking.config import resolve_mlflow, with_mlflow
+from segmentation.tracking.reach import check_tracking, scoring_registry
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -185,59 +171,13 @@ def configure_logging(debug: bool = False) -> None:
     logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
-def guarded(action: Callable[[], Any], *, debug: bool) -> int:
-    """Run ``action``; turn any failure into one stderr line and the exit code of its class.
+def _job_session(app_name: str, args: argparse.Namespace, settings: Mapping[str, str]
+                 ) -> AbstractContextManager[SparkSession]:
+    """The job's session from ``--master``/``--remote`` (imported here: ``segment report``
+    and ``--help`` load no Spark)."""
+    from segmentation.core.session import job_session
 
-    A bug of ours (see :func:`is_internal_error`) is told apart from a failure of Spark or
-    the machine: users report the first, and retry or resize for the second.
-    """
-    try:
-        action()
-    except SegmentationError as exc:
-        if debug:
-            log.exception("failed")
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # noqa: BLE001 - Spark, machine or our bug: one line unless --debug
-        if debug:
-            log.exception("failed")
-        if is_internal_error(exc):
-            print(f"error: {internal_error(exc, save_traceback(exc))}", file=sys.stderr)
-            return INTERNAL_ERROR_EXIT_CODE
-        print(f"error: {runtime_failure(exc)}", file=sys.stderr)
-        return RUNTIME_FAILURE_EXIT_CODE
-    return 0
-
-
-@contextmanager
-def spark_session(app_name: str, args: argparse.Namespace, settings: Mapping[str, str]
-                  ) -> Iterator[SparkSession]:
-    """The job's session, stopped when the job ends if the job started it (a Spark Connect
-    client that is not stopped can hang at exit, releasing server-side models of a session
-    already gone); a session the caller already had is left running."""
-    from pyspark.sql import SparkSession
-
-    from segmentation.core.session import build_session
-
-    existing = SparkSession.getActiveSession()
-    spark = build_session(app_name=app_name, master=args.master, remote=args.remote,
-                          settings=settings)
-    try:
-        yield spark
-    finally:
-        if spark is not existing:
-            spark.stop()
-
-
-def check_tracking(target: MlflowConfig | None) -> None:
-    """Before any Spark work: the tracking store of a job that logs to MLflow answers."""
-    if target is not None:
-        from segmentation.tracking.reach import check_reachable
-
-        check_reachable(target.tracking_uri or "")
+    return job_session(app_name, master=args.master, remote=args.remote, settings=settings)
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -253,7 +193,7 @@ def _run(args: argparse.Namespace) -> None:
             "directory and run `segment report --run DIR` there"
         )
     check_tracking(cfg.tracking.mlflow)
-    with spark_session("segment-run", args, cfg.spark) as spark:
+    with _job_session("segment-run", args, cfg.spark) as spark:
         manifest = run_segmentation(spark, cfg)
     if args.report:
         from segmentation.report import build_report
@@ -272,7 +212,7 @@ def _features(args: argparse.Namespace) -> None:
 
     cfg = with_mlflow(load_features_config(args.config, args.overrides), args.mlflow_uri)
     check_tracking(cfg.tracking.mlflow)
-    with spark_session("segment-features", args, cfg.spark) as spark:
+    with _job_session("segment-features", args, cfg.spark) as spark:
         run_features(spark, cfg)
 
 
@@ -284,17 +224,8 @@ def _score(args: argparse.Namespace) -> None:
                           schema=args.input_schema, table=args.input_table,
                           config=args.config, overrides=args.overrides)
     tracking = resolve_mlflow(given.tracking.mlflow, args.mlflow_uri)
-    registry_uri = tracking.tracking_uri if tracking else os.environ.get(URI_VARIABLE)
-    if is_model_uri(args.model) and not registry_uri:
-        raise ConfigError(f"--model {args.model} is an MLflow model: give its tracking "
-                          f"server with --mlflow-uri or {URI_VARIABLE}")
-    if is_model_uri(args.model) or tracking is not None:
-        check_tracking(MlflowConfig(tracking_uri=registry_uri))
-    if is_model_uri(args.model):
-        from segmentation.tracking.registry import logged_context
-
-        logged_context(args.model, registry_uri)  # a missing model is refused before Spark
-    with spark_session("segment-score", args, given.spark) as spark:
+    registry_uri = scoring_registry(args.model, tracking)
+    with _job_session("segment-score", args, given.spark) as spark:
         score_customers(spark, model_run=args.model, source=given.input,
                         output_path=args.output, mode=args.mode, table=args.output_table,
                         tracking=tracking, registry_uri=registry_uri)

@@ -19,7 +19,8 @@ import yaml
 from support.cli import DEFAULT_CONFIG, error_lines, segment
 from support.files import tree_digest
 
-from segmentation.cli import guarded, main
+from segmentation.cli import main
+from segmentation.core.failures import guarded
 
 CONFIG, INPUT, OUTPUT, RUNTIME = 2, 3, 4, 5
 

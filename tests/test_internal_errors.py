@@ -17,8 +17,8 @@ import yaml
 from pyspark.ml.linalg import Vectors
 
 import segmentation.job
-from segmentation.cli import guarded, main
-from segmentation.core.failures import is_internal_error, our_task_exception
+from segmentation.cli import main
+from segmentation.core.failures import guarded, is_internal_error, our_task_exception
 from segmentation.model.metrics import scan_sums
 from segmentation.synthetic.customers import NUMERIC_COLUMNS, generate_customers
 
@@ -139,7 +139,7 @@ def test_driver_exceptions_by_kind(temp_dir, capsys, exc, code):
 KILL_EXECUTOR = textwrap.dedent("""
     import os, signal, sys
     from pyspark.sql import SparkSession
-    from segmentation.cli import guarded
+    from segmentation.core.failures import guarded
 
     spark = (SparkSession.builder.master("local-cluster[1,1,1024]")
              .config("spark.executor.memory", "512m").config("spark.ui.enabled", "false")

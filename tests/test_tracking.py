@@ -112,11 +112,12 @@ def test_an_unreachable_server_is_refused_before_spark_starts(
     customers, tmp_path, monkeypatch, capsys
 ) -> None:
     from segmentation import cli
+    from segmentation.core import session
 
     def no_spark(*args, **kwargs):
         raise AssertionError("Spark was started although the tracking server is unreachable")
 
-    monkeypatch.setattr(cli, "spark_session", no_spark)
+    monkeypatch.setattr(session, "job_session", no_spark)
     config = tmp_path / "run.yaml"
     config.write_text(yaml.safe_dump(job_config(customers, tmp_path / "out")))
     unreachable = f"http://127.0.0.1:{closed_port()}"
@@ -258,11 +259,12 @@ def test_a_missing_registered_model_is_refused_before_spark_starts(
     store, customers, tmp_path, monkeypatch, capsys
 ) -> None:
     from segmentation import cli
+    from segmentation.core import session
 
     def no_spark(*args, **kwargs):
         raise AssertionError("Spark was started although the model does not exist")
 
-    monkeypatch.setattr(cli, "spark_session", no_spark)
+    monkeypatch.setattr(session, "job_session", no_spark)
     assert cli.main(["score", "--model", "models:/no-such-model/1", "--input", str(customers),
                      "--output", str(tmp_path / "scored"), "--mlflow-uri", store]) == 3
     errors = error_lines(capsys.readouterr().err)

@@ -1,5 +1,6 @@
 """Failures that are not the user's input, told in one line: Spark's or the machine's
-(exit code 5) or a bug of ours (an internal error, exit code 70).
+(exit code 5) or a bug of ours (an internal error, exit code 70); :func:`guarded` turns any
+failure of a command into its line on stderr and its exit code.
 
 A failed Spark job reaches Python as a py4j error in classic mode (its first line only
 names the JVM call; the cause follows) and as a ``pyspark.errors`` exception over Spark
@@ -13,16 +14,27 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import logging
 import os
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable
 from pickle import PicklingError
+from typing import Any
 
 from pyspark.errors import PySparkException
 
-from segmentation.core.errors import one_line, task_exception
+from segmentation.core.errors import (
+    INTERNAL_ERROR_EXIT_CODE,
+    RUNTIME_FAILURE_EXIT_CODE,
+    SegmentationError,
+    one_line,
+    task_exception,
+)
 from segmentation.core.secrets import redact_text
+
+log = logging.getLogger(__name__)
 
 #: Python exceptions of the machine, not of our code, wherever they are raised.
 _MACHINE = (OSError, MemoryError)
@@ -101,3 +113,31 @@ def save_traceback(exc: BaseException) -> str | None:
     except OSError:
         return None
     return path
+
+
+def guarded(action: Callable[[], Any], *, debug: bool) -> int:
+    """Run ``action``; turn any failure into one stderr line and the exit code of its class.
+
+    A bug of ours (see :func:`is_internal_error`) is told apart from a failure of Spark or
+    the machine: users report the first, and retry or resize for the second. ``debug`` logs
+    the stack trace too.
+    """
+    try:
+        action()
+    except SegmentationError as exc:
+        if debug:
+            log.exception("failed")
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - Spark, machine or our bug: one line unless --debug
+        if debug:
+            log.exception("failed")
+        if is_internal_error(exc):
+            print(f"error: {internal_error(exc, save_traceback(exc))}", file=sys.stderr)
+            return INTERNAL_ERROR_EXIT_CODE
+        print(f"error: {runtime_failure(exc)}", file=sys.stderr)
+        return RUNTIME_FAILURE_EXIT_CODE
+    return 0

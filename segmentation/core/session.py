@@ -18,7 +18,8 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -68,6 +69,21 @@ def build_session(
                               "both given: the server chooses its master; drop one")
         return connect_session(remote, settings or {})
     return classic_session(app_name, master, settings or {})
+
+
+@contextmanager
+def job_session(app_name: str, *, master: str | None, remote: str | None,
+                settings: Mapping[str, str]) -> Iterator[SparkSession]:
+    """A job's session (:func:`build_session`), stopped when the job ends if the job started
+    it (a Spark Connect client that is not stopped can hang at exit, releasing server-side
+    models of a session already gone); a session the caller already had is left running."""
+    existing = SparkSession.getActiveSession()
+    spark = build_session(app_name=app_name, master=master, remote=remote, settings=settings)
+    try:
+        yield spark
+    finally:
+        if spark is not existing:
+            spark.stop()
 
 
 def classic_session(app_name: str, master: str | None, settings: Mapping[str, str]

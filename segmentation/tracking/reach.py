@@ -1,4 +1,5 @@
-"""Is the MLflow tracking store there? Asked before any Spark work starts (no Spark).
+"""Is the MLflow tracking store there (and, for scoring, the registered model)? Asked before
+any Spark work starts (no Spark).
 
 A server that cannot be reached is one line and exit 4, like every other output
 destination, never after an hour of fitting. An HTTP(S) server is asked with one request
@@ -9,11 +10,12 @@ and a short timeout (MLflow's own client retries for minutes); any other store (
 from __future__ import annotations
 
 import importlib.util
+import os
 import urllib.error
 import urllib.request
 
 from segmentation.core.errors import ConfigError, OutputError, one_line
-from segmentation.tracking.config import display_uri
+from segmentation.tracking.config import URI_VARIABLE, MlflowConfig, display_uri, is_model_uri
 
 #: Seconds to wait for an HTTP(S) tracking server's answer.
 TIMEOUT_SECONDS = 10.0
@@ -49,3 +51,30 @@ def check_reachable(uri: str) -> None:
     except Exception as exc:  # noqa: BLE001 - any MLflow or driver error: one line, exit 4
         raise OutputError(f"MLflow tracking store {shown} cannot be used ({one_line(exc)}); "
                           "nothing was run") from None
+
+
+def check_tracking(target: MlflowConfig | None) -> None:
+    """The tracking store of a job that logs to MLflow answers (nothing to check when
+    ``target`` is None: tracking is off)."""
+    if target is not None:
+        check_reachable(target.tracking_uri or "")
+
+
+def scoring_registry(model: str, tracking: MlflowConfig | None) -> str | None:
+    """The MLflow server ``segment score --model model`` reads a logged model from and logs
+    to: the job's own tracking URI, else ``MLFLOW_TRACKING_URI`` (None when neither is set).
+
+    For a model URI the server must be given and answer, and the model must exist (logged
+    by ``segment run``); a run directory needs the server only when tracking is on.
+    """
+    registry_uri = tracking.tracking_uri if tracking else os.environ.get(URI_VARIABLE)
+    if is_model_uri(model) and not registry_uri:
+        raise ConfigError(f"--model {model} is an MLflow model: give its tracking "
+                          f"server with --mlflow-uri or {URI_VARIABLE}")
+    if is_model_uri(model) or tracking is not None:
+        check_reachable(registry_uri or "")
+    if is_model_uri(model):
+        from segmentation.tracking.registry import logged_context
+
+        logged_context(model, registry_uri)  # a missing model is refused before Spark
+    return registry_uri
