@@ -1,11 +1,12 @@
-"""Shared fixtures: one local SparkSession for the whole test run, kept on loopback."""
+"""Shared fixtures: one local SparkSession for the whole test run, kept on loopback; the
+synthetic customers factory; the servers (Spark Connect, MLflow, PostgreSQL) of the slow tests."""
 
 from __future__ import annotations
 
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,8 @@ from support.servers import (
     stop_mlflow,
     stop_server,
 )
+
+from segmentation.synthetic.customers import generate_customers
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -60,6 +63,21 @@ def spark() -> Iterator[SparkSession]:  # noqa: F821 - imported lazily below
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def make_customers(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """The factory of synthetic customer tables: ``make_customers(rows, seed=S, **options)``
+    writes :func:`~segmentation.synthetic.customers.generate_customers`'s Parquet files
+    (``options``: its other keywords, such as ``missing_rate``) to a new temporary directory
+    and returns it. The same arguments give the same rows, so assertions on them hold."""
+
+    def make(rows: int, *, seed: int, **options: float) -> Path:
+        path = tmp_path_factory.mktemp("customers") / "customers"
+        generate_customers(rows, path, seed=seed, **options)
+        return path
+
+    return make
 
 
 @pytest.fixture(scope="session")

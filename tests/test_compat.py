@@ -23,17 +23,14 @@ from segmentation.outputs import layout
 from segmentation.outputs.layout import read_manifest
 from segmentation.report import build_report
 from segmentation.scoring.job import score_customers
-from segmentation.synthetic.customers import generate_customers
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "run-v1"
 
 
 @pytest.fixture(scope="module")
-def customers(tmp_path_factory) -> Path:
+def customers(make_customers) -> Path:
     """The fixture run's input, generated again (the generator is seeded)."""
-    path = tmp_path_factory.mktemp("v1") / "customers"
-    generate_customers(300, path, seed=5)
-    return path
+    return make_customers(300, seed=5)
 
 
 def labels(path: Path) -> pd.DataFrame:

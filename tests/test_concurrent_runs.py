@@ -17,18 +17,17 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from segmentation.synthetic.customers import NUMERIC_COLUMNS, generate_customers
+from segmentation.synthetic.customers import NUMERIC_COLUMNS
 
 CUSTOMERS = 2000
 OUTPUT_ERROR = 4
 
 
 @pytest.fixture
-def config(tmp_path) -> Path:
-    generate_customers(CUSTOMERS, tmp_path / "in", seed=4)
+def config(make_customers, tmp_path) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump({
-        "input": {"path": str(tmp_path / "in"), "partitions": 2},
+        "input": {"path": str(make_customers(CUSTOMERS, seed=4)), "partitions": 2},
         "features": {"numeric": NUMERIC_COLUMNS[:4]},
         "model": {"k_min": 2, "k_max": 4, "restarts": 2},
         "evaluation": {"sample_size": 500},

@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -32,7 +33,6 @@ from segmentation.features.config import features_config_from_dict
 from segmentation.features.job import run_features
 from segmentation.job import run_segmentation
 from segmentation.scoring.job import score_customers
-from segmentation.synthetic.customers import generate_customers
 
 pytestmark = pytest.mark.database
 
@@ -51,9 +51,10 @@ def load_table(spark: SparkSession, postgres: Postgres, frame: DataFrame, name: 
                                         batchsize="10000").mode("append").save())
 
 
-def customer_frame(spark: SparkSession, path: Path, rows: int) -> DataFrame:
+def customer_frame(spark: SparkSession, make_customers: Callable[..., Path],
+                   rows: int) -> DataFrame:
     """Generated customers with text ids, a decimal(12,2) income and an account number."""
-    generate_customers(rows, path, seed=11, missing_rate=0.01)
+    path = make_customers(rows, seed=11, missing_rate=0.01)
     raw = spark.read.parquet(str(path)).drop("true_segment")
     return raw.select(
         F.format_string("C%07d", "customer_id").alias("customer_id"),
@@ -63,10 +64,10 @@ def customer_frame(spark: SparkSession, path: Path, rows: int) -> DataFrame:
 
 
 @pytest.fixture(scope="module")
-def data(spark: SparkSession, postgres: Postgres, tmp_path_factory) -> Path:
+def data(spark: SparkSession, postgres: Postgres, make_customers, tmp_path_factory) -> Path:
     """The customers as Parquet, and the same rows in PostgreSQL table ``customers``."""
     base = tmp_path_factory.mktemp("database")
-    frame = customer_frame(spark, base / "generated", CUSTOMERS)
+    frame = customer_frame(spark, make_customers, CUSTOMERS)
     frame.write.parquet(str(base / "customers"))
     load_table(spark, postgres, spark.read.parquet(str(base / "customers")), "customers")
     assert postgres.psql("SELECT count(*) FROM customers") == str(CUSTOMERS)
@@ -185,16 +186,17 @@ def test_missing_table_gets_a_did_you_mean(
         run_segmentation(spark, cfg)
 
 
-def small_table(spark: SparkSession, postgres: Postgres, tmp_path: Path) -> None:
-    frame = customer_frame(spark, tmp_path / "small", 400)
+def small_table(spark: SparkSession, postgres: Postgres,
+                make_customers: Callable[..., Path]) -> None:
+    frame = customer_frame(spark, make_customers, 400)
     load_table(spark, postgres, frame, "small_customers")
 
 
 def test_no_driver_and_no_secret_anywhere(
-    spark: SparkSession, postgres: Postgres, tmp_path: Path
+    spark: SparkSession, postgres: Postgres, make_customers, tmp_path: Path
 ) -> None:
     """As users run it (its own process, Spark's own logs on stderr too)."""
-    small_table(spark, postgres, tmp_path)
+    small_table(spark, postgres, make_customers)
     secret = "S3SECRETvalue-" + os.urandom(6).hex()
     cfg = jdbc_config(postgres, tmp_path / "small", tmp_path / "run", table="small_customers")
     cfg["model"]["k"] = 3

@@ -18,7 +18,6 @@ import pandas as pd
 import pytest
 
 from segmentation.model.selection import STABILITY_COLUMNS
-from segmentation.synthetic.customers import generate_customers
 
 ROOT = Path(__file__).resolve().parents[1]
 SEGMENT = str(Path(sys.executable).parent / "segment")
@@ -35,9 +34,8 @@ def _centers(run: Path) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_local1_and_local2_give_identical_labels(tmp_path: Path) -> None:
-    customers = tmp_path / "customers"
-    generate_customers(2000, customers, seed=11)
+def test_local1_and_local2_give_identical_labels(make_customers, tmp_path: Path) -> None:
+    customers = make_customers(2000, seed=11)
     runs, procs = {}, {}
     for master in ("local[1]", "local[2]"):
         out = tmp_path / f"run-{master[6]}"

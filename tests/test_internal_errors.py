@@ -20,7 +20,7 @@ import segmentation.job
 from segmentation.cli import main
 from segmentation.core.failures import guarded, is_internal_error, our_task_exception
 from segmentation.model.metrics import scan_sums
-from segmentation.synthetic.customers import NUMERIC_COLUMNS, generate_customers
+from segmentation.synthetic.customers import NUMERIC_COLUMNS
 
 INTERNAL, RUNTIME = 70, 5
 
@@ -49,12 +49,12 @@ def saved_traceback(line: str, temp_dir: Path) -> str:
     return path.read_text()
 
 
-def test_injected_bug_is_an_internal_error_with_a_traceback_file(spark, tmp_path, temp_dir,
+def test_injected_bug_is_an_internal_error_with_a_traceback_file(spark, make_customers,
+                                                                 tmp_path, temp_dir,
                                                                  monkeypatch, capsys):
-    generate_customers(200, tmp_path / "in", seed=1)
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump({
-        "input": {"path": str(tmp_path / "in"), "partitions": 2},
+        "input": {"path": str(make_customers(200, seed=1)), "partitions": 2},
         "features": {"numeric": NUMERIC_COLUMNS[:3]},
         "model": {"k_min": 2, "k_max": 3, "restarts": 1},
         "output": {"path": str(tmp_path / "out"), "pca_sample_size": 0},

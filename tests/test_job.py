@@ -27,14 +27,11 @@ from segmentation.outputs.layout import (
     SEGMENTS_COLUMNS,
 )
 from segmentation.outputs.scatter import principal_axes
-from segmentation.synthetic.customers import generate_customers
 
 
 @pytest.fixture(scope="module")
-def customers(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("data") / "customers"
-    generate_customers(4000, path, seed=11)
-    return path
+def customers(make_customers) -> Path:
+    return make_customers(4000, seed=11)
 
 
 @pytest.fixture(scope="module")
@@ -156,15 +153,14 @@ def test_sampled_sweep_agrees_with_the_sweep_on_all_rows(spark, run, customers, 
     assert fast_metrics.loc[k, "wcss"] == pytest.approx(written, rel=1e-9)
 
 
-def test_wcss_within_one_percent_of_sklearn_at_every_k(spark, tmp_path):
+def test_wcss_within_one_percent_of_sklearn_at_every_k(spark, make_customers, tmp_path):
     """Restarts from k-means++ seeds vs scikit-learn's KMeans(n_init=10), on the same vectors.
 
     Real-looking generated customers (skewed spend, counts, shares). On tiny public sets
     such as UCI wine, scikit-learn's own n_init=10 runs differ by more than 1% between
     random states at k >= 5, so such a comparison would test luck, not the job.
     """
-    data = tmp_path / "customers"
-    generate_customers(1500, data, seed=5)
+    data = make_customers(1500, seed=5)
     cfg = job_config(data, tmp_path / "out", model={"k_max": 10, "restarts": 20,
                                                     "max_iter": 100, "tol": 1e-6})
     cfg["output"]["pca_sample_size"] = 0

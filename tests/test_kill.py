@@ -17,7 +17,7 @@ import yaml
 from support.files import tree_digest
 
 from segmentation.outputs.layout import RUN_FILES
-from segmentation.synthetic.customers import NUMERIC_COLUMNS, generate_customers
+from segmentation.synthetic.customers import NUMERIC_COLUMNS
 
 #: Kill the job this many seconds after its log shows this line (one run per point):
 #: during preparation (no staging directory yet), during the evaluation (staging made,
@@ -34,11 +34,10 @@ BEFORE_COMMIT = {"read_and_validate:", "sweep:", "evaluate:", "writing labels"}
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory) -> tuple[Path, Path]:
+def setup(make_customers, tmp_path_factory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("kill")
-    generate_customers(3000, base / "in", seed=3)
     cfg = {
-        "input": {"path": str(base / "in"), "partitions": 2},
+        "input": {"path": str(make_customers(3000, seed=3)), "partitions": 2},
         "features": {"numeric": NUMERIC_COLUMNS[:4]},
         "model": {"k_min": 2, "k_max": 4, "restarts": 2},
         "evaluation": {"sample_size": 500},

@@ -8,21 +8,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
+from support.runs import fixed_k_config
 
 from segmentation.config import config_from_dict
 from segmentation.core.errors import ConfigError
 from segmentation.data import customers as customers_module
 from segmentation.data.customers import AUTO_MIN_PARTITIONS, partition_count
 from segmentation.job import run_segmentation
-from segmentation.synthetic.customers import generate_customers
-from tests.support.runs import fixed_k_config
 
 
 @pytest.fixture(scope="module")
-def table(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("partitions") / "customers"
-    generate_customers(2000, path, seed=5)
-    return path
+def table(make_customers) -> Path:
+    return make_customers(2000, seed=5)
 
 
 def test_a_number_is_kept_and_auto_counts_rows(spark, monkeypatch):

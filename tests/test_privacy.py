@@ -6,7 +6,6 @@ formatted any way pandas, CSV, JSON or the report would print them."""
 
 from __future__ import annotations
 
-import doctest
 import json
 import re
 from collections.abc import Iterator
@@ -17,14 +16,12 @@ import pandas as pd
 import pytest
 from support.runs import fixed_k_config, write_parquet
 
-import segmentation.outputs.privacy
 from segmentation.config import config_from_dict
 from segmentation.job import run_segmentation
 from segmentation.outputs.layout import EXPORTABLE, STAYS_WITH_DATA, THRESHOLDS_CSV
 from segmentation.report import build_report
 from segmentation.report.fmt import compact
 from segmentation.scoring.job import score_customers
-from segmentation.synthetic.customers import generate_customers
 
 #: The three customers, far from everyone and from each other's digits.
 UNIQUE = pd.DataFrame({
@@ -121,11 +118,10 @@ def exported_texts(run: Path) -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("privacy")
-    generate_customers(3000, root / "generated", seed=17)
-    customers = pd.concat([pd.read_parquet(root / "generated"), UNIQUE], ignore_index=True)
-    return write_parquet(customers, root / "customers", files=2)
+def data(make_customers, tmp_path_factory) -> Path:
+    generated = pd.read_parquet(make_customers(3000, seed=17))
+    customers = pd.concat([generated, UNIQUE], ignore_index=True)
+    return write_parquet(customers, tmp_path_factory.mktemp("privacy") / "customers", files=2)
 
 
 def config(data: Path, out: Path, **model) -> dict:
@@ -240,8 +236,3 @@ def test_the_report_says_statistics_are_withheld(runs) -> None:
     page = (runs[0] / "report" / "index.html").read_text(encoding="utf-8")
     assert "fewer than 50 customers: statistics withheld" in page
     assert "customers of the shown segments" in page
-
-
-def test_docstring_examples() -> None:
-    result = doctest.testmod(segmentation.outputs.privacy)
-    assert result.attempted > 0 and result.failed == 0

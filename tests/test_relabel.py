@@ -18,7 +18,6 @@ from segmentation.job import run_segmentation
 from segmentation.model.pipeline import feature_names
 from segmentation.outputs.layout import MIGRATION_COLUMNS
 from segmentation.outputs.relabel import match_segments
-from segmentation.synthetic.customers import generate_customers
 
 # ---------------------------------------------------------------- matching (no Spark)
 
@@ -73,10 +72,8 @@ def labels_of(run: Path) -> pd.Series:
 
 
 @pytest.fixture(scope="module")
-def customers(tmp_path_factory) -> pd.DataFrame:
-    path = tmp_path_factory.mktemp("relabel") / "customers"
-    generate_customers(2000, path, seed=21)
-    return pd.read_parquet(path)
+def customers(make_customers) -> pd.DataFrame:
+    return pd.read_parquet(make_customers(2000, seed=21))
 
 
 @pytest.fixture(scope="module")

@@ -15,14 +15,11 @@ from segmentation.core.errors import ConfigError, InputDataError, OutputError
 from segmentation.job import run_segmentation
 from segmentation.outputs.layout import SCORED_SEGMENTS_COLUMNS
 from segmentation.scoring.job import score_customers
-from segmentation.synthetic.customers import generate_customers
 
 
 @pytest.fixture(scope="module")
-def customers(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("score") / "customers"
-    generate_customers(2000, path, seed=31)
-    return path
+def customers(make_customers) -> Path:
+    return make_customers(2000, seed=31)
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +64,10 @@ def test_scoring_the_training_input_reproduces_its_labels(
 
 
 def test_new_customers_far_from_the_model_show_as_drift(
-    spark, model_run, tmp_path, caplog
+    spark, make_customers, model_run, tmp_path, caplog
 ) -> None:
-    fresh = tmp_path / "fresh"
-    generate_customers(1000, fresh, seed=99)
-    frame = pd.read_parquet(fresh).assign(campaign="spring")  # a column the model ignores
+    frame = pd.read_parquet(make_customers(1000, seed=99))
+    frame = frame.assign(campaign="spring")  # a column the model ignores
     frame.loc[:99, "spend_12m"] *= 50.0  # 100 customers unlike anyone in training
     frame.loc[100:109, "channel"] = "kiosk"  # a level the model never saw
     frame = pd.concat([frame, frame.iloc[200:205]])  # 5 repeated ids: dropped (run policy)

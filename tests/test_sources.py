@@ -23,7 +23,6 @@ from segmentation.core.errors import ConfigError, InputDataError, OutputError
 from segmentation.features.config import features_config_from_dict
 from segmentation.features.job import run_features
 from segmentation.job import run_segmentation
-from segmentation.synthetic.customers import generate_customers
 
 CONFIG, INPUT = 2, 3
 DATABASE = "sources_test"
@@ -40,10 +39,8 @@ def ddl(spark: SparkSession, path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def customers(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("sources") / "customers"
-    generate_customers(3000, path, seed=5, missing_rate=0.01)
-    return path
+def customers(make_customers) -> Path:
+    return make_customers(3000, seed=5, missing_rate=0.01)
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,6 @@ from segmentation.model.verdicts import (
     segment_rating,
 )
 from segmentation.report import build_report
-from segmentation.synthetic.customers import generate_customers
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -156,9 +155,8 @@ def test_one_gaussian_blob_has_no_stable_structure(spark, tmp_path: Path, caplog
     assert "no stable segment structure" in page
 
 
-def test_chosen_k_at_k_max_is_flagged(spark, tmp_path: Path, caplog) -> None:
-    data = tmp_path / "customers"
-    generate_customers(2000, data, seed=3)  # six true segments; the range stops at 4
+def test_chosen_k_at_k_max_is_flagged(spark, make_customers, tmp_path: Path, caplog) -> None:
+    data = make_customers(2000, seed=3)  # six true segments; the range stops at 4
     cfg = job_config(data, tmp_path / "run", model={"k_max": 4, "restarts": 3})
     with caplog.at_level(logging.WARNING, logger="segmentation.job"):
         manifest = run_segmentation(spark, config_from_dict(cfg))

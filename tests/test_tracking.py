@@ -32,7 +32,6 @@ from segmentation.core.secrets import REDACTED
 from segmentation.features.config import features_config_from_dict
 from segmentation.features.job import run_features
 from segmentation.job import run_segmentation
-from segmentation.synthetic.customers import generate_customers
 from segmentation.synthetic.transactions import generate_transactions
 from segmentation.tracking.config import MlflowConfig, resolve_mlflow
 
@@ -51,10 +50,8 @@ SECRET = "s3cr3t-value-of-the-tracking-test"
 
 
 @pytest.fixture(scope="module")
-def customers(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("tracking") / "customers"
-    generate_customers(1500, path, seed=23)
-    return path
+def customers(make_customers) -> Path:
+    return make_customers(1500, seed=23)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
@@ -25,7 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from support.cli import segment
+from support.cli import ROOT, SEGMENT, segment
+from support.cluster import SCRIPTS, Cluster
 from support.cluster_runs import (
     RUN_TIMEOUT,
     assert_same_labels,
@@ -34,14 +34,7 @@ from support.cluster_runs import (
 )
 from support.servers import ConnectServer, start_server, stop_server
 
-from segmentation.synthetic.customers import generate_customers
-
-from .conftest import ROOT, SCRIPTS, Cluster
-
 pytestmark = pytest.mark.cluster
-
-SEGMENT = str(Path(sys.executable).parent / "segment")
-
 
 # --------------------------------------------------------------------------- fixtures
 
@@ -53,10 +46,8 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def customers(work: Path) -> Path:
-    path = work / "customers"
-    generate_customers(3000, path, seed=7)
-    return path
+def customers(make_customers) -> Path:
+    return make_customers(3000, seed=7)
 
 
 @pytest.fixture(scope="module")

@@ -32,11 +32,8 @@ from pathlib import Path
 import pyspark
 import pytest
 from support.cli import DEFAULT_CONFIG, segment
+from support.cluster import SCRIPTS
 from support.cluster_runs import assert_same_labels, finish, segment_args
-
-from segmentation.synthetic.customers import generate_customers
-
-from .conftest import SCRIPTS
 
 pytestmark = pytest.mark.cluster
 
@@ -255,10 +252,9 @@ def test_executors_run_the_unpacked_environment(hosts: Hosts, tmp_path: Path) ->
         assert ".venv" not in row["path"] and "pyenv" not in row["path"], row
 
 
-def test_segment_job_on_other_hosts_gives_the_local_labels(hosts: Hosts,
+def test_segment_job_on_other_hosts_gives_the_local_labels(hosts: Hosts, make_customers,
                                                            tmp_path: Path) -> None:
-    customers = tmp_path / "customers"
-    generate_customers(3000, customers, seed=7)
+    customers = make_customers(3000, seed=7)
     local = segment(["run", "--master", "local[2]", "--config", DEFAULT_CONFIG,
                      *segment_args(customers, tmp_path / "run-local"), *SMALL], cwd=tmp_path)
     assert local.returncode == 0, local.stderr[-4000:]

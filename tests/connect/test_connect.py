@@ -22,7 +22,6 @@ from sklearn.cluster import KMeans
 from support.cli import DEFAULT_CONFIG, ROOT, error_lines, segment
 from support.servers import ConnectServer
 
-from segmentation.synthetic.customers import generate_customers
 from segmentation.synthetic.transactions import generate_transactions
 
 pytestmark = pytest.mark.connect
@@ -40,10 +39,8 @@ def work(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def customers(work: Path) -> Path:
-    path = work / "customers"
-    generate_customers(3000, path, seed=7)
-    return path
+def customers(make_customers) -> Path:
+    return make_customers(3000, seed=7)
 
 
 def run_args(customers: Path, out: Path) -> list[str]:
@@ -204,9 +201,8 @@ finally:
 
 
 def test_wcss_over_connect_within_one_percent_of_sklearn(spark, connect_server: ConnectServer,
-                                                         work: Path) -> None:
-    data = work / "quality"
-    generate_customers(1500, data, seed=5)
+                                                         make_customers, work: Path) -> None:
+    data = make_customers(1500, seed=5)
     out = work / "quality-run"
     succeed(["run", "--config", DEFAULT_CONFIG, "--remote", connect_server.url,
              "--set", f"input.path={data}", "--set", f"output.path={out}",
