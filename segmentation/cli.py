@@ -181,9 +181,9 @@ def _job_session(app_name: str, args: argparse.Namespace, settings: Mapping[str,
 
 
 def _run(args: argparse.Namespace) -> None:
-    from segmentation.config import load_config
     from segmentation.core.fs import local_path
-    from segmentation.job import run_segmentation
+    from segmentation.run.config import load_config
+    from segmentation.run.job import run_segmentation
 
     cfg = with_mlflow(load_config(args.config, args.overrides), args.mlflow_uri)
     if args.report and local_path(cfg.output.path) is None:

@@ -15,13 +15,13 @@ import pytest
 import yaml
 from pyspark.ml import PipelineModel
 
-from segmentation.config import config_from_dict
 from segmentation.core.errors import InputDataError
-from segmentation.job import run_segmentation
 from segmentation.model.selection import STABILITY_COLUMNS
 from segmentation.outputs import layout
 from segmentation.outputs.layout import read_manifest
 from segmentation.report import build_report
+from segmentation.run.config import config_from_dict
+from segmentation.run.job import run_segmentation
 from segmentation.scoring.job import score_customers
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "run-v1"

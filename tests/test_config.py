@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from segmentation.config import config_from_dict, load_config
 from segmentation.core.errors import ConfigError
+from segmentation.run.config import config_from_dict, load_config
 
 
 def base(**sections) -> dict:

@@ -27,11 +27,13 @@ from support.retail import RETAIL_EXPECTED, RETAIL_ROWS, RETAIL_SCHEMA, assert_f
 from support.runs import fixed_k_config
 
 from segmentation.cli import main
-from segmentation.config import JdbcConfig, SourceConfig, build_dataclass, config_from_dict
+from segmentation.core.configfile import build_dataclass
+from segmentation.data.config import JdbcConfig, SourceConfig
 from segmentation.data.sinks import write_jdbc_table
 from segmentation.features.config import features_config_from_dict
 from segmentation.features.job import run_features
-from segmentation.job import run_segmentation
+from segmentation.run.config import config_from_dict
+from segmentation.run.job import run_segmentation
 from segmentation.scoring.job import score_customers
 
 pytestmark = pytest.mark.database

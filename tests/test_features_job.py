@@ -207,8 +207,8 @@ def test_generator_is_deterministic_and_shaped_like_online_retail(tmp_path: Path
 
 @pytest.mark.slow
 def test_features_feed_the_segmentation_job(spark: SparkSession, tmp_path: Path) -> None:
-    from segmentation.config import config_from_dict
-    from segmentation.job import run_segmentation
+    from segmentation.run.config import config_from_dict
+    from segmentation.run.job import run_segmentation
 
     generate_transactions(200, tmp_path / "tx", seed=11)
     features_cfg = job_config(tmp_path / "tx", tmp_path / "features")

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from pyspark.ml.linalg import Vectors
 
-import segmentation.job
+import segmentation.run.job
 from segmentation.cli import main
 from segmentation.core.failures import guarded, is_internal_error, our_task_exception
 from segmentation.model.metrics import scan_sums
@@ -63,7 +63,7 @@ def test_injected_bug_is_an_internal_error_with_a_traceback_file(spark, make_cus
     def buggy(*args, **kwargs):
         return {}["chosen_k"]
 
-    monkeypatch.setattr(segmentation.job, "choose_model", buggy)
+    monkeypatch.setattr(segmentation.run.job, "choose_model", buggy)
     assert main(["run", "--config", str(config)]) == INTERNAL
     line = error_line(capsys)
     assert line.startswith("error: internal error (a bug in segmentation, not in your input): "

@@ -15,8 +15,6 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score
 from support.runs import job_config
 
-from segmentation.config import config_from_dict
-from segmentation.job import run_segmentation
 from segmentation.model.selection import choose_k
 from segmentation.outputs.layout import (
     CENTROIDS_COLUMNS,
@@ -27,6 +25,8 @@ from segmentation.outputs.layout import (
     SEGMENTS_COLUMNS,
 )
 from segmentation.outputs.scatter import principal_axes
+from segmentation.run.config import config_from_dict
+from segmentation.run.job import run_segmentation
 
 
 @pytest.fixture(scope="module")

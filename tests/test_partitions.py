@@ -10,11 +10,11 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 from support.runs import fixed_k_config
 
-from segmentation.config import config_from_dict
 from segmentation.core.errors import ConfigError
 from segmentation.data import customers as customers_module
 from segmentation.data.customers import AUTO_MIN_PARTITIONS, partition_count
-from segmentation.job import run_segmentation
+from segmentation.run.config import config_from_dict
+from segmentation.run.job import run_segmentation
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ from pyspark.ml.feature import Imputer, SQLTransformer, StandardScaler, VectorAs
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import functions as F
 
-from segmentation.config import FeaturesConfig
 from segmentation.core.errors import InputDataError
+from segmentation.data.config import FeaturesConfig
 from segmentation.model.pipeline import (
     FEATURES_COL,
     clean_column,

@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 from support.runs import fixed_k_config, write_parquet
 
-from segmentation.config import config_from_dict
-from segmentation.job import run_segmentation
 from segmentation.outputs.layout import EXPORTABLE, STAYS_WITH_DATA, THRESHOLDS_CSV
 from segmentation.report import build_report
 from segmentation.report.fmt import compact
+from segmentation.run.config import config_from_dict
+from segmentation.run.job import run_segmentation
 from segmentation.scoring.job import score_customers
 
 #: The three customers, far from everyone and from each other's digits.

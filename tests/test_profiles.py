@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segmentation.config import FeaturesConfig
+from segmentation.data.config import FeaturesConfig
 from segmentation.outputs.layout import PROFILE_STATISTICS
 from segmentation.outputs.profiles import pooled_mean_std, segment_profiles
 

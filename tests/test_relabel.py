@@ -12,12 +12,13 @@ import pytest
 from pyspark.ml import PipelineModel
 from support.runs import fixed_k_config, write_parquet
 
-from segmentation.config import FeaturesConfig, config_from_dict
 from segmentation.core.errors import ConfigError, InputDataError
-from segmentation.job import run_segmentation
+from segmentation.data.config import FeaturesConfig
 from segmentation.model.pipeline import feature_names
 from segmentation.outputs.layout import MIGRATION_COLUMNS
 from segmentation.outputs.relabel import match_segments
+from segmentation.run.config import config_from_dict
+from segmentation.run.job import run_segmentation
 
 # ---------------------------------------------------------------- matching (no Spark)
 

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from support.runs import fixed_k_config, write_parquet
 
-from segmentation.config import config_from_dict
 from segmentation.core.errors import ConfigError, InputDataError, OutputError
-from segmentation.job import run_segmentation
 from segmentation.outputs.layout import SCORED_SEGMENTS_COLUMNS
+from segmentation.run.config import config_from_dict
+from segmentation.run.job import run_segmentation
 from segmentation.scoring.job import score_customers
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from segmentation.config import config_from_dict
 from segmentation.core.secrets import REDACTED, is_secret, redact, redact_text
+from segmentation.run.config import config_from_dict
 
 
 @pytest.mark.parametrize(("key", "secret"), [

@@ -18,11 +18,11 @@ from support.retail import RETAIL_EXPECTED, RETAIL_ROWS, RETAIL_SCHEMA, assert_f
 from support.runs import fixed_k_config
 
 from segmentation.cli import main
-from segmentation.config import config_from_dict
 from segmentation.core.errors import ConfigError, InputDataError, OutputError
 from segmentation.features.config import features_config_from_dict
 from segmentation.features.job import run_features
-from segmentation.job import run_segmentation
+from segmentation.run.config import config_from_dict
+from segmentation.run.job import run_segmentation
 
 CONFIG, INPUT = 2, 3
 DATABASE = "sources_test"

@@ -14,9 +14,7 @@ from sklearn.metrics import adjusted_rand_score
 from support.report_runs import write_run_dir
 from support.runs import job_config, write_parquet
 
-from segmentation.config import config_from_dict
 from segmentation.core.errors import ConfigError
-from segmentation.job import run_segmentation
 from segmentation.model.selection import choose_k, selection_rule
 from segmentation.model.stability import (
     StabilityAtK,
@@ -31,6 +29,8 @@ from segmentation.model.verdicts import (
     segment_rating,
 )
 from segmentation.report import build_report
+from segmentation.run.config import config_from_dict
+from segmentation.run.job import run_segmentation
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -144,7 +144,7 @@ def test_one_gaussian_blob_has_no_stable_structure(spark, tmp_path: Path, caplog
     cfg = job_config(data, tmp_path / "run", model={"select_by": "stability", "k_max": 6,
                                                     "restarts": 3})
     cfg["features"] = {"numeric": ["a", "b", "c", "d"]}
-    with caplog.at_level(logging.WARNING, logger="segmentation.job"):
+    with caplog.at_level(logging.WARNING, logger="segmentation.run.job"):
         manifest = run_segmentation(spark, config_from_dict(cfg))
     assert any("no stable segment structure" in w for w in manifest["warnings"])
     assert "no stable segment structure" in caplog.text
@@ -158,7 +158,7 @@ def test_one_gaussian_blob_has_no_stable_structure(spark, tmp_path: Path, caplog
 def test_chosen_k_at_k_max_is_flagged(spark, make_customers, tmp_path: Path, caplog) -> None:
     data = make_customers(2000, seed=3)  # six true segments; the range stops at 4
     cfg = job_config(data, tmp_path / "run", model={"k_max": 4, "restarts": 3})
-    with caplog.at_level(logging.WARNING, logger="segmentation.job"):
+    with caplog.at_level(logging.WARNING, logger="segmentation.run.job"):
         manifest = run_segmentation(spark, config_from_dict(cfg))
     assert manifest["chosen_k"] == 4
     expected = "the best k may lie above 4; raise model.k_max"

@@ -26,12 +26,12 @@ import yaml
 from support.cli import error_lines, segment
 from support.runs import job_config
 
-from segmentation.config import config_from_dict
 from segmentation.core.errors import ConfigError, OutputError
 from segmentation.core.secrets import REDACTED
 from segmentation.features.config import features_config_from_dict
 from segmentation.features.job import run_features
-from segmentation.job import run_segmentation
+from segmentation.run.config import config_from_dict
+from segmentation.run.job import run_segmentation
 from segmentation.synthetic.transactions import generate_transactions
 from segmentation.tracking.config import MlflowConfig, resolve_mlflow
 

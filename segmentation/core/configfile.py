@@ -4,7 +4,25 @@ config uses.
 The YAML is read with ``yaml.safe_load`` (no value is ever evaluated as code), merged with
 dotted ``--set key=value`` overrides, and turned into frozen dataclasses whose annotations
 are the schema: unknown keys get a did-you-mean, values are checked against their type.
-Every problem is a :class:`~segmentation.core.errors.ConfigError` whose message names the key.
+Value ranges are declared next to the fields they constrain (:func:`checked` with an
+:class:`Interval` or :class:`OneOf`, as scikit-learn's ``_parameter_constraints``), and a
+section's rules that involve several of its keys are its ``validate(key)`` method; both run
+as each section is built. Every problem is a :class:`~segmentation.core.errors.ConfigError`
+whose message names the key.
+
+Examples
+--------
+>>> from dataclasses import dataclass
+>>> @dataclass(frozen=True)
+... class Sweep:
+...     k_min: int = checked(2, Interval(2, why="KMeans needs at least 2 clusters"))
+...     share: float = checked(0.9, Interval(0, 1, low_open=True))
+>>> build_dataclass(Sweep, {"k_min": 3}, "model.").k_min
+3
+>>> build_dataclass(Sweep, {"k_min": 1}, "model.")
+Traceback (most recent call last):
+...
+segmentation.core.errors.ConfigError: model.k_min=1 must be >= 2 (KMeans needs at least 2 clusters)
 """
 
 from __future__ import annotations
@@ -14,9 +32,9 @@ import difflib
 import os
 import types
 from collections.abc import Mapping, Sequence
-from dataclasses import field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, Protocol, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -27,9 +45,75 @@ OutputMode = Literal["error", "overwrite"]
 _REQUIRED = object()
 
 
+_CONSTRAINT = "constraint"
+
+
 def required() -> Any:
     """Mark a dataclass field as a key the YAML must provide."""
     return field(default=_REQUIRED)  # type: ignore[arg-type]
+
+
+class Constraint(Protocol):
+    """What a config value must satisfy beyond its type."""
+
+    def check(self, key: str, value: Any) -> None:
+        """Raise a ConfigError naming ``key`` when ``value`` breaks the constraint."""
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A number between ``low`` and ``high`` (None: unbounded); ``low_open`` excludes ``low``.
+
+    ``why`` is added to the message in parentheses. Values that are not numbers (None, or
+    the word ``auto`` of an ``int | Literal["auto"]`` field) are left to the type check.
+    """
+
+    low: float
+    high: float | None = None
+    low_open: bool = False
+    why: str = ""
+
+    def check(self, key: str, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return
+        below = value <= self.low if self.low_open else value < self.low
+        if below or (self.high is not None and value > self.high):
+            limits = [f"{'>' if self.low_open else '>='} {self.low}"]
+            if self.high is not None:
+                limits.append(f"<= {self.high}")
+            why = f" ({self.why})" if self.why else ""
+            raise ConfigError(f"{key}={value} must be {' and '.join(limits)}{why}")
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """One of ``choices`` (for a set of values defined elsewhere, which a ``Literal`` would
+    spell a second time)."""
+
+    choices: tuple[str, ...]
+
+    def check(self, key: str, value: Any) -> None:
+        if value not in self.choices:
+            raise ConfigError(_not_one_of(key, self.choices, value))
+
+
+#: A count: at least 1.
+POSITIVE = Interval(1)
+#: A count that may be 0 (0 usually turns the feature off).
+NON_NEGATIVE = Interval(0)
+
+
+def checked(default: Any, constraint: Constraint) -> Any:
+    """A dataclass field with ``default`` whose value must satisfy ``constraint``."""
+    return field(default=default, metadata={_CONSTRAINT: constraint})
+
+
+def check_constraints(section: Any, prefix: str) -> None:
+    """Check each field of the dataclass ``section`` against its declared constraint."""
+    for f in dataclasses.fields(section):
+        constraint = f.metadata.get(_CONSTRAINT)
+        if constraint is not None:
+            constraint.check(f"{prefix}{f.name}", getattr(section, f.name))
 
 
 def read_yaml_with_overrides(
@@ -77,7 +161,11 @@ def apply_override(data: dict[str, Any], item: str) -> None:
 
 
 def build_dataclass(cls: type, data: Any, prefix: str) -> Any:
-    """Build the frozen dataclass ``cls`` from a mapping, checking keys and types."""
+    """Build the frozen dataclass ``cls`` from a mapping and validate it.
+
+    Checks the keys and their types, then the fields' constraints (:func:`checked`), then
+    the section's own ``validate(key)`` method, if it has one (rules among its keys).
+    """
     where = prefix.rstrip(".") or "config"
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where} must be a mapping, not {_describe(data)}")
@@ -97,7 +185,12 @@ def build_dataclass(cls: type, data: Any, prefix: str) -> Any:
             values[name] = _coerce(hints[name], data[name], key)
         elif f.default is _REQUIRED:
             raise ConfigError(f"missing required key {key}")
-    return cls(**values)
+    section = cls(**values)
+    check_constraints(section, prefix)
+    validate = getattr(section, "validate", None)
+    if validate is not None:
+        validate(where)
+    return section
 
 
 def _coerce(tp: Any, value: Any, key: str) -> Any:
@@ -118,9 +211,7 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
     if origin is Literal:
         allowed = get_args(tp)
         if value not in allowed:
-            raise ConfigError(
-                f"{key} must be one of {', '.join(map(str, allowed))}, not {value!r}"
-            )
+            raise ConfigError(_not_one_of(key, allowed, value))
         return value
     if origin is list:
         if value is None:
@@ -159,6 +250,10 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
+def _not_one_of(key: str, allowed: Sequence[Any], value: Any) -> str:
+    return f"{key} must be one of {', '.join(map(str, allowed))}, not {value!r}"
+
+
 def check_paths_apart(source: str, target: str, source_key: str, target_key: str) -> None:
     """Refuse an output that is the input or lies inside it (a rerun would destroy the input)."""
     src, dst = _normalise(source), _normalise(target)
@@ -174,20 +269,6 @@ def _normalise(path: str) -> str:
     if "://" in path and not path.startswith("file://"):
         return path.rstrip("/")
     return os.path.abspath(path.removeprefix("file://"))
-
-
-def check_positive(*pairs: tuple[str, float]) -> None:
-    """Every ``(key, value)`` has a value of at least 1."""
-    for key, value in pairs:
-        if value < 1:
-            raise ConfigError(f"{key}={value} must be >= 1")
-
-
-def check_non_negative(*pairs: tuple[str, float]) -> None:
-    """Every ``(key, value)`` has a value of at least 0."""
-    for key, value in pairs:
-        if value < 0:
-            raise ConfigError(f"{key}={value} must be >= 0")
 
 
 def check_unique(what: str, names: list[str]) -> None:

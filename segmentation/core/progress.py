@@ -2,10 +2,11 @@
 left in the stage and in the run.
 
 The estimates price the stages still to come by the ones already finished: each planned
-stage has a weight, its share of a run's time measured by the benchmark at 100M rows (where
-the work that grows with the rows dominates), and the seconds per unit of weight that the
-finished stages took set the price of the rest. Before the first stage ends there is no
-estimate, and a stage that outlasts its estimate says so instead of counting below zero.
+stage has a weight, its share of a run's time, given by the job (``segment run``'s are
+measured: :data:`segmentation.run.job.RUN_STAGE_WEIGHTS`), and the seconds per unit of
+weight that the finished stages took set the price of the rest. Before the first stage ends
+there is no estimate, and a stage that outlasts its estimate says so instead of counting
+below zero.
 
 Where it shows: on a terminal (stderr is a TTY), one line rewritten in place every second
 while a stage runs, cleared before any log line; elsewhere a plain log line every

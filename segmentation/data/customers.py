@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from segmentation.config import FeaturesConfig, InputConfig
 from segmentation.core.caching import cached
+from segmentation.data.config import FeaturesConfig, InputConfig
 from segmentation.data.missing import any_missing
 from segmentation.data.sources import read_source
 from segmentation.data.validate import (

@@ -30,10 +30,10 @@ import socket
 
 from pyspark.sql import DataFrame, DataFrameReader, SparkSession
 
-from segmentation.config import JdbcConfig
 from segmentation.core.errors import ConfigError, InputDataError, one_line
 from segmentation.core.failures import is_spark_error
 from segmentation.core.secrets import redact_text
+from segmentation.data.config import JdbcConfig
 
 #: Driver classes by JDBC URL scheme: named explicitly, a driver jar given with spark.jars
 #: at run time is found (``DriverManager`` alone does not see it).

@@ -24,10 +24,10 @@ import uuid
 
 from pyspark.sql import SparkSession
 
-from segmentation.config import JdbcConfig
 from segmentation.core.errors import OutputError, one_line
 from segmentation.core.failures import is_spark_error
 from segmentation.core.fs import absolute
+from segmentation.data.config import JdbcConfig
 from segmentation.data.jdbc import jdbc_connection, jdbc_error
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ did-you-mean). Messages go through :func:`segmentation.core.secrets.redact_text`
 
 Examples
 --------
->>> from segmentation.config import SourceConfig
+>>> from segmentation.data.config import SourceConfig
 >>> source_name(SourceConfig(table="crm.customers"), "input")
 'input.table crm.customers'
 """
@@ -22,11 +22,11 @@ from typing import Any
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, DataFrameReader, SparkSession
 
-from segmentation.config import SourceConfig
 from segmentation.core.errors import ConfigError, InputDataError, one_line
 from segmentation.core.failures import is_spark_error
 from segmentation.core.fs import absolute
 from segmentation.core.secrets import redact_text
+from segmentation.data.config import SourceConfig
 from segmentation.data.jdbc import read_jdbc
 from segmentation.data.read import read_parquet
 

@@ -16,8 +16,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from segmentation.config import FeaturesConfig, InputConfig
 from segmentation.core.errors import InputDataError
+from segmentation.data.config import FeaturesConfig, InputConfig
 from segmentation.data.missing import any_missing, present_value
 from segmentation.data.sources import source_name
 

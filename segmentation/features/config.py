@@ -1,7 +1,8 @@
 """Typed, frozen configuration of the features job (transactions -> one row per customer).
 
-Built with the same machinery as the segmentation config (:func:`build_dataclass`: unknown
-keys get a did-you-mean, values are type-checked) plus the checks that involve several keys.
+Built with the same machinery as every job's config (:func:`build_dataclass`: unknown keys
+get a did-you-mean, values are type-checked, the ``transactions`` source is checked as every
+source is) plus the checks that involve several keys.
 Every problem is a :class:`~segmentation.core.errors.ConfigError` whose message names the key.
 
 Examples
@@ -24,7 +25,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from segmentation.config import OutputTarget, SourceConfig, validate_source
 from segmentation.core.configfile import (
     build_dataclass,
     check_paths_apart,
@@ -33,6 +33,7 @@ from segmentation.core.configfile import (
 )
 from segmentation.core.errors import ConfigError
 from segmentation.core.secrets import redact
+from segmentation.data.config import OutputTarget, SourceConfig
 from segmentation.tracking.config import TrackingConfig
 
 log = logging.getLogger(__name__)
@@ -185,7 +186,6 @@ def validate_features_config(cfg: FeaturesJobConfig) -> None:
                 f"transactions.{missing} is not set: transactions.{given} needs it "
                 "(or give transactions.amount instead)"
             )
-    validate_source(tx, "transactions")
     if tx.invoice_id is None and tx.cancellation_prefix is not None:
         raise ConfigError(
             "transactions.cancellation_prefix needs transactions.invoice_id (cancellations "

@@ -19,11 +19,12 @@ from pyspark.ml.clustering import KMeansModel
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
 
-from segmentation.config import EvaluationConfig, FeaturesConfig, ModelConfig
 from segmentation.core.caching import cached
 from segmentation.core.errors import InputDataError
 from segmentation.core.runinfo import StageTimer
+from segmentation.data.config import FeaturesConfig
 from segmentation.model.columns import FEATURES_COL
+from segmentation.model.config import EvaluationConfig, ModelConfig
 from segmentation.model.metrics import evaluate_candidates, metrics_frame
 from segmentation.model.pipeline import category_column, fit_preparation
 from segmentation.model.selection import METRIC_NAMES, STABILITY_COLUMNS, choose_k

@@ -31,8 +31,8 @@ from pyspark.ml.feature import OneHotEncoder, SQLTransformer, StringIndexer, Vec
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from segmentation.config import FeaturesConfig
 from segmentation.core.errors import InputDataError
+from segmentation.data.config import FeaturesConfig
 from segmentation.data.missing import present_value_sql, quote
 from segmentation.model.columns import FEATURES_COL
 from segmentation.model.scaler import NumericScaler

@@ -48,6 +48,8 @@ METRICS_BY_COLUMN = {m.column: m for m in (*METRICS, STABILITY)}
 METRIC_NAMES = [m.column for m in METRICS]
 #: ``model.select_by`` values that choose k by a metric (every metric with a direction).
 SELECTABLE = [m.column for m in METRICS if m.higher_is_better is not None]
+#: ``model.select_by`` without a sweep: ``model.k`` is the model's k.
+FIXED = "fixed"
 
 
 def choose_k(metrics: pd.DataFrame, select_by: str, *, silhouette_share: float = 0.9) -> int:
@@ -100,7 +102,7 @@ def selection_rule(select_by: str | None, chosen_k: int | None, ks: Sequence[int
     'k = 5 chosen by the highest Stability (mean bootstrap ARI) among the k whose'
     """
     k_text = f"k = {chosen_k}" if chosen_k is not None else "k"
-    if select_by == "fixed" or len(ks) == 1:
+    if select_by == FIXED or len(ks) == 1:
         return f"{k_text} fixed by the configuration (no sweep)"
     span = f" over k = {min(ks)}..{max(ks)}" if ks else ""
     info = METRICS_BY_COLUMN.get(select_by or "")

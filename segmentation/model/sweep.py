@@ -29,8 +29,8 @@ from pyspark.ml.clustering import KMeans, KMeansModel
 from pyspark.ml.linalg import Vectors
 from pyspark.sql import DataFrame, SparkSession
 
-from segmentation.config import ModelConfig
 from segmentation.model.columns import CLUSTER_COL, FEATURES_COL
+from segmentation.model.config import ModelConfig
 from segmentation.model.lloyd import best_start, lloyd, lloyd_on_rows
 
 log = logging.getLogger(__name__)

@@ -9,10 +9,10 @@ import pandas as pd
 from pyspark.ml import PipelineModel
 from pyspark.sql import SparkSession
 
-from segmentation.config import FeaturesConfig
 from segmentation.core.configfile import build_dataclass
 from segmentation.core.errors import ConfigError, InputDataError
 from segmentation.core.fs import absolute, file_system
+from segmentation.data.config import FeaturesConfig
 from segmentation.data.read import read_json
 from segmentation.outputs.layout import (
     LABELS,

@@ -27,11 +27,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from segmentation.config import OutputConfig
 from segmentation.core.atomic import SUCCESS_MARKER
 from segmentation.core.errors import InputDataError
 from segmentation.model.columns import DISTANCE_COL, SEGMENT_COL
 from segmentation.model.selection import METRIC_NAMES, STABILITY_COLUMNS
+from segmentation.outputs.config import OutputConfig
 
 FORMAT_VERSION = 4
 #: ``output.min_segment_size`` when a run did not record one.

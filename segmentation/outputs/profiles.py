@@ -28,7 +28,7 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from segmentation.config import FeaturesConfig
+from segmentation.data.config import FeaturesConfig
 from segmentation.data.missing import present_value
 from segmentation.model.columns import DISTANCE_COL, SEGMENT_COL
 from segmentation.model.pipeline import category_column

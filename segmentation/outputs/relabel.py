@@ -32,8 +32,8 @@ from pyspark.sql import SparkSession
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
-from segmentation.config import FeaturesConfig
 from segmentation.core.errors import ConfigError
+from segmentation.data.config import FeaturesConfig
 from segmentation.model.assign import SegmentAssigner
 from segmentation.model.pipeline import feature_names
 from segmentation.model.scaler import scaling

@@ -18,12 +18,13 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import SparkSession
 
-from segmentation.config import FeaturesConfig, OutputConfig
 from segmentation.core.atomic import StagedOutput
 from segmentation.core.caching import cached
+from segmentation.data.config import FeaturesConfig
 from segmentation.model.assign import final_model
 from segmentation.model.columns import SEGMENT_COL
 from segmentation.model.fit import ChosenModel, Prepared
+from segmentation.outputs.config import OutputConfig
 from segmentation.outputs.describe import describe_segments
 from segmentation.outputs.finished import FinishedRun
 from segmentation.outputs.layout import (

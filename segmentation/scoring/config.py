@@ -1,6 +1,7 @@
 """Where ``segment score`` reads the customers to score: the same choices as every job's
 input (files of any format, a catalog table, a database over JDBC), from command-line
-options or from the ``input`` section of a YAML file.
+options or from the ``input`` section of a YAML file; and how it checks them: by the rules of
+the run that made the model (:func:`scoring_config`).
 
 Examples
 --------
@@ -13,13 +14,15 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from segmentation.config import SourceConfig, validate_source
-from segmentation.core.configfile import build_dataclass, read_yaml_with_overrides
+from segmentation.core.configfile import build_dataclass, read_yaml_with_overrides, required
 from segmentation.core.errors import ConfigError
+from segmentation.data.config import FeaturesConfig, InputConfig, SourceConfig
+from segmentation.outputs.finished import FinishedRun
 from segmentation.tracking.config import TrackingConfig
 
 
@@ -60,6 +63,27 @@ def scoring_input(
             raise ConfigError(f"config file {config} has no input section")
     else:
         data = {"input": given}
-    result = build_dataclass(ScoringInput, data, "")
-    validate_source(result.input, "input")
-    return result
+    return build_dataclass(ScoringInput, data, "")
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """How the customers to score are read and checked, and the model's feature columns."""
+
+    input: InputConfig = required()
+    features: FeaturesConfig = required()
+
+
+def scoring_config(run: FinishedRun, source: SourceConfig) -> ScoringConfig:
+    """The run's resolved ``input`` and ``features`` sections, reading from ``source``.
+
+    Where the run read its data from is replaced by ``source``; the run's id column,
+    partitioning and policies stay. The other sections are left out: scoring does not use
+    them, and a run written by an older version may hold keys that no longer exist there.
+    """
+    data = run.manifest.config
+    where = {f.name for f in dataclasses.fields(SourceConfig)}
+    kept = {k: v for k, v in data["input"].items() if k not in where}
+    given = {k: v for k, v in dataclasses.asdict(source).items() if k in where}
+    return build_dataclass(ScoringConfig, {"input": {**kept, **given},
+                                           "features": data["features"]}, "")

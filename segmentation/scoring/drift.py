@@ -20,7 +20,6 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from segmentation.config import Config
 from segmentation.data.sources import source_summary
 from segmentation.model.columns import DISTANCE_COL, SEGMENT_COL
 from segmentation.outputs.finished import FinishedRun
@@ -30,6 +29,7 @@ from segmentation.outputs.layout import (
     SUPPRESSED_COL,
 )
 from segmentation.outputs.privacy import hidden_mask, hidden_segments, withhold
+from segmentation.scoring.config import ScoringConfig
 
 
 def drift_by_segment(labels: DataFrame, run: FinishedRun) -> pd.DataFrame:
@@ -67,7 +67,7 @@ def drift_by_segment(labels: DataFrame, run: FinishedRun) -> pd.DataFrame:
 
 
 def scoring_manifest(
-    run: FinishedRun, cfg: Config, segments: pd.DataFrame, *, rows_read: int,
+    run: FinishedRun, cfg: ScoringConfig, segments: pd.DataFrame, *, rows_read: int,
     dropped: dict[str, int],
 ) -> dict[str, Any]:
     """Row accounting, the model and drift (``rows_read = rows_scored + sum(rows_dropped)``)."""

@@ -1,7 +1,7 @@
 """Scoring new customers with the saved model of a finished run.
 
 :func:`score_customers` reads the run's ``manifest.json`` (its resolved config, rebuilt with
-:func:`~segmentation.config.config_from_dict` for the new input and output), validates the
+:func:`~segmentation.scoring.config.scoring_config` for the new input), validates the
 new table exactly as the run validated its input (schema first, then one profiling pass;
 the run's duplicate-id and missing-value policies), applies the run's ``PipelineModel``
 (imputation is inside it) and writes, atomically, a directory laid out like a run:
@@ -17,23 +17,23 @@ the run's duplicate-id and missing-value policies), applies the run's ``Pipeline
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 from typing import Any
 
 from pyspark.sql import SparkSession
 
-from segmentation.config import Config, SourceConfig, config_from_dict, validate_source
 from segmentation.core.atomic import ClaimedOutput, claimed_output
 from segmentation.core.caching import cached
 from segmentation.core.configfile import check_paths_apart
 from segmentation.core.errors import ConfigError
 from segmentation.core.runinfo import StageTimer, versions
+from segmentation.data.config import SourceConfig, validate_source
 from segmentation.data.customers import load_customers
 from segmentation.data.sinks import check_table_target, publish_table, table_location
 from segmentation.outputs.finished import FinishedRun, load_finished_run
 from segmentation.outputs.layout import LABEL_COLUMNS, LABELS, MANIFEST, SEGMENTS_CSV
+from segmentation.scoring.config import scoring_config
 from segmentation.scoring.drift import drift_by_segment, scoring_manifest
 from segmentation.tracking.config import MlflowConfig, is_model_uri
 
@@ -84,12 +84,12 @@ def _score(spark: SparkSession, claim: ClaimedOutput, *, model_run: str, source:
            table: str | None, registry_uri: str | None) -> dict[str, Any]:
     started = dt.datetime.now(dt.timezone.utc)
     timer = StageTimer()
-    output_path, mode = claim.path, claim.mode
+    output_path = claim.path
     labels_table = table_location(output_path, LABELS)
     if table is not None:
         check_table_target(spark, table, labels_table, "--output-table")
     run = model_to_score_with(spark, model_run, registry_uri)
-    cfg = scoring_config(run, source=source, output_path=output_path, mode=mode)
+    cfg = scoring_config(run, source)
     with timer.stage("read_and_validate"):
         customers = load_customers(spark, cfg.input, cfg.features)
         timer.rows = customers.rows_read
@@ -128,24 +128,3 @@ def model_to_score_with(spark: SparkSession, model_run: str, registry_uri: str |
 
         return load_logged_run(spark, model_run, registry_uri)
     return load_finished_run(spark, model_run, key="--model")
-
-
-def scoring_config(run: FinishedRun, *, source: SourceConfig, output_path: str, mode: str
-                   ) -> Config:
-    """The run's resolved input, features and output config, for ``source``/``output_path``.
-
-    Where the run read its data from is replaced by ``source``; the run's id column,
-    partitioning and policies stay. The ``model`` and ``evaluation`` sections are left out:
-    scoring does not use them, and a run written by an older version may hold keys that no
-    longer exist there.
-    """
-    data = run.manifest.config
-    where = {f.name for f in dataclasses.fields(SourceConfig)}
-    kept = {k: v for k, v in data["input"].items() if k not in where}
-    return config_from_dict({
-        "input": {**kept, **{k: v for k, v in dataclasses.asdict(source).items() if k in where}},
-        "features": data["features"],
-        "output": {**data["output"], "path": output_path, "mode": mode, "table": None,
-                   "jdbc": None},
-    })
-

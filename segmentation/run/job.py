@@ -19,31 +19,28 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from segmentation.config import Config
 from segmentation.core.atomic import ClaimedOutput, claimed_output
 from segmentation.core.runinfo import StageTimer, versions
-from segmentation.data.customers import Customers, load_customers
+from segmentation.data.customers import load_customers
 from segmentation.data.sinks import (
     check_table_target,
     publish_table,
     table_location,
     write_jdbc_table,
 )
-from segmentation.data.sources import source_summary
 from segmentation.model.assign import ids_by_size
 from segmentation.model.fit import (
-    ChosenModel,
     check_distinct_points,
     check_enough_rows,
     choose_model,
     evaluation_sample,
     prepare_rows,
 )
-from segmentation.model.selection import selection_rule
-from segmentation.model.verdicts import run_warnings
-from segmentation.outputs.layout import FORMAT_VERSION, LABELS, MANIFEST
+from segmentation.outputs.layout import LABELS, MANIFEST
 from segmentation.outputs.relabel import load_previous_run, segment_ids
 from segmentation.outputs.write import Previous, write_outputs
+from segmentation.run.config import Config
+from segmentation.run.manifest import run_manifest
 
 log = logging.getLogger(__name__)
 
@@ -122,43 +119,3 @@ def _segment(spark: SparkSession, cfg: Config, claim: ClaimedOutput) -> dict[str
                                       model_input)
     log.info("chosen k=%d; outputs in %s", manifest["chosen_k"], cfg.output.path)
     return manifest
-
-
-def stability_entry(cfg: Config, chosen: ChosenModel) -> dict[str, Any] | None:
-    """How the stability was measured, and the chosen k's; None with stability off."""
-    if chosen.segment_stability is None:
-        return None
-    row = chosen.metrics.loc[chosen.metrics["k"] == chosen.chosen_k].iloc[0]
-    ev = cfg.evaluation
-    return {"resamples": ev.stability_resamples, "resample_size": ev.stability_sample_size,
-            "restarts": ev.stability_restarts,
-            "chosen_k_stability": round(float(row["stability"]), 4)}
-
-
-def run_manifest(cfg: Config, chosen: ChosenModel, customers: Customers,
-                 written: dict[str, Any]) -> dict[str, Any]:
-    """What the manifest says of the run's choice, its rows and its config."""
-    return {
-        "format_version": FORMAT_VERSION,
-        "chosen_k": chosen.chosen_k,
-        "select_by": cfg.model.select_by,
-        "selection_rule": selection_rule(
-            cfg.model.select_by, chosen.chosen_k, chosen.ks,
-            silhouette_share=cfg.model.stability_silhouette_share),
-        "k_range": chosen.ks,
-        "warnings": run_warnings(chosen.metrics, chosen.chosen_k, cfg.model.select_by),
-        "stability": stability_entry(cfg, chosen),
-        "final_seed": chosen.final.seed,
-        **written,
-        "rows_read": customers.rows_read,
-        "rows_used": customers.rows_used,
-        "rows_dropped": customers.dropped,
-        "missing_values": customers.profile.missing,
-        "constant_columns": customers.profile.constant_columns,
-        "config": cfg.to_dict(),
-        "seed": cfg.model.seed,
-        "input": {**source_summary(cfg.input), "id_column": cfg.input.id_column,
-                  "partitions": customers.partitions},
-        "features": {"numeric": cfg.features.numeric, "categorical": cfg.features.categorical,
-                     "log1p": cfg.features.log1p},
-    }

@@ -1,0 +1,55 @@
+"""What the manifest of a segmentation run says of its choice of k, its rows and its config
+(:func:`run_manifest`); the job frame adds the times, versions and tracking that every job's
+manifest has."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from segmentation.data.customers import Customers
+from segmentation.data.sources import source_summary
+from segmentation.model.fit import ChosenModel
+from segmentation.model.selection import selection_rule
+from segmentation.model.verdicts import run_warnings
+from segmentation.outputs.layout import FORMAT_VERSION
+from segmentation.run.config import Config
+
+
+def stability_entry(cfg: Config, chosen: ChosenModel) -> dict[str, Any] | None:
+    """How the stability was measured, and the chosen k's; None with stability off."""
+    if chosen.segment_stability is None:
+        return None
+    row = chosen.metrics.loc[chosen.metrics["k"] == chosen.chosen_k].iloc[0]
+    ev = cfg.evaluation
+    return {"resamples": ev.stability_resamples, "resample_size": ev.stability_sample_size,
+            "restarts": ev.stability_restarts,
+            "chosen_k_stability": round(float(row["stability"]), 4)}
+
+
+def run_manifest(cfg: Config, chosen: ChosenModel, customers: Customers,
+                 written: dict[str, Any]) -> dict[str, Any]:
+    """What the manifest says of the run's choice, its rows and its config."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "chosen_k": chosen.chosen_k,
+        "select_by": cfg.model.select_by,
+        "selection_rule": selection_rule(
+            cfg.model.select_by, chosen.chosen_k, chosen.ks,
+            silhouette_share=cfg.model.stability_silhouette_share),
+        "k_range": chosen.ks,
+        "warnings": run_warnings(chosen.metrics, chosen.chosen_k, cfg.model.select_by),
+        "stability": stability_entry(cfg, chosen),
+        "final_seed": chosen.final.seed,
+        **written,
+        "rows_read": customers.rows_read,
+        "rows_used": customers.rows_used,
+        "rows_dropped": customers.dropped,
+        "missing_values": customers.profile.missing,
+        "constant_columns": customers.profile.constant_columns,
+        "config": cfg.to_dict(),
+        "seed": cfg.model.seed,
+        "input": {**source_summary(cfg.input), "id_column": cfg.input.id_column,
+                  "partitions": customers.partitions},
+        "features": {"numeric": cfg.features.numeric, "categorical": cfg.features.categorical,
+                     "log1p": cfg.features.log1p},
+    }
