@@ -10,7 +10,6 @@ written atomically: ``features/`` (Parquet, one row per customer), ``manifest.js
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Any
 
@@ -18,11 +17,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from segmentation.core.atomic import ClaimedOutput, claimed_output
 from segmentation.core.caching import cached
 from segmentation.core.errors import InputDataError
-from segmentation.core.runinfo import StageTimer, versions
-from segmentation.data.sinks import check_table_target, publish_table, table_location
 from segmentation.data.sources import read_source, source_name, source_summary
 from segmentation.features.config import FeaturesJobConfig, TransactionsConfig, parse_as_of
 from segmentation.features.customers import (
@@ -40,7 +36,8 @@ from segmentation.features.lines import (
 )
 from segmentation.features.rfm import with_rfm_scores
 from segmentation.features.timestamps import default_as_of, from_micros
-from segmentation.outputs.layout import MANIFEST
+from segmentation.outputs.jobframe import JobFrame, job_frame
+from segmentation.tracking.config import tracking_hook
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +49,14 @@ def run_features(spark: SparkSession, cfg: FeaturesJobConfig) -> dict[str, Any]:
 
     The output's lock is held for the whole job (a second run on the path is refused).
     """
-    with claimed_output(cfg.output.path, cfg.output.mode, spark=spark) as claim:
-        return _build_features(spark, cfg, claim)
+    with job_frame(spark, cfg.output, main=FEATURES_DIR) as frame:
+        return _build_features(spark, cfg, frame)
 
 
-def _build_features(spark: SparkSession, cfg: FeaturesJobConfig, claim: ClaimedOutput
+def _build_features(spark: SparkSession, cfg: FeaturesJobConfig, frame: JobFrame
                     ) -> dict[str, Any]:
-    started = dt.datetime.now(dt.timezone.utc)
-    timer = StageTimer()
+    timer = frame.timer
     tx = cfg.transactions
-    features_table = table_location(cfg.output.path, FEATURES_DIR)
-    if cfg.output.table is not None:
-        check_table_target(spark, cfg.output.table, features_table, "output.table")
     with timer.stage("read_and_validate"):
         lines = standard_lines(read_source(spark, tx, "transactions"), tx)
         stats = scan_lines(lines, tx)
@@ -88,11 +81,10 @@ def _build_features(spark: SparkSession, cfg: FeaturesJobConfig, claim: ClaimedO
         features = customer_features(as_of=as_of)(summary)
         if cfg.features.rfm_scores:
             features = with_rfm_scores(features)
-        with claim.staging() as out:
+        with frame.staging() as out:
             with timer.stage("write_features"):
                 features.write.parquet(out.file(FEATURES_DIR))
-            finished = dt.datetime.now(dt.timezone.utc)
-            manifest = {
+            manifest = frame.write_manifest(out, {
                 "job": "features",
                 "as_of": as_of.isoformat(),
                 "as_of_source": as_of_source,
@@ -106,21 +98,10 @@ def _build_features(spark: SparkSession, cfg: FeaturesJobConfig, claim: ClaimedO
                 "features_path": FEATURES_DIR,
                 "columns": features.columns,
                 "config": cfg.to_dict(),
-                "versions": versions(spark.version),
-                "started_at": started.isoformat(),
-                "finished_at": finished.isoformat(),
-                "duration_seconds": round((finished - started).total_seconds(), 3),
-                "timings": timer.seconds,
-            }
-            out.write_json(MANIFEST, manifest)
+            })
     finally:
         summary.unpersist()
-    if cfg.output.table is not None:
-        publish_table(spark, cfg.output.table, features_table, "output.table")
-    if cfg.tracking.mlflow is not None:
-        from segmentation.tracking.runs import track_features
-
-        manifest = track_features(spark, cfg.tracking.mlflow, cfg.output.path, manifest)
+    manifest = frame.track(tracking_hook(cfg.tracking.mlflow, "features"), manifest)
     log.info(
         "%d customers written to %s (%d lines used; dropped: %s) in %.1f s",
         counts["customers_written"],

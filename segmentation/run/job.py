@@ -3,9 +3,9 @@
 config -> customers (read, partition, validate, drop: :mod:`segmentation.data.customers`)
 -> prepare, sweep + metrics, choose k, final model (:mod:`segmentation.model.fit`)
 -> segment ids (:mod:`segmentation.outputs.relabel`) -> outputs
-(:mod:`segmentation.outputs.write`) -> manifest, all in one atomic output directory; then,
-with ``tracking.mlflow``, the finished run is logged to MLflow
-(:mod:`segmentation.tracking.runs`, imported only then).
+(:mod:`segmentation.outputs.write`) -> manifest (:mod:`segmentation.run.manifest`), in the
+frame every job runs in (:mod:`segmentation.outputs.jobframe`: lock, one atomic output
+directory, stage timer, the catalog table and, with ``tracking.mlflow``, MLflow).
 
 :func:`run_segmentation` takes a SparkSession and a validated :class:`Config` and returns
 the manifest it wrote; it never builds a session or exits (the CLI does).
@@ -13,21 +13,13 @@ the manifest it wrote; it never builds a session or exits (the CLI does).
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Any
 
 from pyspark.sql import SparkSession
 
-from segmentation.core.atomic import ClaimedOutput, claimed_output
-from segmentation.core.runinfo import StageTimer, versions
 from segmentation.data.customers import load_customers
-from segmentation.data.sinks import (
-    check_table_target,
-    publish_table,
-    table_location,
-    write_jdbc_table,
-)
+from segmentation.data.sinks import write_jdbc_table
 from segmentation.model.assign import ids_by_size
 from segmentation.model.fit import (
     check_distinct_points,
@@ -36,11 +28,13 @@ from segmentation.model.fit import (
     evaluation_sample,
     prepare_rows,
 )
-from segmentation.outputs.layout import LABELS, MANIFEST
+from segmentation.outputs.jobframe import JobFrame, job_frame
+from segmentation.outputs.layout import LABELS
 from segmentation.outputs.relabel import load_previous_run, segment_ids
 from segmentation.outputs.write import Previous, write_outputs
 from segmentation.run.config import Config
 from segmentation.run.manifest import run_manifest
+from segmentation.tracking.config import tracking_hook
 
 log = logging.getLogger(__name__)
 
@@ -57,25 +51,21 @@ def run_segmentation(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     The output's lock is held from the first step to the last: a second run on the same
     path is refused at once.
     """
-    with claimed_output(cfg.output.path, cfg.output.mode, spark=spark) as claim:
-        return _segment(spark, cfg, claim)
+    with job_frame(spark, cfg.output, main=LABELS, plan=RUN_STAGE_WEIGHTS) as frame:
+        return _segment(spark, cfg, frame)
 
 
-def _segment(spark: SparkSession, cfg: Config, claim: ClaimedOutput) -> dict[str, Any]:
-    started = dt.datetime.now(dt.timezone.utc)
-    timer = StageTimer(RUN_STAGE_WEIGHTS)
+def _segment(spark: SparkSession, cfg: Config, frame: JobFrame) -> dict[str, Any]:
+    timer = frame.timer
     if cfg.evaluation.stability_resamples == 0:
         timer.estimate.skip("stability")
-    labels_table = table_location(cfg.output.path, LABELS)
-    if cfg.output.table is not None:
-        check_table_target(spark, cfg.output.table, labels_table, "output.table")
     previous_run = load_previous_run(spark, cfg.model.previous_run, cfg.features)
     with timer.stage("read_and_validate"):
         customers = load_customers(spark, cfg.input, cfg.features)
         timer.rows = customers.rows_read
         check_enough_rows(customers.rows_used, cfg.model)
     timer.rows = customers.rows_used
-    with claim.staging() as out:
+    with frame.staging() as out:
         with timer.stage("prepare_features"):
             prepared = prepare_rows(customers.rows, cfg.features, cfg.input.id_column,
                                     seed=cfg.model.seed)
@@ -97,25 +87,12 @@ def _segment(spark: SparkSession, cfg: Config, claim: ClaimedOutput) -> dict[str
         manifest = run_manifest(cfg, chosen, customers, written)
         for warning in manifest["warnings"]:
             log.warning("%s", warning)
-        manifest.update(
-            started_at=started.isoformat(),
-            finished_at=dt.datetime.now(dt.timezone.utc).isoformat(),
-            timings=timer.seconds,
-            versions=versions(spark.version),
-        )
-        manifest["duration_seconds"] = round(
-            (dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 3)
-        out.write_json(MANIFEST, manifest)
-    if cfg.output.table is not None:
-        publish_table(spark, cfg.output.table, labels_table, "output.table")
+        manifest = frame.write_manifest(out, manifest)
     if cfg.output.jdbc is not None:
-        write_jdbc_table(spark, labels_table, cfg.output.jdbc, "output.jdbc")
-    if cfg.tracking.mlflow is not None:
-        from segmentation.tracking.runs import track_segmentation
-
-        model_input = customers.rows.select(cfg.input.id_column, *cfg.features.numeric,
-                                            *cfg.features.categorical).schema
-        manifest = track_segmentation(spark, cfg.tracking.mlflow, cfg.output.path, manifest,
-                                      model_input)
+        write_jdbc_table(spark, frame.main_location, cfg.output.jdbc, "output.jdbc")
+    model_input = customers.rows.select(cfg.input.id_column, *cfg.features.numeric,
+                                        *cfg.features.categorical)
+    manifest = frame.track(tracking_hook(cfg.tracking.mlflow, "segment",
+                                         model_input=model_input), manifest)
     log.info("chosen k=%d; outputs in %s", manifest["chosen_k"], cfg.output.path)
     return manifest

@@ -17,32 +17,33 @@ the run's duplicate-id and missing-value policies), applies the run's ``Pipeline
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Any
 
 from pyspark.sql import SparkSession
 
-from segmentation.core.atomic import ClaimedOutput, claimed_output
 from segmentation.core.caching import cached
-from segmentation.core.configfile import check_paths_apart
+from segmentation.core.configfile import OutputMode, check_paths_apart
 from segmentation.core.errors import ConfigError
-from segmentation.core.runinfo import StageTimer, versions
-from segmentation.data.config import SourceConfig, validate_source
+from segmentation.data.config import OutputTarget, SourceConfig, validate_source
 from segmentation.data.customers import load_customers
-from segmentation.data.sinks import check_table_target, publish_table, table_location
 from segmentation.outputs.finished import FinishedRun, load_finished_run
-from segmentation.outputs.layout import LABEL_COLUMNS, LABELS, MANIFEST, SEGMENTS_CSV
+from segmentation.outputs.jobframe import JobFrame, OutputNames, job_frame
+from segmentation.outputs.layout import LABEL_COLUMNS, LABELS, SEGMENTS_CSV
 from segmentation.scoring.config import scoring_config
 from segmentation.scoring.drift import drift_by_segment, scoring_manifest
-from segmentation.tracking.config import MlflowConfig, is_model_uri
+from segmentation.tracking.config import MlflowConfig, is_model_uri, tracking_hook
 
 log = logging.getLogger(__name__)
+
+#: ``segment score`` takes its output from command-line options.
+SCORE_OUTPUT = OutputNames(path="--output", table="--output-table",
+                           overwrite_hint="pass --mode overwrite")
 
 
 def score_customers(
     spark: SparkSession, *, model_run: str, output_path: str, input_path: str | None = None,
-    source: SourceConfig | None = None, mode: str = "error", table: str | None = None,
+    source: SourceConfig | None = None, mode: OutputMode = "error", table: str | None = None,
     tracking: MlflowConfig | None = None, registry_uri: str | None = None,
 ) -> dict[str, Any]:
     """Assign segments to the customers of ``source`` (or the Parquet at ``input_path``);
@@ -69,32 +70,23 @@ def score_customers(
         check_paths_apart(source.path, output_path, "--input", "--output")
     if not is_model_uri(model_run):
         check_paths_apart(model_run, output_path, "--model", "--output")
-    with claimed_output(output_path, mode, spark=spark, name="--output",
-                        overwrite_hint="pass --mode overwrite") as claim:
-        manifest = _score(spark, claim, model_run=model_run, source=source, table=table,
+    target = OutputTarget(path=output_path, mode=mode, table=table)
+    with job_frame(spark, target, main=LABELS, names=SCORE_OUTPUT) as frame:
+        manifest = _score(spark, frame, model_run=model_run, source=source,
                           registry_uri=registry_uri)
-        if tracking is not None:
-            from segmentation.tracking.runs import track_scoring
-
-            manifest = track_scoring(spark, tracking, output_path, manifest)
-        return manifest
+        return frame.track(tracking_hook(tracking, "score"), manifest)
 
 
-def _score(spark: SparkSession, claim: ClaimedOutput, *, model_run: str, source: SourceConfig,
-           table: str | None, registry_uri: str | None) -> dict[str, Any]:
-    started = dt.datetime.now(dt.timezone.utc)
-    timer = StageTimer()
-    output_path = claim.path
-    labels_table = table_location(output_path, LABELS)
-    if table is not None:
-        check_table_target(spark, table, labels_table, "--output-table")
+def _score(spark: SparkSession, frame: JobFrame, *, model_run: str, source: SourceConfig,
+           registry_uri: str | None) -> dict[str, Any]:
+    timer = frame.timer
     run = model_to_score_with(spark, model_run, registry_uri)
     cfg = scoring_config(run, source)
     with timer.stage("read_and_validate"):
         customers = load_customers(spark, cfg.input, cfg.features)
         timer.rows = customers.rows_read
     timer.rows = customers.rows_used
-    with claim.staging() as out:
+    with frame.staging() as out:
         with timer.stage("score"):
             labels = cached(run.model.transform(customers.rows)
                             .select(cfg.input.id_column, *LABEL_COLUMNS))
@@ -105,18 +97,10 @@ def _score(spark: SparkSession, claim: ClaimedOutput, *, model_run: str, source:
         manifest = scoring_manifest(run, cfg, segments, rows_read=customers.rows_read,
                                     dropped=customers.dropped)
         out.write_csv(SEGMENTS_CSV, segments)
-        manifest.update(
-            missing_values=customers.profile.missing,
-            started_at=started.isoformat(),
-            finished_at=dt.datetime.now(dt.timezone.utc).isoformat(),
-            timings=timer.seconds,
-            versions=versions(spark.version),
-        )
-        out.write_json(MANIFEST, manifest)
-    if table is not None:
-        publish_table(spark, table, labels_table, "--output-table")
+        manifest = frame.write_manifest(
+            out, {**manifest, "missing_values": customers.profile.missing})
     log.info("scored %d customers with %s (drift share %s); outputs in %s",
-             manifest["rows_scored"], model_run, manifest["drift_share"], output_path)
+             manifest["rows_scored"], model_run, manifest["drift_share"], frame.path)
     return manifest
 
 

@@ -2,7 +2,9 @@
 
 Tracking is on when the config has a ``tracking.mlflow`` section or the command line gives
 ``--mlflow-uri``. ``MLFLOW_TRACKING_URI`` alone never switches it on (platforms set it
-everywhere); it only supplies the URI when tracking is on and none is given.
+everywhere); it only supplies the URI when tracking is on and none is given. A job hands
+:func:`tracking_hook` to its frame, which imports MLflow (:mod:`segmentation.tracking.runs`)
+only when tracking is on.
 
 Examples
 --------
@@ -19,10 +21,15 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from segmentation.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from segmentation.outputs.jobframe import Tracking
 
 #: The environment variable MLflow itself reads for the tracking URI.
 URI_VARIABLE = "MLFLOW_TRACKING_URI"
@@ -93,3 +100,26 @@ def display_uri(uri: str) -> str:
 def is_model_uri(text: str) -> bool:
     """True for an MLflow model URI (``models:/...``, ``runs:/...``), not a run directory."""
     return text.startswith(MODEL_URI_SCHEMES)
+
+
+def tracking_hook(target: MlflowConfig | None, job: str, *,
+                  model_input: DataFrame | None = None) -> Tracking | None:
+    """What the job frame calls to log the finished ``job`` (``segment``, ``features``,
+    ``score``) to MLflow at ``target``; None when tracking is off. ``model_input``: the
+    columns the model of ``segment run`` reads, for its signature."""
+    if target is None:
+        return None
+
+    def track(spark: SparkSession, output_path: str, manifest: dict[str, Any]
+              ) -> dict[str, Any]:
+        from segmentation.tracking import runs
+
+        if job == "segment":
+            assert model_input is not None
+            return runs.track_segmentation(spark, target, output_path, manifest,
+                                           model_input.schema)
+        if job == "features":
+            return runs.track_features(spark, target, output_path, manifest)
+        return runs.track_scoring(spark, target, output_path, manifest)
+
+    return track
