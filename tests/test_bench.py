@@ -8,29 +8,23 @@ the numbers depend on (run order, process-tree memory, summaries, arguments, tar
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from benchmark.cli import parse_args
+from benchmark.measure import Cap, tree_rss_bytes
+from benchmark.runs import run_order
+from benchmark.summary import outcome_cell, summarize, wall_cell
+from benchmark.targets import evaluate_targets
+from benchmark.variants import build_variants
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "bench.py"
-
-
-@pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    """scripts/bench.py imported as a module (scripts/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("bench", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench"] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -131,14 +125,14 @@ def test_memory_capped_variant_that_fails_is_recorded(data_dir: Path, tmp_path: 
     assert run_b["chosen_k"] is None and run_b["peak_rss_bytes"] > 0
 
 
-def test_run_order_rotates(bench: ModuleType) -> None:
+def test_run_order_rotates() -> None:
     variants = ["a", "b", "c"]
-    orders = [bench.run_order(variants, repeat) for repeat in range(4)]
+    orders = [run_order(variants, repeat) for repeat in range(4)]
     assert orders == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"], ["a", "b", "c"]]
-    assert bench.run_order(["a"], 3) == ["a"]
+    assert run_order(["a"], 3) == ["a"]
 
 
-def test_tree_rss_counts_descendants(bench: ModuleType) -> None:
+def test_tree_rss_counts_descendants() -> None:
     """A child holding 100 MB shows up in its parent's tree total, not in another tree."""
     child = subprocess.Popen(
         [sys.executable, "-c",
@@ -147,18 +141,18 @@ def test_tree_rss_counts_descendants(bench: ModuleType) -> None:
     )
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "ready"
-        alone = bench.tree_rss_bytes(child.pid)
+        alone = tree_rss_bytes(child.pid)
         assert alone >= 100 << 20
-        assert bench.tree_rss_bytes(bench.os.getpid()) >= alone
-        assert bench.tree_rss_bytes(2**22 + 12345) == 0  # no such process
+        assert tree_rss_bytes(os.getpid()) >= alone
+        assert tree_rss_bytes(2**22 + 12345) == 0  # no such process
     finally:
         child.communicate("")
 
 
-def _variants(bench: ModuleType, keys: str = "abcd") -> list:
-    """The variants named by ``keys`` on a made-up path, without a baseline; no server is
-    started."""
-    every = bench.build_variants(Path("x"), 2, 10, bench.ConnectServer(Path("x"), None), None)
+def _variants(keys: str = "abc") -> list:
+    """The variants named by ``keys`` (of a, b, c) on a made-up path, without a Connect
+    server or a baseline."""
+    every = build_variants(Path("x"), 2, 10, None, None)
     return [v for v in every if v.key in keys]
 
 
@@ -170,52 +164,52 @@ def run(wall: float, wcss: float = 100.0, k: int = 6, status: str = "ok") -> dic
             "wcss": {str(k): wcss}}
 
 
-def test_summary_of_a_subset_has_no_ratios(bench: ModuleType) -> None:
+def test_summary_of_a_subset_has_no_ratios() -> None:
     runs = {"a": [run(s, 10.0) for s in (3.0, 1.0, 2.0)]}
-    (variant_a,) = _variants(bench, "a")
-    report = bench.summarize(runs, [variant_a])
+    (variant_a,) = _variants("a")
+    report = summarize(runs, [variant_a])
     assert report["ratios"] == {}
     assert report["variants"]["a"]["wall_seconds"] == {"min": 1.0, "median": 2.0, "max": 3.0}
     assert report["quality"] == {"chosen_k": {"a": 6}, "k": 6, "wcss_at_k": {"a": 10.0}}
 
 
-def test_ratios_pair_repeats(bench: ModuleType) -> None:
+def test_ratios_pair_repeats() -> None:
     def runs(walls: list[float], wcss: float) -> list[dict]:
         return [run(w, wcss) for w in walls]
 
-    report = bench.summarize({"a": runs([10.0, 30.0], 101.0), "b": runs([20.0, 10.0], 100.0),
-                              "c": runs([40.0, 60.0], 110.0)},
-                             _variants(bench, "abc"))
+    report = summarize({"a": runs([10.0, 30.0], 101.0), "b": runs([20.0, 10.0], 100.0),
+                        "c": runs([40.0, 60.0], 110.0)},
+                       _variants("abc"))
     assert report["ratios"]["a/b"]["values"] == [0.5, 3.0]
     assert report["ratios"]["c/a"]["values"] == [4.0, 2.0]
     assert report["quality"]["wcss_rel_diff_a_vs_b"] == pytest.approx(0.01)
     assert report["quality"]["wcss_rel_diff_c_vs_b"] == pytest.approx(0.10)
 
 
-def test_only_rejects_unknown_variants(bench: ModuleType) -> None:
-    assert bench.parse_args(["--customers", "10", "--only", "a,c"]).only == ["a", "c"]
+def test_only_rejects_unknown_variants() -> None:
+    assert parse_args(["--customers", "10", "--only", "a,c"]).only == ["a", "c"]
     with pytest.raises(SystemExit):
-        bench.parse_args(["--customers", "10", "--only", "a,e"])
-    assert bench.parse_args(["--customers", "10", "--only", "d"]).only == ["d"]
+        parse_args(["--customers", "10", "--only", "a,e"])
+    assert parse_args(["--customers", "10", "--only", "d"]).only == ["d"]
 
 
-def test_ratios_and_quality_skip_unfinished_runs(bench: ModuleType) -> None:
-    report = bench.summarize({"a": [run(10.0), run(20.0)],
-                              "b": [run(900.0, status="time cap 900 s"), run(10.0)]},
-                             _variants(bench, "ab"))
+def test_ratios_and_quality_skip_unfinished_runs() -> None:
+    report = summarize({"a": [run(10.0), run(20.0)],
+                        "b": [run(900.0, status="time cap 900 s"), run(10.0)]},
+                       _variants("ab"))
     assert report["ratios"]["a/b"]["values"] == [2.0]
     assert report["quality"]["chosen_k"] == {"a": 6, "b": 6}
-    assert bench.wall_cell(report["variants"]["b"]) == ">= 900.0, 10.0"
-    assert bench.outcome_cell(6, report["variants"]["b"]["runs"]) == "6; time cap 900 s"
+    assert wall_cell(report["variants"]["b"]) == ">= 900.0, 10.0"
+    assert outcome_cell(6, report["variants"]["b"]["runs"]) == "6; time cap 900 s"
 
 
-def test_customers_takes_sizes_with_their_own_repeats(bench: ModuleType) -> None:
-    args = bench.parse_args(["--customers", "2000000:2,20000000,100000000", "--repeats", "3",
-                             "--memory-cap", "b=20g", "--time-cap", "c=900"])
+def test_customers_takes_sizes_with_their_own_repeats() -> None:
+    args = parse_args(["--customers", "2000000:2,20000000,100000000", "--repeats", "3",
+                       "--memory-cap", "b=20g", "--time-cap", "c=900"])
     assert args.sizes == [(2_000_000, 2), (20_000_000, 3), (100_000_000, 3)]
     assert args.out.name == "bench-customers-2000000_20000000_100000000.json"
-    assert args.caps == {"b": bench.Cap(memory_bytes=20 << 30), "c": bench.Cap(seconds=900.0)}
-    assert bench.parse_args(["--customers", "10"]).sizes == [(10, 3)]
+    assert args.caps == {"b": Cap(memory_bytes=20 << 30), "c": Cap(seconds=900.0)}
+    assert parse_args(["--customers", "10"]).sizes == [(10, 3)]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -227,31 +221,31 @@ def test_customers_takes_sizes_with_their_own_repeats(bench: ModuleType) -> None
     (["--customers", "10", "--memory-cap", "b=2q"], "--memory-cap takes VARIANT=VALUE"),
     (["--customers", "10", "--time-cap", "c=-1"], "--time-cap takes VARIANT=VALUE"),
 ])
-def test_bad_arguments_are_one_line_errors(bench: ModuleType, argv: list[str], message: str,
+def test_bad_arguments_are_one_line_errors(argv: list[str], message: str,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
-        bench.parse_args(argv)
+        parse_args(argv)
     assert message in capsys.readouterr().err.splitlines()[-1]
 
 
-def sized(bench: ModuleType, customers: int, runs: dict[str, list[dict]]) -> dict:
+def sized(customers: int, runs: dict[str, list[dict]]) -> dict:
     """The summary of hand-built runs at one size, as ``bench_size`` reports it."""
-    return {**bench.summarize(runs, _variants(bench, "".join(runs))), "customers": customers}
+    return {**summarize(runs, _variants("".join(runs))), "customers": customers}
 
 
 def results(targets: list[dict]) -> dict[tuple[int, str], str]:
     return {(t["customers"], t["target"]): t["result"] for t in targets}
 
 
-def test_targets_met(bench: ModuleType) -> None:
+def test_targets_met() -> None:
     reports = [
-        sized(bench, 2_000_000, {"a": [run(10.0, 100.5), run(12.0, 100.5)],
-                                 "b": [run(20.0), run(20.0)], "c": [run(50.0), run(60.0)]}),
-        sized(bench, 20_000_000, {"a": [run(100.0)], "b": [run(200.0)]}),
-        sized(bench, 100_000_000, {"a": [run(1000.0)],
-                                   "b": [run(5.0, status="failed (exit 1): MemoryError")]}),
+        sized(2_000_000, {"a": [run(10.0, 100.5), run(12.0, 100.5)],
+                          "b": [run(20.0), run(20.0)], "c": [run(50.0), run(60.0)]}),
+        sized(20_000_000, {"a": [run(100.0)], "b": [run(200.0)]}),
+        sized(100_000_000, {"a": [run(1000.0)],
+                            "b": [run(5.0, status="failed (exit 1): MemoryError")]}),
     ]
-    targets = bench.evaluate_targets(reports)
+    targets = evaluate_targets(reports)
     assert {t["result"] for t in targets} == {"met", "not measured"}
     got = results(targets)
     assert got[(100_000_000, "(a)'s WCSS at its k within 1 % of (b)'s")] == "not measured"
@@ -260,14 +254,14 @@ def test_targets_met(bench: ModuleType) -> None:
     assert len(targets) == 2 + 1 + 1 + 3 * 2  # per size: its own ones and the every-size two
 
 
-def test_targets_not_met(bench: ModuleType) -> None:
+def test_targets_not_met() -> None:
     reports = [
-        sized(bench, 2_000_000, {"a": [run(30.0, 102.0, k=5)], "b": [run(20.0, k=5)],
-                                 "c": [run(60.0, k=5)]}),
-        sized(bench, 20_000_000, {"a": [run(400.0)]}),
-        sized(bench, 100_000_000, {"a": [run(2500.0)]}),
+        sized(2_000_000, {"a": [run(30.0, 102.0, k=5)], "b": [run(20.0, k=5)],
+                          "c": [run(60.0, k=5)]}),
+        sized(20_000_000, {"a": [run(400.0)]}),
+        sized(100_000_000, {"a": [run(2500.0)]}),
     ]
-    got = results(bench.evaluate_targets(reports))
+    got = results(evaluate_targets(reports))
     assert got[(2_000_000, "median paired a/b <= 1.0")] == "not met: 1.50"
     assert got[(2_000_000, "median paired c/a >= 4")] == "not met: 2.00"
     assert got[(2_000_000, "(a) chose k = 6 (the generator's segments)")] == "not met: k = 5"

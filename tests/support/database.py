@@ -15,8 +15,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "postgres.sh"
+import daemons
+
 #: Debian's libpostgresql-jdbc-java.
 JDBC_JAR = Path("/usr/share/java/postgresql.jar")
 #: The environment variable the tests' configs name in ``jdbc.password_env``.
@@ -65,15 +65,10 @@ class Postgres:
 
 
 def start_postgres(state: Path) -> Postgres:
-    env = {**os.environ, "SEGMENT_POSTGRES_DIR": str(state)}
-    started = subprocess.run([str(SCRIPT), "start"], env=env, capture_output=True, text=True,
-                             timeout=120, check=False)
-    assert started.returncode == 0, f"postgres.sh start failed:\n{started.stderr}"
-    url = started.stdout.strip().splitlines()[-1]
+    url = daemons.start("postgres.sh", state, timeout=120).url
     return Postgres(url=url, port=int((state / "port").read_text()),
                     password=(state / "password").read_text().strip(), state=state)
 
 
 def stop_postgres(state: Path) -> None:
-    subprocess.run([str(SCRIPT), "stop"], env={**os.environ, "SEGMENT_POSTGRES_DIR": str(state)},
-                   capture_output=True, timeout=60, check=False)
+    daemons.stop("postgres.sh", state, timeout=60)

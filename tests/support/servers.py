@@ -1,7 +1,8 @@
 """Real servers the tests start from what the project's set-up installs, on loopback.
 
-A Spark Connect server is started with scripts/connect.sh from the installed pyspark (once
-per test session, by the ``connect_server`` fixture of tests/conftest.py) and stopped by its
+Each starts and stops through scripts/daemons.py (as the benchmark's server does). A Spark
+Connect server is started with scripts/connect.sh from the installed pyspark (once per
+test session, by the ``connect_server`` fixture of tests/conftest.py) and stopped by its
 pid at the end.
 
 Its Python workers run a Python environment that has the dependencies but not this
@@ -13,22 +14,17 @@ subprocess (the CLI, or a short script), never in the classic test session.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = ROOT / "scripts"
+import daemons
 
 
 @dataclass(frozen=True)
-class ConnectServer:
-    url: str
-    state: Path
+class ConnectServer(daemons.Server):
+    """The tests' Connect server and the build (zip, python-env) its workers run."""
+
     build: Path
-    env: dict[str, str]
 
     @property
     def python_env(self) -> Path:
@@ -37,36 +33,23 @@ class ConnectServer:
 
 
 def start_server(state: Path, build: Path, *args: str) -> ConnectServer:
-    env = {**os.environ, "SEGMENT_CONNECT_DIR": str(state), "SEGMENT_BUILD_DIR": str(build),
-           "SEGMENT_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}
-    env.pop("SPARK_REMOTE", None)
-    started = subprocess.run([str(SCRIPTS / "connect.sh"), "start", *args], env=env,
-                             capture_output=True, text=True, timeout=300)
-    assert started.returncode == 0, f"connect.sh start failed:\n{started.stderr}"
-    url = started.stdout.strip().splitlines()[-1]
-    assert url.startswith("sc://127.0.0.1:"), started.stdout
-    return ConnectServer(url, state, build, env)
+    server = daemons.start("connect.sh", state, *args, SEGMENT_BUILD_DIR=str(build),
+                           SPARK_LOCAL_IP="127.0.0.1")
+    assert server.url.startswith("sc://127.0.0.1:"), server.url
+    return ConnectServer(server.helper, server.url, state, server.env, build)
 
 
 def stop_server(state: Path) -> None:
-    subprocess.run([str(SCRIPTS / "connect.sh"), "stop"], timeout=120, capture_output=True,
-                   env={**os.environ, "SEGMENT_CONNECT_DIR": str(state),
-                        "SEGMENT_PYTHON": sys.executable})
+    daemons.stop("connect.sh", state)
 
 
 def start_mlflow(state: Path) -> str:
     """A real ``mlflow server`` (scripts/mlflow.sh: sqlite store, artifacts in ``state``);
     returns its ``http://127.0.0.1:PORT``."""
-    env = {**os.environ, "SEGMENT_MLFLOW_DIR": str(state), "SEGMENT_PYTHON": sys.executable}
-    started = subprocess.run([str(SCRIPTS / "mlflow.sh"), "start"], env=env,
-                             capture_output=True, text=True, timeout=180)
-    assert started.returncode == 0, f"mlflow.sh start failed:\n{started.stderr}"
-    url = started.stdout.strip().splitlines()[-1]
-    assert url.startswith("http://127.0.0.1:"), started.stdout
+    url = daemons.start("mlflow.sh", state, timeout=180).url
+    assert url.startswith("http://127.0.0.1:"), url
     return url
 
 
 def stop_mlflow(state: Path) -> None:
-    subprocess.run([str(SCRIPTS / "mlflow.sh"), "stop"], timeout=60, capture_output=True,
-                   env={**os.environ, "SEGMENT_MLFLOW_DIR": str(state),
-                        "SEGMENT_PYTHON": sys.executable})
+    daemons.stop("mlflow.sh", state, timeout=60)
