@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pandas as pd
 import pytest
 
-import segmentation.outputs.describe
 from segmentation.outputs.describe import describe_segments
 
 
@@ -86,8 +83,3 @@ def test_validation_names_the_problem() -> None:
         describe_segments(profiles([(0, "x", "numeric", 1.0)]), max_terms=0)
     with pytest.raises(ValueError, match="min_abs_z=-1 should be >= 0"):
         describe_segments(profiles([(0, "x", "numeric", 1.0)]), min_abs_z=-1)
-
-
-def test_docstring_examples() -> None:
-    result = doctest.testmod(segmentation.outputs.describe)
-    assert result.attempted > 0 and result.failed == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import html
 import re
 import subprocess
@@ -15,9 +14,6 @@ import pandas as pd
 import pytest
 from support.report_runs import write_run_dir
 
-import segmentation.model.selection
-import segmentation.report.colors
-import segmentation.report.fmt
 from segmentation.core.errors import InputDataError
 from segmentation.outputs.layout import PROFILE_STATISTICS
 from segmentation.report import build_report
@@ -232,10 +228,3 @@ def test_remote_paths_are_refused_and_file_uris_accepted(tmp_path: Path) -> None
         build_report("s3a://bucket/run")
     run = write_run_dir(tmp_path / "run", n_segments=2, ks=[2], scatter=False)
     assert load_run(run.as_uri()).path == run
-
-
-@pytest.mark.parametrize("module", [segmentation.report.fmt, segmentation.report.colors,
-                                    segmentation.model.selection])
-def test_docstring_examples(module: object) -> None:
-    result = doctest.testmod(module)  # type: ignore[arg-type]
-    assert result.attempted > 0 and result.failed == 0

@@ -9,8 +9,8 @@ half-written report and an earlier report stays until the new one is complete.
 Examples
 --------
 >>> from segmentation.report import build_report
->>> build_report("out/demo-run")  # doctest: +SKIP
-'out/demo-run/report/index.html'
+>>> build_report(run_dir)  # the directory of a finished run
+'.../report/index.html'
 """
 
 from __future__ import annotations
