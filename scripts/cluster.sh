@@ -18,15 +18,13 @@
 # Spark distribution), SPARK_CLASS (default: $SPARK_HOME/bin/spark-class), SEGMENT_CLUSTER_TIMEOUT (seconds to wait, default 90).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${SEGMENT_CLUSTER_DIR:-/tmp/segment-cluster}"
-PY="${SEGMENT_PYTHON:-$ROOT/.venv/bin/python}"
-[[ -x "$PY" ]] || { echo "cluster.sh: no Python at $PY (set SEGMENT_PYTHON)" >&2; exit 1; }
-# The pip pyspark package is the Spark distribution (jars, bin/spark-class).
-export SPARK_HOME="${SPARK_HOME:-$("$PY" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')}"
-SPARK_CLASS="${SPARK_CLASS:-$SPARK_HOME/bin/spark-class}"
 TIMEOUT="${SEGMENT_CLUSTER_TIMEOUT:-90}"
-HOST=127.0.0.1
+# shellcheck source=scripts/daemons.sh
+source "$(dirname "${BASH_SOURCE[0]}")/daemons.sh"
+need_python
+use_pip_spark
+SPARK_CLASS="${SPARK_CLASS:-$SPARK_HOME/bin/spark-class}"
 
 # Every Spark daemon (and the executors it launches) stays on loopback; the web UIs too.
 export SPARK_LOCAL_IP=$HOST
@@ -38,11 +36,6 @@ fi
 
 # No REST submission server (it would take the fixed port 6066; spark-submit uses RPC).
 export SPARK_MASTER_OPTS="${SPARK_MASTER_OPTS:-} -Dspark.master.rest.enabled=false"
-
-NAME=cluster.sh
-HEADER_LINES=2,18p
-# shellcheck source=scripts/daemons.sh
-source "$ROOT/scripts/daemons.sh"
 
 pid_files() { compgen -G "$STATE/*.pid" || true; }
 

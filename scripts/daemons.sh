@@ -1,15 +1,39 @@
-# Shared by scripts/cluster.sh, connect.sh, postgres.sh and mlflow.sh (sourced, not run):
-# messages, usage from the calling script's header, free ports, liveness, and the
-# start|stop|status|url dispatch. The caller sets NAME, PY and HEADER_LINES and defines
-# cmd_start, cmd_stop and cmd_status; cmd_url below prints the URL a server's start wrote
-# to $STATE/url (cluster.sh defines its own).
+# Sourced (not run) by scripts/cluster.sh, connect.sh, postgres.sh, mlflow.sh, submit.sh and
+# package.sh: their preamble (ROOT, NAME, PY, BUILD, HOST), messages, usage from the calling
+# script's header, the pip pyspark as SPARK_HOME, the default driver memory, free ports,
+# liveness, and the start|stop|status|url dispatch of a server. A server script sets STATE
+# and defines cmd_start, cmd_stop, server_pid, server_url PORT and answers PORT; its
+# status and url then come from here (cluster.sh, with several daemons, has its own).
 
-die() { echo "$NAME: $*" >&2; exit 1; }
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+NAME="$(basename "$0")"
+PY="${SEGMENT_PYTHON:-$ROOT/.venv/bin/python}"
+BUILD="${SEGMENT_BUILD_DIR:-$ROOT/build/submit}"  # what package.sh builds: zip, python-env
+HOST=127.0.0.1  # every server here listens on loopback only
+
+die() { echo "$NAME: $*" >&2; exit "${DIE_STATUS:-1}"; }
 log() { echo "$NAME: $*" >&2; }
 
-usage() {
-  sed -n "$HEADER_LINES" "$0" | sed 's/^# \{0,1\}//' >&2
+need_python() { [[ -x "$PY" ]] || die "no Python at $PY (set SEGMENT_PYTHON)"; }
+
+usage() {  # usage STATUS: the calling script's header (its comment from line 2 on), then exit
+  local text
+  text="$(sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0")"
+  if [[ "${1:-2}" == 0 ]]; then echo "$text"; else echo "$text" >&2; fi
   exit "${1:-2}"
+}
+
+use_pip_spark() {  # the pip pyspark package is the Spark distribution (bin/, sbin/, jars/)
+  SPARK_HOME="${SPARK_HOME:-$("$PY" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')}"
+  export SPARK_HOME
+}
+
+driver_memory_for() {  # driver_memory_for MASTER: local[...]: the Python rule; else Spark's 1g
+  if [[ "$1" == local* ]]; then
+    "$PY" -c 'from segmentation.core.session import local_driver_memory; print(local_driver_memory())'
+  else
+    echo 1g
+  fi
 }
 
 free_port() {
@@ -51,7 +75,33 @@ stop_server_state() {  # stop_server_state SIGNAL SECONDS: stop server_pid, remo
   log "stopped ${pid:-nothing}; removed $STATE"
 }
 
-cmd_url() {
+await_server() {  # await_server PORT LOG: wait up to $TIMEOUT s until answers PORT, then write
+  # $STATE/url; when the server dies or time runs out: the end of LOG (a file, or a folder of
+  # them), stop, die
+  local deadline=$((SECONDS + TIMEOUT)) logs=("$2")
+  until answers "$1"; do
+    if ! alive "$(server_pid 2>/dev/null || true)" || ((SECONDS > deadline)); then
+      [[ -d "$2" ]] && logs=("$2"/*)
+      tail -n 20 "${logs[@]}" >&2 2>/dev/null || true
+      cmd_stop >/dev/null 2>&1 || true
+      die "the server did not answer on port $1 in ${TIMEOUT}s (the end of its log above)"
+    fi
+    sleep 0.5
+  done
+  server_url "$1" >"$STATE/url"
+}
+
+cmd_status() {  # the server's URL, whether its pid lives and whether its port answers
+  [[ -f "$STATE/port" ]] || { echo "not running (no state in $STATE)"; return 1; }
+  local pid port
+  pid="$(server_pid 2>/dev/null || true)"
+  port="$(<"$STATE/port")"
+  echo "url: $(server_url "$port")"
+  if alive "$pid"; then echo "pid $pid running"; else echo "pid ${pid:-?} DEAD"; return 1; fi
+  if answers "$port"; then echo "port $port answers"; else echo "port $port does not answer"; return 1; fi
+}
+
+cmd_url() {  # the URL a server's start wrote once it answered
   [[ -f "$STATE/url" ]] || die "no server running from $STATE"
   cat "$STATE/url"
 }

@@ -16,22 +16,18 @@
 # wait for the server to answer, default 90).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${SEGMENT_MLFLOW_DIR:-/tmp/segment-mlflow}"
-PY="${SEGMENT_PYTHON:-$ROOT/.venv/bin/python}"
 TIMEOUT="${SEGMENT_MLFLOW_TIMEOUT:-90}"
-HOST=127.0.0.1
-[[ -x "$PY" ]] || { echo "mlflow.sh: no Python at $PY (set SEGMENT_PYTHON)" >&2; exit 1; }
-
-NAME=mlflow.sh
-HEADER_LINES=2,17p
 # shellcheck source=scripts/daemons.sh
-source "$ROOT/scripts/daemons.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/daemons.sh"
+need_python
 
 server_pid() { [[ -f "$STATE/pid" ]] && cat "$STATE/pid"; }
 
-answers() {  # GET /health answers 200
-  "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/health", timeout=2).close()' "$1" 2>/dev/null
+server_url() { echo "http://$HOST:$1"; }
+
+answers() {  # answers PORT: GET /health answers 200
+  "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/health", timeout=2).close()' "$(server_url "$1")" 2>/dev/null
 }
 
 cmd_start() {
@@ -44,24 +40,14 @@ cmd_start() {
   mkdir -p "$STATE/artifacts"
   port="${port:-$(free_port)}"
   echo "$port" >"$STATE/port"
-  local url="http://$HOST:$port"
   # setsid: its own process group, so `stop` ends the server and its worker together.
   setsid "$PY" -m mlflow server --host "$HOST" --port "$port" --workers 1 \
     --backend-store-uri "sqlite:///$STATE/mlflow.db" \
     --artifacts-destination "$STATE/artifacts" >"$STATE/log" 2>&1 </dev/null &
   echo $! >"$STATE/pid"
-  local deadline=$((SECONDS + TIMEOUT))
-  until answers "$url"; do
-    if ! alive "$(server_pid)" || ((SECONDS > deadline)); then
-      tail -20 "$STATE/log" >&2 || true
-      cmd_stop >/dev/null 2>&1 || true
-      die "the server did not answer at $url in ${TIMEOUT}s (log above, in $STATE/log)"
-    fi
-    sleep 0.5
-  done
-  echo "$url" >"$STATE/url"
-  log "MLflow server $url (pid $(server_pid), store $STATE/mlflow.db); state in $STATE"
-  echo "$url"
+  await_server "$port" "$STATE/log"
+  log "MLflow server $(<"$STATE/url") (pid $(server_pid), store $STATE/mlflow.db); state in $STATE"
+  cat "$STATE/url"
 }
 
 cmd_stop() {  # the server's process group (it was started with setsid), then its state
@@ -72,16 +58,6 @@ cmd_stop() {  # the server's process group (it was started with setsid), then it
     kill -TERM -- "-$pid" 2>/dev/null || true
   fi
   stop_server_state TERM 15
-}
-
-cmd_status() {
-  [[ -f "$STATE/port" ]] || { echo "not running (no state in $STATE)"; return 1; }
-  local pid url
-  pid="$(server_pid 2>/dev/null || true)"
-  url="http://$HOST:$(<"$STATE/port")"
-  echo "url: $url"
-  if alive "$pid"; then echo "pid $pid running"; else echo "pid ${pid:-?} DEAD"; return 1; fi
-  if answers "$url"; then echo "answers"; else echo "does not answer"; return 1; fi
 }
 
 dispatch "$@"

@@ -17,16 +17,15 @@
 # Environment: SEGMENT_PYTHON (default: the project's .venv/bin/python), SEGMENT_BUILD_DIR.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PY="${SEGMENT_PYTHON:-$ROOT/.venv/bin/python}"
-BUILD="${SEGMENT_BUILD_DIR:-$ROOT/build/submit}"
-[[ -x "$PY" ]] || { echo "package.sh: no Python at $PY (set SEGMENT_PYTHON)" >&2; exit 1; }
+# shellcheck source=scripts/daemons.sh
+source "$(dirname "${BASH_SOURCE[0]}")/daemons.sh"
+need_python
 mkdir -p "$BUILD"
 BUILD="$(cd "$BUILD" && pwd)"
 
 # 1. The package zip (the same builder uploads it over Spark Connect).
 "$PY" -m segmentation.core.package "$BUILD/segmentation.zip" >/dev/null
-echo "package.sh: $BUILD/segmentation.zip" >&2
+log "$BUILD/segmentation.zip"
 
 # 2. The executor/driver Python: a venv on the same interpreter whose only site-packages
 #    entry points at the project venv's site-packages. A path line in a .pth file adds that

@@ -19,17 +19,11 @@
 # State (data, log, port, password): ${SEGMENT_POSTGRES_DIR:-/tmp/segment-postgres}.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${SEGMENT_POSTGRES_DIR:-/tmp/segment-postgres}"
-PY="${SEGMENT_PYTHON:-$ROOT/.venv/bin/python}"
-[[ -x "$PY" ]] || PY="$(command -v python3)"
-HOST=127.0.0.1
 USER_NAME=segment
-
-NAME=postgres.sh
-HEADER_LINES=2,19p
 # shellcheck source=scripts/daemons.sh
-source "$ROOT/scripts/daemons.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/daemons.sh"
+[[ -x "$PY" ]] || PY="$(command -v python3)"  # free ports need any Python; `load` needs pyspark
 
 bin_dir() {
   local dir
@@ -43,6 +37,10 @@ as_server() {  # run a server command as the postgres user when we are root
 }
 
 server_pid() { [[ -f "$STATE/data/postmaster.pid" ]] && head -1 "$STATE/data/postmaster.pid"; }
+
+server_url() { echo "jdbc:postgresql://$HOST:$1/segment"; }
+
+answers() { pg_isready -q -h "$HOST" -p "$1"; }  # answers PORT
 
 cmd_start() {
   local port=""
@@ -70,21 +68,12 @@ cmd_start() {
     || { cat "$STATE/server/log" >&2 || true; die "the server did not start"; }
   PGPASSWORD="$(<"$STATE/password")" psql -q -h "$HOST" -p "$port" -U "$USER_NAME" \
     -d postgres -c "CREATE DATABASE segment" >/dev/null
-  echo "jdbc:postgresql://$HOST:$port/segment" >"$STATE/url"
+  server_url "$port" >"$STATE/url"
   log "PostgreSQL on $HOST:$port (pid $(server_pid), user $USER_NAME, password in $STATE/password); state in $STATE"
   cat "$STATE/url"
 }
 
 cmd_stop() { stop_server_state INT 20; }  # SIGINT: PostgreSQL's fast shutdown
-
-cmd_status() {
-  [[ -f "$STATE/url" ]] || { echo "not running (no state in $STATE)"; return 1; }
-  local pid
-  pid="$(server_pid 2>/dev/null || true)"
-  echo "url: $(<"$STATE/url")"
-  if alive "$pid"; then echo "pid $pid running"; else echo "pid ${pid:-?} DEAD"; return 1; fi
-  if pg_isready -q -h "$HOST" -p "$(<"$STATE/port")"; then echo "answers"; else echo "does not answer"; return 1; fi
-}
 
 cmd_load() {
   [[ $# -eq 2 ]] || die "usage: load PARQUET_DIR TABLE"

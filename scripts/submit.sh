@@ -39,13 +39,10 @@
 # key) replaced by ***. Relative paths in the config resolve against the current directory.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PY="${SEGMENT_PYTHON:-$ROOT/.venv/bin/python}"
-BUILD="${SEGMENT_BUILD_DIR:-$ROOT/build/submit}"
 STATE="${SEGMENT_CLUSTER_DIR:-/tmp/segment-cluster}"
-LOOPBACK=127.0.0.1
-
-die() { echo "submit.sh: $*" >&2; exit 2; }
+DIE_STATUS=2  # what stops a submission here is a usage error
+# shellcheck source=scripts/daemons.sh
+source "$(dirname "${BASH_SOURCE[0]}")/daemons.sh"
 
 master="${SPARK_MASTER_URL:-}"
 env_mode=""
@@ -73,7 +70,7 @@ while [[ $# -gt 0 ]]; do
     --total-executor-cores) total_cores="$2"; shift 2 ;;
     --conf) confs+=(--conf "$2"); shift 2 ;;
     --no-package) package=0; shift ;;
-    -h|--help) sed -n '2,39p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) usage 0 ;;
     -*) die "unknown option $1 (options go before the job script)" ;;
     *) break ;;
   esac
@@ -114,14 +111,8 @@ case "$deploy_mode" in
   *) die "--deploy-mode must be client or cluster, got '$deploy_mode'" ;;
 esac
 
-[[ -x "$PY" ]] || die "no Python at $PY (set SEGMENT_PYTHON)"
-if [[ -z "$driver_memory" ]]; then
-  if [[ "$master" == local* ]]; then
-    driver_memory="$("$PY" -c 'from segmentation.core.session import local_driver_memory as m; print(m())')"
-  else
-    driver_memory=1g
-  fi
-fi
+need_python
+driver_memory="${driver_memory:-$(driver_memory_for "$master")}"
 if ((package)); then
   SEGMENT_PYTHON="$PY" SEGMENT_BUILD_DIR="$BUILD" "$ROOT/scripts/package.sh" >/dev/null
 fi
@@ -146,7 +137,7 @@ else
   [[ -x "$python" ]] || die "executor Python $python is not executable"
 fi
 
-export SPARK_HOME="${SPARK_HOME:-$("$PY" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')}"
+use_pip_spark
 # Belt and braces: spark.pyspark.* below win, but nothing may fall back to python3 on PATH.
 export PYSPARK_PYTHON="$python"
 driver=()
@@ -159,8 +150,8 @@ fi
 
 network=()
 if ((loopback)); then
-  export SPARK_LOCAL_IP=$LOOPBACK
-  driver_host="${driver_host:-$LOOPBACK}"
+  export SPARK_LOCAL_IP=$HOST
+  driver_host="${driver_host:-$HOST}"
   network=(--conf "spark.driver.bindAddress=$driver_host")
 fi
 [[ -n "$driver_host" ]] && network+=(--conf "spark.driver.host=$driver_host")
