@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -26,10 +25,13 @@ import yaml
 from support.cli import error_lines, segment
 from support.runs import job_config
 
+from segmentation.core.atomic import StagedOutput
 from segmentation.core.errors import ConfigError, OutputError
+from segmentation.core.fs import file_system
 from segmentation.core.secrets import REDACTED
 from segmentation.features.config import features_config_from_dict
 from segmentation.features.job import run_features
+from segmentation.outputs.layout import RUN_FILES
 from segmentation.run.config import config_from_dict
 from segmentation.run.job import run_segmentation
 from segmentation.synthetic.transactions import generate_transactions
@@ -270,29 +272,37 @@ def test_a_missing_registered_model_is_refused_before_spark_starts(
 
 
 def test_a_logging_failure_keeps_the_outputs_and_names_what_was_not_logged(
-    spark, tracked_run, store, tmp_path, monkeypatch
+    spark, tracked_run, customers, store, tmp_path, monkeypatch
 ) -> None:
+    """The run is logged before its outputs are swapped into place: a failure is recorded
+    in the manifest (written once), the outputs still land, and the job then exits 4."""
     from segmentation.tracking import runs
-
-    source, manifest = tracked_run
-    out = tmp_path / "copy"
-    shutil.copytree(source, out)
-    before = {p.name: p.read_bytes() for p in out.iterdir() if p.name.endswith(".csv")}
 
     def broken(*args, **kwargs):
         raise ConnectionError("artifact store went away")
 
     monkeypatch.setattr(runs, "log_pipeline_model", broken)
-    target = MlflowConfig(tracking_uri=store, experiment=EXPERIMENT)
-    schema = spark.read.parquet(manifest["config"]["input"]["path"]).schema
+    out = tmp_path / "run"
     with pytest.raises(OutputError, match=r"complete, but MLflow run \w+ lacks: model "
                        r"\(.*artifact store went away"):
-        runs.track_segmentation(spark, target, str(out), manifest, schema)
+        run_segmentation(spark, config_from_dict(tracked_config(customers, out, store)))
+    assert all((out / name).exists() for name in RUN_FILES)
     entry = json.loads((out / "manifest.json").read_text())["tracking"]
     assert entry["not_logged"] == ["model"] and entry["model_uri"] is None
-    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name.endswith(".csv")} == before
     run = MlflowClient(store).get_run(entry["run_id"])
     assert run.info.status == "FAILED" and run.data.params["model.k_max"] == "4"
+    logged = mlflow.artifacts.download_artifacts(run_id=entry["run_id"],
+                                                 artifact_path="run/segments.csv")
+    assert Path(logged).read_bytes() == (out / "segments.csv").read_bytes()
+
+
+def test_a_store_that_cannot_open_keeps_the_outputs_of_a_features_run(spark, tmp_path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    cfg = features_config(tmp_path, f"sqlite:///{tmp_path / 'a-file' / 'mlflow.db'}")
+    with pytest.raises(OutputError, match=r"complete, but nothing was logged to MLflow"):
+        run_features(spark, features_config_from_dict(cfg))
+    manifest = json.loads((tmp_path / "features" / "manifest.json").read_text())
+    assert "tracking" not in manifest and (tmp_path / "features" / "_SUCCESS").exists()
 
 
 def test_a_run_with_withheld_segments_keeps_its_model_out_of_mlflow(
@@ -319,16 +329,21 @@ def test_a_run_with_withheld_segments_keeps_its_model_out_of_mlflow(
     assert segments.loc[withheld].drop(columns=["size", "share", "suppressed"]).isna().all().all()
 
 
-def test_a_features_run_logs_its_accounting(spark, store, tmp_path) -> None:
+def features_config(tmp_path: Path, uri: str) -> dict:
+    """A features run over 150 generated customers' transactions, logged to ``uri``."""
     generate_transactions(150, tmp_path / "tx", seed=3)
-    cfg = {"transactions": {"path": str(tmp_path / "tx"), "customer_id": "CustomerID",
-                            "invoice_id": "InvoiceNo", "timestamp": "InvoiceDate",
-                            "timestamp_format": "yyyy-MM-dd HH:mm:ss", "quantity": "Quantity",
-                            "unit_price": "UnitPrice", "product": "StockCode",
-                            "cancellation_prefix": "C"},
-           "output": {"path": str(tmp_path / "features")},
-           "tracking": {"mlflow": {"tracking_uri": store, "experiment": EXPERIMENT}}}
-    manifest = run_features(spark, features_config_from_dict(cfg))
+    return {"transactions": {"path": str(tmp_path / "tx"), "customer_id": "CustomerID",
+                             "invoice_id": "InvoiceNo", "timestamp": "InvoiceDate",
+                             "timestamp_format": "yyyy-MM-dd HH:mm:ss", "quantity": "Quantity",
+                             "unit_price": "UnitPrice", "product": "StockCode",
+                             "cancellation_prefix": "C"},
+            "output": {"path": str(tmp_path / "features")},
+            "tracking": {"mlflow": {"tracking_uri": uri, "experiment": EXPERIMENT}}}
+
+
+def test_a_features_run_logs_its_accounting(spark, store, tmp_path) -> None:
+    manifest = run_features(spark, features_config_from_dict(features_config(tmp_path, store)))
+    assert json.loads((tmp_path / "features" / "manifest.json").read_text()) == manifest
     run = MlflowClient(store).get_run(manifest["tracking"]["run_id"])
     assert run.data.tags["segmentation.job"] == "features"
     assert run.data.metrics["rows_read"] == manifest["rows_read"]
@@ -347,14 +362,14 @@ def rest(server: str, endpoint: str, **query: str) -> dict:
 def test_a_run_logged_to_a_real_server_reads_back_through_its_rest_api(
     spark, tracked_run, mlflow_server, tmp_path
 ) -> None:
-    from segmentation.tracking.runs import track_segmentation
+    from segmentation.tracking.runs import track_run
 
-    source, manifest = tracked_run
-    out = tmp_path / "copy"
-    shutil.copytree(source, out)
+    out, manifest = tracked_run
     target = MlflowConfig(tracking_uri=mlflow_server, experiment="server-test")
-    schema = spark.read.parquet(manifest["config"]["input"]["path"]).schema
-    logged = track_segmentation(spark, target, str(out), manifest, schema)["tracking"]
+    model_input = spark.read.parquet(manifest["config"]["input"]["path"])
+    staged = StagedOutput(file_system(str(out)), str(out))
+    logged = track_run("segment", target, staged, manifest, str(out),
+                       model_input=model_input).manifest_entry()
 
     run = rest(mlflow_server, "runs/get", run_id=logged["run_id"])["run"]
     params = {p["key"]: p["value"] for p in run["data"]["params"]}

@@ -42,6 +42,11 @@ _RUN = ".run-"
 _LINK = ".link-"
 
 
+def json_text(data: Any) -> str:
+    """``data`` as a job writes it to a JSON file (a manifest): indented, keys sorted."""
+    return json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+
+
 @dataclass(frozen=True)
 class StagedOutput:
     """A staging directory being filled; :func:`atomic_output` swaps it into place."""
@@ -57,7 +62,7 @@ class StagedOutput:
         self.fs.write_bytes(self.file(name), text.encode("utf-8"))
 
     def write_json(self, name: str, data: Any) -> None:
-        self.write_text(name, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+        self.write_text(name, json_text(data))
 
     def write_csv(self, name: str, frame: pd.DataFrame) -> None:
         self.write_text(name, frame.to_csv(index=False, float_format="%.10g"))

@@ -98,10 +98,9 @@ def _build_features(spark: SparkSession, cfg: FeaturesJobConfig, frame: JobFrame
                 "features_path": FEATURES_DIR,
                 "columns": features.columns,
                 "config": cfg.to_dict(),
-            })
+            }, tracking_hook(cfg.tracking.mlflow, "features"))
     finally:
         summary.unpersist()
-    manifest = frame.track(tracking_hook(cfg.tracking.mlflow, "features"), manifest)
     log.info(
         "%d customers written to %s (%d lines used; dropped: %s) in %.1f s",
         counts["customers_written"],

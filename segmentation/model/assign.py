@@ -10,6 +10,8 @@ the ``segment`` and ``distance`` written to ``labels/``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pyspark import keyword_only
 from pyspark.ml import PipelineModel, Transformer
 from pyspark.ml.clustering import KMeansModel
@@ -77,9 +79,19 @@ def ids_by_size(sizes: list[int]) -> list[int]:
     return ids
 
 
+@dataclass(frozen=True)
+class SegmentModel:
+    """The model a run saves and the rows it labels."""
+
+    #: Preparation + KMeans + segment ids: what ``segment score`` applies.
+    pipeline: PipelineModel
+    #: The prepared rows with ``cluster``, ``segment`` and ``distance`` (not yet computed).
+    labelled: DataFrame
+
+
 def final_model(
     preparation: PipelineModel, kmeans: KMeansModel, ids: list[int], prepared: DataFrame
-) -> tuple[PipelineModel, DataFrame]:
+) -> SegmentModel:
     """The saved pipeline (preparation + KMeans + segment ids) and the labelled rows.
 
     ``ids`` is the segment id of each cluster index of ``kmeans``: by size on a first run,
@@ -88,5 +100,4 @@ def final_model(
     centers = [[float(v) for v in c] for c in kmeans.clusterCenters()]
     assigner = SegmentAssigner(segmentIds=ids, centers=centers)
     model = PipelineModel(stages=[*preparation.stages, kmeans, assigner])
-    labelled = assigner.transform(kmeans.transform(prepared))
-    return model, labelled
+    return SegmentModel(model, assigner.transform(kmeans.transform(prepared)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 from pyspark.ml import PipelineModel
@@ -11,7 +12,8 @@ from pyspark.sql import SparkSession
 
 from segmentation.core.configfile import build_dataclass
 from segmentation.core.errors import ConfigError, InputDataError
-from segmentation.core.fs import absolute, file_system
+from segmentation.core.fs import FileSystem, absolute, file_system
+from segmentation.core.sparkversion import check_model_line
 from segmentation.data.config import FeaturesConfig
 from segmentation.data.read import read_json
 from segmentation.outputs.layout import (
@@ -71,10 +73,17 @@ def load_finished_run(spark: SparkSession, path: str, *, key: str) -> FinishedRu
             f"{key} {path} is not a finished segmentation run: missing {', '.join(missing)} "
             "(expected the output.path of a completed `segment run`)"
         )
-    manifest = read_manifest(read_json(spark, f"{path}/{MANIFEST}"), path)
+    return read_run(fs, path, read_json(spark, f"{path}/{MANIFEST}"))
+
+
+def read_run(fs: FileSystem, path: str, manifest: Any) -> FinishedRun:
+    """The run whose files are complete at ``path`` on ``fs`` and whose manifest is
+    ``manifest`` (parsed JSON): a finished run, or one still in its staging directory."""
+    checked = read_manifest(manifest, path)
     segments = pd.read_csv(io.BytesIO(fs.read_bytes(f"{path}/{SEGMENTS_CSV}")))
     private = f"{path}/{THRESHOLDS_CSV}"
     thresholds = (pd.read_csv(io.BytesIO(fs.read_bytes(private))) if fs.exists(private)
                   else segments)[THRESHOLD_COLUMNS]
+    check_model_line(fs, f"{path}/{MODEL}", key=path)
     model = PipelineModel.load(absolute(f"{path}/{MODEL}"))
-    return FinishedRun(path, manifest, segments, model, thresholds)
+    return FinishedRun(path, checked, segments, model, thresholds)

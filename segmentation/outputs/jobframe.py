@@ -3,10 +3,12 @@
 :func:`job_frame` holds the output's lock for the whole job (a second run on the path is
 refused at once) and checks, before any work, that the path can be written and that the
 catalog table meant to show the job's main folder is free. The :class:`JobFrame` it yields
-times the stages (with progress), writes through a staging directory swapped into place
-when complete (:mod:`segmentation.core.atomic`), stamps the manifest with the times and
-versions every job records, publishes the table once the outputs are in place, and hands
-the finished job to its tracking hook.
+times the stages (with progress) and writes through a staging directory swapped into place
+when complete (:mod:`segmentation.core.atomic`). Its manifest is written last, once, with
+the times and versions every job records and, when tracking is on, the record of the
+MLflow run that logged the complete staged outputs. After the swap the catalog table shows
+the new outputs; a tracking failure is raised only when the job is otherwise done, so it
+never costs the outputs. No file of a published run is written again.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pyspark.sql import SparkSession
 
@@ -25,9 +27,20 @@ from segmentation.data.config import OutputTarget
 from segmentation.data.sinks import check_table_target, publish_table, table_location
 from segmentation.outputs.layout import MANIFEST
 
-#: Logs a finished job (its output path and manifest) elsewhere; returns the manifest with
-#: what it recorded. Built by :func:`segmentation.tracking.config.tracking_hook`.
-Tracking = Callable[[SparkSession, str, dict[str, Any]], dict[str, Any]]
+
+class Tracked(Protocol):
+    """What a tracking hook recorded of a job."""
+
+    def manifest_entry(self) -> dict[str, Any] | None:
+        """The manifest's ``tracking`` entry (None: nothing to record)."""
+
+    def raise_if_incomplete(self, output_path: str) -> None:
+        """Raise when something was not logged (the outputs are complete either way)."""
+
+
+#: Logs a job's complete staged outputs (``out``, its manifest, the final output path)
+#: elsewhere; built by :func:`segmentation.tracking.config.tracking_hook`.
+Tracking = Callable[[StagedOutput, dict[str, Any], str], Tracked]
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,7 @@ class JobFrame:
     names: OutputNames
     timer: StageTimer
     started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    tracked: Tracked | None = None
 
     @property
     def path(self) -> str:
@@ -74,8 +88,10 @@ class JobFrame:
         if self.table is not None:
             publish_table(self.spark, self.table, self.main_location, self.names.table)
 
-    def write_manifest(self, out: StagedOutput, manifest: Mapping[str, Any]) -> dict[str, Any]:
-        """Write the job's ``manifest`` with the stamps every job records; return it."""
+    def write_manifest(self, out: StagedOutput, manifest: Mapping[str, Any],
+                       tracking: Tracking | None = None) -> dict[str, Any]:
+        """Write the job's ``manifest``, the last file of its outputs, with the stamps every
+        job records and, with ``tracking``, what it logged of the outputs; return it."""
         finished = dt.datetime.now(dt.timezone.utc)
         stamped = {
             **manifest,
@@ -85,14 +101,13 @@ class JobFrame:
             "timings": self.timer.seconds,
             "versions": versions(self.spark.version),
         }
+        if tracking is not None:
+            self.tracked = tracking(out, stamped, self.claim.path)
+            entry = self.tracked.manifest_entry()
+            if entry is not None:
+                stamped["tracking"] = entry
         out.write_json(MANIFEST, stamped)
         return stamped
-
-    def track(self, tracking: Tracking | None, manifest: dict[str, Any]) -> dict[str, Any]:
-        """The manifest after the job's tracking hook (when tracking is on) logged the run."""
-        if tracking is None:
-            return manifest
-        return tracking(self.spark, self.claim.path, manifest)
 
 
 @contextmanager
@@ -111,3 +126,5 @@ def job_frame(
         if target.table is not None:
             check_table_target(spark, target.table, frame.main_location, names.table)
         yield frame
+        if frame.tracked is not None:
+            frame.tracked.raise_if_incomplete(claim.path)

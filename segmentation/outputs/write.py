@@ -1,11 +1,12 @@
 """The outputs stage of a segmentation run: everything under ``output.path`` but the manifest.
 
-Labels, the saved model, the migration from the previous run, profiles, segment
-descriptions, the metrics table and the 2-D scatter, written into the run's staging
-directory (:func:`segmentation.core.atomic.atomic_output` swaps it into place). The
-exported files withhold every statistic of segments below ``output.min_segment_size``
-(:mod:`segmentation.outputs.privacy`); their drift thresholds, which scoring needs, go to
-``private/thresholds.csv``, which stays with the data like the labels and the model.
+Labels, the saved model (built by :func:`segmentation.model.assign.final_model`), the
+migration from the previous run, profiles, segment descriptions, the metrics table and the
+2-D scatter, written into the run's staging directory (swapped into place by the job
+frame, :mod:`segmentation.outputs.jobframe`). The exported files withhold every statistic
+of segments below ``output.min_segment_size`` (:mod:`segmentation.outputs.privacy`); their
+drift thresholds, which scoring needs, go to ``private/thresholds.csv``, which stays with
+the data like the labels and the model.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pyspark.sql import SparkSession
 from segmentation.core.atomic import StagedOutput
 from segmentation.core.caching import cached
 from segmentation.data.config import FeaturesConfig
-from segmentation.model.assign import final_model
+from segmentation.model.assign import SegmentModel
 from segmentation.model.columns import SEGMENT_COL
 from segmentation.model.fit import ChosenModel, Prepared
 from segmentation.outputs.config import OutputConfig
@@ -42,7 +43,6 @@ from segmentation.outputs.layout import (
     SEGMENTS_COLUMNS,
     SEGMENTS_CSV,
     STABILITY_COL,
-    STAYS_WITH_DATA,
     SUPPRESSED_COL,
     THRESHOLD_COLUMNS,
     THRESHOLDS_CSV,
@@ -64,32 +64,43 @@ class Previous:
     matching: Matching
 
 
+@dataclass(frozen=True)
+class Written:
+    """What the outputs stage wrote that the run's manifest reports."""
+
+    #: ``segments.csv`` as exported (withheld statistics blank).
+    segments: pd.DataFrame
+    #: The scatter sample's summary.
+    pca: dict[str, Any]
+    #: The migration from the previous run's segments (None on a first run).
+    migration: dict[str, Any] | None
+
+
 def write_outputs(
-    spark: SparkSession, out: StagedOutput, *, prepared: Prepared, chosen: ChosenModel,
-    ids: list[int], id_column: str, features: FeaturesConfig, output: OutputConfig,
-    seed: int, previous: Previous | None,
-) -> dict[str, Any]:
+    spark: SparkSession, out: StagedOutput, *, final: SegmentModel, prepared: Prepared,
+    chosen: ChosenModel, ids: list[int], id_column: str, features: FeaturesConfig,
+    output: OutputConfig, seed: int, previous: Previous | None,
+) -> Written:
     """Write the run's outputs; return what the manifest says of them.
 
     ``ids`` is the segment id of each cluster index of the chosen model. Releases the
     prepared rows once the labels are written.
     """
     log.info("writing labels, model and profiles into %s", out.path)
-    model, labelled = final_model(prepared.preparation, chosen.kmeans, ids, prepared.rows)
-    labelled = cached(labelled)
+    labelled = cached(final.labelled)
     labelled.select(id_column, *LABEL_COLUMNS).write.parquet(out.file(LABELS))
     prepared.rows.unpersist()
-    written: dict[str, Any] = {}
+    migration = None
     min_size = output.min_segment_size
     if previous is not None:
         counts = migration_counts(spark, previous.run, labelled, id_column)
         shown = suppress_small_cells(counts, min_size)
         out.write_csv(MIGRATION_CSV, shown[MIGRATION_COLUMNS])
-        written["migration"] = migration_summary(
+        migration = migration_summary(
             previous.run, previous.matching, counts,
             hidden={s for s, n in zip(ids, chosen.sizes, strict=True) if n < min_size},
             suppressed_cells=int(shown[SUPPRESSED_COL].sum()))
-    model.write().save(out.file(MODEL))
+    final.pipeline.write().save(out.file(MODEL))
     profiles, segments = segment_profiles(
         labelled, features, dict(zip(ids, chosen.sizes, strict=True)),
         min_segment_size=min_size, seed=seed)
@@ -107,23 +118,8 @@ def write_outputs(
     profiles = profiles[PROFILE_COLUMNS]
     out.write_csv(PROFILES_CSV, profiles)
     spark.createDataFrame(profiles).coalesce(1).write.parquet(out.file(PROFILES_TABLE))
-    written["pca"] = write_scatter(
+    pca = write_scatter(
         out, labelled, chosen.final.centers, ids, chosen.sizes,
         sample_size=output.pca_sample_size, min_segment_size=output.min_segment_size, seed=seed)
     labelled.unpersist()
-    written["segments"] = segments[[SEGMENT_COL, "size"]].to_dict(orient="records")
-    written["privacy"] = privacy_entry(segments, min_size)
-    return written
-
-
-def privacy_entry(segments: pd.DataFrame, min_segment_size: int) -> dict[str, Any]:
-    """The manifest's ``privacy`` entry: the threshold, the withheld segments and what the
-    overall statistics are computed over."""
-    hidden = segments[SUPPRESSED_COL]
-    return {
-        "min_segment_size": min_segment_size,
-        "suppressed_segments": [int(s) for s in segments.loc[hidden, SEGMENT_COL]],
-        "overall_statistics_over": "customers of the segments shown",
-        "customers_shown": int(segments.loc[~hidden, "size"].sum()),
-        "not_exportable": list(STAYS_WITH_DATA),
-    }
+    return Written(segments, pca, migration)

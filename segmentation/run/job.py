@@ -20,7 +20,7 @@ from pyspark.sql import SparkSession
 
 from segmentation.data.customers import load_customers
 from segmentation.data.sinks import write_jdbc_table
-from segmentation.model.assign import ids_by_size
+from segmentation.model.assign import final_model, ids_by_size
 from segmentation.model.fit import (
     check_distinct_points,
     check_enough_rows,
@@ -80,19 +80,19 @@ def _segment(spark: SparkSession, cfg: Config, frame: JobFrame) -> dict[str, Any
             previous = Previous(previous_run, matching)
         ids = previous.matching.ids if previous is not None else ids_by_size(chosen.sizes)
         with timer.stage("write_outputs"):
+            final = final_model(prepared.preparation, chosen.kmeans, ids, prepared.rows)
             written = write_outputs(
-                spark, out, prepared=prepared, chosen=chosen, ids=ids,
+                spark, out, final=final, prepared=prepared, chosen=chosen, ids=ids,
                 id_column=cfg.input.id_column, features=cfg.features, output=cfg.output,
                 seed=cfg.model.seed, previous=previous)
         manifest = run_manifest(cfg, chosen, customers, written)
         for warning in manifest["warnings"]:
             log.warning("%s", warning)
-        manifest = frame.write_manifest(out, manifest)
+        model_input = customers.rows.select(cfg.input.id_column, *cfg.features.numeric,
+                                            *cfg.features.categorical)
+        manifest = frame.write_manifest(out, manifest, tracking_hook(
+            cfg.tracking.mlflow, "segment", model_input=model_input))
     if cfg.output.jdbc is not None:
         write_jdbc_table(spark, frame.main_location, cfg.output.jdbc, "output.jdbc")
-    model_input = customers.rows.select(cfg.input.id_column, *cfg.features.numeric,
-                                        *cfg.features.categorical)
-    manifest = frame.track(tracking_hook(cfg.tracking.mlflow, "segment",
-                                         model_input=model_input), manifest)
     log.info("chosen k=%d; outputs in %s", manifest["chosen_k"], cfg.output.path)
     return manifest

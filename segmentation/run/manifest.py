@@ -1,17 +1,22 @@
-"""What the manifest of a segmentation run says of its choice of k, its rows and its config
-(:func:`run_manifest`); the job frame adds the times, versions and tracking that every job's
-manifest has."""
+"""The manifest of a segmentation run, assembled here: its choice of k, what its outputs
+hold, its rows and its config (:func:`run_manifest`). The job frame
+(:mod:`segmentation.outputs.jobframe`) adds the times and versions every job records and,
+with tracking on, the ``tracking`` entry, then writes it as the run's last file."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from segmentation.data.customers import Customers
 from segmentation.data.sources import source_summary
+from segmentation.model.columns import SEGMENT_COL
 from segmentation.model.fit import ChosenModel
 from segmentation.model.selection import selection_rule
 from segmentation.model.verdicts import run_warnings
-from segmentation.outputs.layout import FORMAT_VERSION
+from segmentation.outputs.layout import FORMAT_VERSION, STAYS_WITH_DATA, SUPPRESSED_COL
+from segmentation.outputs.write import Written
 from segmentation.run.config import Config
 
 
@@ -27,8 +32,8 @@ def stability_entry(cfg: Config, chosen: ChosenModel) -> dict[str, Any] | None:
 
 
 def run_manifest(cfg: Config, chosen: ChosenModel, customers: Customers,
-                 written: dict[str, Any]) -> dict[str, Any]:
-    """What the manifest says of the run's choice, its rows and its config."""
+                 written: Written) -> dict[str, Any]:
+    """What the manifest says of the run's choice, its outputs, its rows and its config."""
     return {
         "format_version": FORMAT_VERSION,
         "chosen_k": chosen.chosen_k,
@@ -40,7 +45,10 @@ def run_manifest(cfg: Config, chosen: ChosenModel, customers: Customers,
         "warnings": run_warnings(chosen.metrics, chosen.chosen_k, cfg.model.select_by),
         "stability": stability_entry(cfg, chosen),
         "final_seed": chosen.final.seed,
-        **written,
+        **({"migration": written.migration} if written.migration is not None else {}),
+        "pca": written.pca,
+        "segments": written.segments[[SEGMENT_COL, "size"]].to_dict(orient="records"),
+        "privacy": privacy_entry(written.segments, cfg.output.min_segment_size),
         "rows_read": customers.rows_read,
         "rows_used": customers.rows_used,
         "rows_dropped": customers.dropped,
@@ -52,4 +60,17 @@ def run_manifest(cfg: Config, chosen: ChosenModel, customers: Customers,
                   "partitions": customers.partitions},
         "features": {"numeric": cfg.features.numeric, "categorical": cfg.features.categorical,
                      "log1p": cfg.features.log1p},
+    }
+
+
+def privacy_entry(segments: pd.DataFrame, min_segment_size: int) -> dict[str, Any]:
+    """The manifest's ``privacy`` entry: the threshold, the withheld segments and what the
+    overall statistics are computed over."""
+    hidden = segments[SUPPRESSED_COL]
+    return {
+        "min_segment_size": min_segment_size,
+        "suppressed_segments": [int(s) for s in segments.loc[hidden, SEGMENT_COL]],
+        "overall_statistics_over": "customers of the segments shown",
+        "customers_shown": int(segments.loc[~hidden, "size"].sum()),
+        "not_exportable": list(STAYS_WITH_DATA),
     }

@@ -1,4 +1,4 @@
-"""Drift of scored customers against the run that made the model, and the scoring manifest.
+"""Drift of scored customers against the run that made the model.
 
 A customer drifts when its distance to its centroid exceeds the training run's 99th
 percentile of that segment (``distance_p99`` in the run's ``private/thresholds.csv``; in
@@ -14,22 +14,14 @@ it cannot be subtracted back into a withheld one.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from segmentation.data.sources import source_summary
 from segmentation.model.columns import DISTANCE_COL, SEGMENT_COL
 from segmentation.outputs.finished import FinishedRun
-from segmentation.outputs.layout import (
-    FORMAT_VERSION,
-    SCORED_SEGMENTS_COLUMNS,
-    SUPPRESSED_COL,
-)
+from segmentation.outputs.layout import SCORED_SEGMENTS_COLUMNS
 from segmentation.outputs.privacy import hidden_mask, hidden_segments, withhold
-from segmentation.scoring.config import ScoringConfig
 
 
 def drift_by_segment(labels: DataFrame, run: FinishedRun) -> pd.DataFrame:
@@ -64,34 +56,3 @@ def drift_by_segment(labels: DataFrame, run: FinishedRun) -> pd.DataFrame:
                                            "description"])
     segments = segments.astype({"drifted": "Int64"})
     return segments[SCORED_SEGMENTS_COLUMNS].sort_values(SEGMENT_COL, ignore_index=True)
-
-
-def scoring_manifest(
-    run: FinishedRun, cfg: ScoringConfig, segments: pd.DataFrame, *, rows_read: int,
-    dropped: dict[str, int],
-) -> dict[str, Any]:
-    """Row accounting, the model and drift (``rows_read = rows_scored + sum(rows_dropped)``)."""
-    scored = int(segments["size"].sum())
-    shown = segments[~segments[SUPPRESSED_COL]]
-    in_shown = int(shown["size"].sum())
-    drifted = int(shown["drifted"].sum())
-    by_segment = {str(s): (None if pd.isna(v) else float(v))
-                  for s, v in zip(segments[SEGMENT_COL], segments["drift_share"], strict=True)}
-    return {
-        "format_version": FORMAT_VERSION,
-        "model_run": run.path,
-        "chosen_k": run.manifest.chosen_k,
-        "model_finished_at": run.manifest.data.get("finished_at"),
-        "input": {**source_summary(cfg.input), "id_column": cfg.input.id_column},
-        "rows_read": rows_read,
-        "rows_scored": scored,
-        "rows_dropped": dropped,
-        "drift_share": drifted / in_shown if in_shown else None,
-        "drift_share_by_segment": by_segment,
-        "drift_rule": "distance above the training run's 99th percentile of the segment",
-        "drift_over": "customers of the segments shown",
-        "customers_in_shown_segments": in_shown,
-        "suppressed_segments": [int(s) for s in segments.loc[segments[SUPPRESSED_COL],
-                                                             SEGMENT_COL]],
-    }
-

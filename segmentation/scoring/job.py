@@ -12,7 +12,7 @@ the run's duplicate-id and missing-value policies), applies the run's ``Pipeline
   and the run's ``description``, all but the size withheld (``suppressed``) for a segment
   the run withheld or with fewer scored customers than the run's ``output.min_segment_size``;
 - ``manifest.json``: row accounting, the model run, timings, versions and drift
-  (:mod:`segmentation.scoring.drift`).
+  (:mod:`segmentation.scoring.manifest`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from segmentation.outputs.finished import FinishedRun, load_finished_run
 from segmentation.outputs.jobframe import JobFrame, OutputNames, job_frame
 from segmentation.outputs.layout import LABEL_COLUMNS, LABELS, SEGMENTS_CSV
 from segmentation.scoring.config import scoring_config
-from segmentation.scoring.drift import drift_by_segment, scoring_manifest
+from segmentation.scoring.drift import drift_by_segment
+from segmentation.scoring.manifest import scoring_manifest
 from segmentation.tracking.config import MlflowConfig, is_model_uri, tracking_hook
 
 log = logging.getLogger(__name__)
@@ -72,13 +73,12 @@ def score_customers(
         check_paths_apart(model_run, output_path, "--model", "--output")
     target = OutputTarget(path=output_path, mode=mode, table=table)
     with job_frame(spark, target, main=LABELS, names=SCORE_OUTPUT) as frame:
-        manifest = _score(spark, frame, model_run=model_run, source=source,
-                          registry_uri=registry_uri)
-        return frame.track(tracking_hook(tracking, "score"), manifest)
+        return _score(spark, frame, model_run=model_run, source=source,
+                      registry_uri=registry_uri, tracking=tracking)
 
 
 def _score(spark: SparkSession, frame: JobFrame, *, model_run: str, source: SourceConfig,
-           registry_uri: str | None) -> dict[str, Any]:
+           registry_uri: str | None, tracking: MlflowConfig | None) -> dict[str, Any]:
     timer = frame.timer
     run = model_to_score_with(spark, model_run, registry_uri)
     cfg = scoring_config(run, source)
@@ -94,11 +94,9 @@ def _score(spark: SparkSession, frame: JobFrame, *, model_run: str, source: Sour
             segments = drift_by_segment(labels, run)
             labels.unpersist()
             customers.rows.unpersist()
-        manifest = scoring_manifest(run, cfg, segments, rows_read=customers.rows_read,
-                                    dropped=customers.dropped)
         out.write_csv(SEGMENTS_CSV, segments)
-        manifest = frame.write_manifest(
-            out, {**manifest, "missing_values": customers.profile.missing})
+        manifest = frame.write_manifest(out, scoring_manifest(run, cfg, segments, customers),
+                                        tracking_hook(tracking, "score"))
     log.info("scored %d customers with %s (drift share %s); outputs in %s",
              manifest["rows_scored"], model_run, manifest["drift_share"], frame.path)
     return manifest

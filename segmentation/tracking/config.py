@@ -27,9 +27,10 @@ from urllib.parse import urlsplit, urlunsplit
 from segmentation.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame
 
-    from segmentation.outputs.jobframe import Tracking
+    from segmentation.core.atomic import StagedOutput
+    from segmentation.outputs.jobframe import Tracked, Tracking
 
 #: The environment variable MLflow itself reads for the tracking URI.
 URI_VARIABLE = "MLFLOW_TRACKING_URI"
@@ -104,22 +105,15 @@ def is_model_uri(text: str) -> bool:
 
 def tracking_hook(target: MlflowConfig | None, job: str, *,
                   model_input: DataFrame | None = None) -> Tracking | None:
-    """What the job frame calls to log the finished ``job`` (``segment``, ``features``,
-    ``score``) to MLflow at ``target``; None when tracking is off. ``model_input``: the
-    columns the model of ``segment run`` reads, for its signature."""
+    """What the job frame calls to log ``job`` (``segment``, ``features``, ``score``) to
+    MLflow at ``target`` (:func:`segmentation.tracking.runs.track_run`); None when tracking
+    is off. ``model_input``: the columns the model of ``segment run`` reads."""
     if target is None:
         return None
 
-    def track(spark: SparkSession, output_path: str, manifest: dict[str, Any]
-              ) -> dict[str, Any]:
-        from segmentation.tracking import runs
+    def track(out: StagedOutput, manifest: dict[str, Any], output_path: str) -> Tracked:
+        from segmentation.tracking.runs import track_run
 
-        if job == "segment":
-            assert model_input is not None
-            return runs.track_segmentation(spark, target, output_path, manifest,
-                                           model_input.schema)
-        if job == "features":
-            return runs.track_features(spark, target, output_path, manifest)
-        return runs.track_scoring(spark, target, output_path, manifest)
+        return track_run(job, target, out, manifest, output_path, model_input=model_input)
 
     return track

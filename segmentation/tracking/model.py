@@ -12,7 +12,7 @@
   its ``segments.csv`` and its drift thresholds, so that ``segment score --model
   models:/...`` needs nothing but the model. Its centres and thresholds are as sensitive
   as the data: a run with withheld segments does not log its model at all (see
-  :func:`segmentation.tracking.runs.track_segmentation`).
+  :func:`segmentation.tracking.runs.track_run`).
 
 Imports MLflow: imported only when tracking is on.
 """

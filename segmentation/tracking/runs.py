@@ -1,9 +1,11 @@
 """A finished job's outputs mapped onto one MLflow run.
 
-Called by the jobs after their outputs are complete (still holding the output's lock), so
-an MLflow failure never costs a run: the outputs stay in place, the manifest says which
-MLflow run holds what was logged, and the job fails with one line (exit 4) naming what
-was not logged.
+Called through the job frame (:mod:`segmentation.outputs.jobframe`) once the job's outputs
+are complete in its staging directory, before they are swapped into place, so that the
+manifest written with them says which MLflow run holds what was logged (its ``tracking``
+entry). An MLflow failure never costs a run: it is recorded, the outputs are swapped into
+place all the same, and then the job fails with one line (exit 4) naming what was not
+logged.
 
 What each job logs (only the run's exportable files and aggregates; the config as in the
 manifest, secrets redacted):
@@ -27,19 +29,18 @@ import json
 import logging
 import math
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import pandas as pd
-from pyspark.sql import SparkSession
-from pyspark.sql import types as T
+from pyspark.sql import DataFrame
 
+from segmentation.core.atomic import StagedOutput, json_text
 from segmentation.core.errors import OutputError, one_line
-from segmentation.core.fs import file_system
-from segmentation.outputs.finished import load_finished_run
+from segmentation.outputs.finished import read_run
 from segmentation.outputs.layout import (
     MANIFEST,
     METRICS_CSV,
@@ -66,11 +67,12 @@ Step = tuple[str, Callable[[], object]]
 
 @dataclass
 class LoggedRun:
-    """What reached MLflow: its run, the model, and the steps that failed or never ran."""
+    """What reached MLflow: its run (None: none could be started), the model, and the steps
+    that failed or never ran."""
 
-    run_id: str
-    experiment_id: str
     target: MlflowConfig
+    run_id: str | None = None
+    experiment_id: str | None = None
     model_uri: str | None = None
     registered_version: str | None = None
     not_logged: list[str] = field(default_factory=list)
@@ -78,8 +80,10 @@ class LoggedRun:
     #: Why the model was deliberately kept out of MLflow (privacy), or None.
     model_withheld: str | None = None
 
-    def manifest_entry(self) -> dict[str, Any]:
-        """The manifest's ``tracking`` entry."""
+    def manifest_entry(self) -> dict[str, Any] | None:
+        """The manifest's ``tracking`` entry (None when no MLflow run was started)."""
+        if self.run_id is None:
+            return None
         entry: dict[str, Any] = {
             "tracking_uri": display_uri(self.target.tracking_uri or ""),
             "experiment": self.target.experiment, "experiment_id": self.experiment_id,
@@ -95,28 +99,68 @@ class LoggedRun:
 
     def raise_if_incomplete(self, output_path: str) -> None:
         """An OutputError (exit 4) when a step failed; the outputs are complete either way."""
+        if self.run_id is None:
+            raise OutputError(f"the outputs in {output_path} are complete, but nothing was "
+                              "logged to MLflow at "
+                              f"{display_uri(self.target.tracking_uri or '')} ({self.error})")
         if self.not_logged:
             raise OutputError(
                 f"the outputs in {output_path} are complete, but MLflow run {self.run_id} "
                 f"lacks: {', '.join(self.not_logged)} ({self.error})")
 
 
-def track_segmentation(spark: SparkSession, target: MlflowConfig, output_path: str,
-                       manifest: dict[str, Any], input_schema: T.StructType) -> dict[str, Any]:
-    """Log the finished segmentation run at ``output_path``; return its updated manifest."""
-    files = _read_files(spark, output_path, (MANIFEST, METRICS_CSV, SEGMENTS_CSV, PROFILES_CSV))
+def track_run(job: str, target: MlflowConfig, out: StagedOutput, manifest: dict[str, Any],
+              output_path: str, *, model_input: DataFrame | None = None) -> LoggedRun:
+    """Log ``job`` (``segment``, ``features``, ``score``), whose complete outputs are in
+    ``out`` and go to ``output_path``, with its ``manifest``; never raises for MLflow.
+
+    ``model_input`` (``segment`` only): the columns the model reads, for its signature.
+    """
+    files = {MANIFEST: json_text(manifest).encode("utf-8"),
+             **{name: out.fs.read_bytes(out.file(name)) for name in LOGGED_FILES[job]}}
+    logged = _start(target, job, output_path)
+    if logged.run_id is None:
+        return logged
+    if job == "segment":
+        steps = _segmentation_steps(logged, out, manifest, files, output_path, model_input)
+    elif job == "features":
+        params = {**flat_params(manifest["config"]), **flat_params(manifest["input"], "source."),
+                  "as_of": manifest["as_of"], "columns": json.dumps(manifest["columns"])}
+        steps = _steps(params, lambda: mlflow.log_metrics(_accounting(manifest)), files)
+    else:
+        params = {**flat_params(manifest["input"], "source."), "model": manifest["model_run"],
+                  "chosen_k": str(manifest["chosen_k"])}
+        segments = pd.read_csv(io.BytesIO(files[SEGMENTS_CSV]))
+        steps = _steps(params, lambda: _log_scoring_metrics(manifest, segments), files)
+    _finish(logged, steps)
+    return logged
+
+
+#: The files each job logs under ``run/`` besides its manifest.
+LOGGED_FILES = {"segment": (METRICS_CSV, SEGMENTS_CSV, PROFILES_CSV), "features": (),
+                "score": (SEGMENTS_CSV,)}
+
+
+def _steps(params: dict[str, str], log_metrics: Callable[[], object],
+           files: dict[str, bytes]) -> list[Step]:
+    """What every job logs: its parameters, its metrics, its files."""
+    return [("parameters", lambda: mlflow.log_params(params)), ("metrics", log_metrics),
+            ("run files", lambda: _log_files(files))]
+
+
+def _segmentation_steps(logged: LoggedRun, out: StagedOutput, manifest: dict[str, Any],
+                        files: dict[str, bytes], output_path: str,
+                        model_input: DataFrame | None) -> list[Step]:
+    """Parameters, every metric of every k, the run's files and (unless withheld) the
+    model, read from the staging directory ``out``."""
+    target = logged.target
     metrics = pd.read_csv(io.BytesIO(files[METRICS_CSV]))
     chosen = metrics[metrics["k"] == manifest["chosen_k"]]
     params = {**flat_params(manifest["config"]),
               **flat_params(manifest["input"], "source."),
               "chosen_k": str(manifest["chosen_k"]),
               "selection_rule": manifest["selection_rule"]}
-    steps: list[Step] = [
-        ("parameters", lambda: mlflow.log_params(params)),
-        ("metrics", lambda: _log_segmentation_metrics(manifest, metrics, chosen)),
-        ("run files", lambda: _log_files(files)),
-    ]
-    logged = _start(target, "segment", output_path)
+    steps = _steps(params, lambda: _log_segmentation_metrics(manifest, metrics, chosen), files)
     withheld = manifest.get("privacy", {}).get("suppressed_segments", [])
     if target.log_model and withheld:
         logged.model_withheld = (
@@ -124,13 +168,14 @@ def track_segmentation(spark: SparkSession, target: MlflowConfig, output_path: s
             f"fewer than output.min_segment_size customers; score from {output_path}")
         log.warning("MLflow: model not logged: %s", logged.model_withheld)
     elif target.log_model:
+        assert model_input is not None, "segment run logs its model with its input columns"
         what = "model" + (f" (registered as {target.registered_model_name})"
                           if target.registered_model_name else "")
 
         def log_model() -> None:
-            run = load_finished_run(spark, output_path, key="output.path")
+            run = read_run(out.fs, out.path, manifest)
             info = log_pipeline_model(
-                run.model, input_schema=input_schema,
+                run.model, input_schema=model_input.schema,
                 context=scoring_context(manifest, run.segments, run.thresholds),
                 registered_model_name=target.registered_model_name)
             logged.model_uri = info.model_uri
@@ -138,39 +183,7 @@ def track_segmentation(spark: SparkSession, target: MlflowConfig, output_path: s
                 logged.registered_version = str(info.registered_model_version)
 
         steps.append((what, log_model))
-    _finish(logged, steps)
-    return _with_tracking(spark, output_path, manifest, logged)
-
-
-def track_features(spark: SparkSession, target: MlflowConfig, output_path: str,
-                   manifest: dict[str, Any]) -> dict[str, Any]:
-    """Log the finished features run at ``output_path``; return its updated manifest."""
-    params = {**flat_params(manifest["config"]), **flat_params(manifest["input"], "source."),
-              "as_of": manifest["as_of"], "columns": json.dumps(manifest["columns"])}
-    files = _read_files(spark, output_path, (MANIFEST,))
-    logged = _start(target, "features", output_path)
-    _finish(logged, [
-        ("parameters", lambda: mlflow.log_params(params)),
-        ("metrics", lambda: mlflow.log_metrics(_accounting(manifest))),
-        ("run files", lambda: _log_files(files)),
-    ])
-    return _with_tracking(spark, output_path, manifest, logged)
-
-
-def track_scoring(spark: SparkSession, target: MlflowConfig, output_path: str,
-                  manifest: dict[str, Any]) -> dict[str, Any]:
-    """Log the finished scoring run at ``output_path``; return its updated manifest."""
-    params = {**flat_params(manifest["input"], "source."), "model": manifest["model_run"],
-              "chosen_k": str(manifest["chosen_k"])}
-    files = _read_files(spark, output_path, (MANIFEST, SEGMENTS_CSV))
-    segments = pd.read_csv(io.BytesIO(files[SEGMENTS_CSV]))
-    logged = _start(target, "score", output_path)
-    _finish(logged, [
-        ("parameters", lambda: mlflow.log_params(params)),
-        ("metrics", lambda: _log_scoring_metrics(manifest, segments)),
-        ("run files", lambda: _log_files(files)),
-    ])
-    return _with_tracking(spark, output_path, manifest, logged)
+    return steps
 
 
 def log_report(target: MlflowConfig, run_id: str, report_dir: str | Path) -> None:
@@ -185,17 +198,17 @@ def log_report(target: MlflowConfig, run_id: str, report_dir: str | Path) -> Non
 
 
 def _start(target: MlflowConfig, job: str, output_path: str) -> LoggedRun:
-    """A new MLflow run of ``job`` in the target's experiment, left active."""
+    """A new MLflow run of ``job`` in the target's experiment, left active (or the error
+    that prevented it)."""
     try:
         _use_store(target)
         experiment = mlflow.set_experiment(target.experiment)
         run = mlflow.start_run(run_name=target.run_name, tags={
             "segmentation.job": job, "segmentation.output_path": display_uri(output_path)})
     except Exception as exc:  # noqa: BLE001 - any MLflow failure: one line, outputs kept
-        raise OutputError(f"the outputs in {output_path} are complete, but nothing was "
-                          f"logged to MLflow at {display_uri(target.tracking_uri or '')} "
-                          f"({one_line(exc)})") from exc
-    return LoggedRun(run.info.run_id, experiment.experiment_id, target)
+        log.warning("MLflow: nothing logged: %s", one_line(exc))
+        return LoggedRun(target, error=one_line(exc))
+    return LoggedRun(target, run.info.run_id, experiment.experiment_id)
 
 
 def _use_store(target: MlflowConfig) -> None:
@@ -219,17 +232,6 @@ def _finish(logged: LoggedRun, steps: list[Step]) -> None:
     except Exception as exc:  # noqa: BLE001 - the run's status only
         log.warning("MLflow: run %s not ended: %s", logged.run_id, one_line(exc))
     log.info("MLflow run %s (experiment %s)", logged.run_id, logged.target.experiment)
-
-
-def _with_tracking(spark: SparkSession, output_path: str, manifest: dict[str, Any],
-                   logged: LoggedRun) -> dict[str, Any]:
-    """Write the ``tracking`` entry into the run's manifest.json (in place, in one step)."""
-    updated = {**manifest, "tracking": logged.manifest_entry()}
-    text = json.dumps(updated, indent=2, sort_keys=True, default=str) + "\n"
-    file_system(output_path, spark).replace_bytes(f"{output_path}/{MANIFEST}",
-                                                  text.encode("utf-8"))
-    logged.raise_if_incomplete(output_path)
-    return updated
 
 
 def _log_segmentation_metrics(manifest: dict[str, Any], metrics: pd.DataFrame,
@@ -259,13 +261,6 @@ def _accounting(manifest: dict[str, Any]) -> dict[str, float]:
 
 def _finite(values: dict[str, float]) -> dict[str, float]:
     return {name: value for name, value in values.items() if math.isfinite(value)}
-
-
-def _read_files(spark: SparkSession, output_path: str, names: Iterable[str]
-                ) -> dict[str, bytes]:
-    """The named small files of a finished run (the run may be on any file system)."""
-    fs = file_system(output_path, spark)
-    return {name: fs.read_bytes(f"{output_path}/{name}") for name in names}
 
 
 def _log_files(files: dict[str, bytes]) -> None:
