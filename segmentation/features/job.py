@@ -37,7 +37,7 @@ from segmentation.features.lines import (
 from segmentation.features.rfm import with_rfm_scores
 from segmentation.features.timestamps import default_as_of, from_micros
 from segmentation.outputs.jobframe import JobFrame, job_frame
-from segmentation.tracking.config import tracking_hook
+from segmentation.tracking.hook import tracking_hook
 
 log = logging.getLogger(__name__)
 

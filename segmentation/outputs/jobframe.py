@@ -39,7 +39,7 @@ class Tracked(Protocol):
 
 
 #: Logs a job's complete staged outputs (``out``, its manifest, the final output path)
-#: elsewhere; built by :func:`segmentation.tracking.config.tracking_hook`.
+#: elsewhere; built by :func:`segmentation.tracking.hook.tracking_hook`.
 Tracking = Callable[[StagedOutput, dict[str, Any], str], Tracked]
 
 

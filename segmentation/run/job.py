@@ -34,7 +34,7 @@ from segmentation.outputs.relabel import load_previous_run, segment_ids
 from segmentation.outputs.write import Previous, write_outputs
 from segmentation.run.config import Config
 from segmentation.run.manifest import run_manifest
-from segmentation.tracking.config import tracking_hook
+from segmentation.tracking.hook import tracking_hook
 
 log = logging.getLogger(__name__)
 

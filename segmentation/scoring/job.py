@@ -33,7 +33,8 @@ from segmentation.outputs.layout import LABEL_COLUMNS, LABELS, SEGMENTS_CSV
 from segmentation.scoring.config import scoring_config
 from segmentation.scoring.drift import drift_by_segment
 from segmentation.scoring.manifest import scoring_manifest
-from segmentation.tracking.config import MlflowConfig, is_model_uri, tracking_hook
+from segmentation.tracking.config import MlflowConfig, is_model_uri
+from segmentation.tracking.hook import tracking_hook
 
 log = logging.getLogger(__name__)
 

@@ -2,9 +2,7 @@
 
 Tracking is on when the config has a ``tracking.mlflow`` section or the command line gives
 ``--mlflow-uri``. ``MLFLOW_TRACKING_URI`` alone never switches it on (platforms set it
-everywhere); it only supplies the URI when tracking is on and none is given. A job hands
-:func:`tracking_hook` to its frame, which imports MLflow (:mod:`segmentation.tracking.runs`)
-only when tracking is on.
+everywhere); it only supplies the URI when tracking is on and none is given.
 
 Examples
 --------
@@ -21,16 +19,10 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from segmentation.core.errors import ConfigError
-
-if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
-
-    from segmentation.core.atomic import StagedOutput
-    from segmentation.outputs.jobframe import Tracked, Tracking
 
 #: The environment variable MLflow itself reads for the tracking URI.
 URI_VARIABLE = "MLFLOW_TRACKING_URI"
@@ -101,19 +93,3 @@ def display_uri(uri: str) -> str:
 def is_model_uri(text: str) -> bool:
     """True for an MLflow model URI (``models:/...``, ``runs:/...``), not a run directory."""
     return text.startswith(MODEL_URI_SCHEMES)
-
-
-def tracking_hook(target: MlflowConfig | None, job: str, *,
-                  model_input: DataFrame | None = None) -> Tracking | None:
-    """What the job frame calls to log ``job`` (``segment``, ``features``, ``score``) to
-    MLflow at ``target`` (:func:`segmentation.tracking.runs.track_run`); None when tracking
-    is off. ``model_input``: the columns the model of ``segment run`` reads."""
-    if target is None:
-        return None
-
-    def track(out: StagedOutput, manifest: dict[str, Any], output_path: str) -> Tracked:
-        from segmentation.tracking.runs import track_run
-
-        return track_run(job, target, out, manifest, output_path, model_input=model_input)
-
-    return track
