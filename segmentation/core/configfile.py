@@ -196,7 +196,7 @@ def build_dataclass(cls: type, data: Any, prefix: str) -> Any:
 def _coerce(tp: Any, value: Any, key: str) -> Any:
     """Check ``value`` against the annotation ``tp`` (nested dataclasses built recursively)."""
     origin = get_origin(tp)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return build_dataclass(tp, {} if value is None else value, key + ".")
     if origin in (Union, types.UnionType):
         args = [a for a in get_args(tp) if a is not type(None)]

@@ -70,8 +70,8 @@ class Written:
 
     #: ``segments.csv`` as exported (withheld statistics blank).
     segments: pd.DataFrame
-    #: The scatter sample's summary.
-    pca: dict[str, Any]
+    #: The scatter sample's summary (None with ``output.pca_sample_size: 0``).
+    pca: dict[str, Any] | None
     #: The migration from the previous run's segments (None on a first run).
     migration: dict[str, Any] | None
 
