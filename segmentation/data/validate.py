@@ -121,7 +121,7 @@ def check_duplicate_ids(partitioned: DataFrame, id_col: str, *, rows: int) -> No
     ``partitioned`` is hash-partitioned by id, so grouping by id needs no shuffle.
     """
     counts = partitioned.groupBy(id_col).count().where(F.col("count") > 1)
-    repeated = counts.agg(F.sum(F.col("count") - 1).alias("n")).first()["n"]
+    repeated = counts.agg(F.sum(F.col("count") - 1).alias("n")).collect()[0]["n"]
     if repeated:
         raise InputDataError(
             f"{repeated} of {rows} rows repeat an id already present ({id_col!r}); "

@@ -11,6 +11,7 @@ the ``segment`` and ``distance`` written to ``labels/``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pyspark import keyword_only
 from pyspark.ml import PipelineModel, Transformer
@@ -26,6 +27,9 @@ from segmentation.model.columns import CLUSTER_COL, DISTANCE_COL, FEATURES_COL, 
 
 class SegmentAssigner(Transformer, DefaultParamsReadable, DefaultParamsWritable):
     """Add ``segment`` (int) and ``distance`` (double) from ``cluster`` and ``features``."""
+
+    #: The keyword arguments of the call, set by ``@keyword_only``.
+    _input_kwargs: dict[str, Any]
 
     segmentIds: Param[list[int]] = Param(
         Params._dummy(), "segmentIds", "segment id of each cluster index",

@@ -18,6 +18,7 @@ from pyspark.ml import PipelineModel
 from pyspark.ml.clustering import KMeansModel
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from segmentation.core.caching import cached
 from segmentation.core.errors import InputDataError
@@ -99,9 +100,9 @@ def rows_matrix(vectors: pd.Series) -> np.ndarray:
 def evaluation_sample(prepared: Prepared, size: int, seed: int) -> np.ndarray:
     """A seeded uniform sample of at most ``size`` feature vectors, on the driver."""
     fraction = min(1.0, 1.2 * size / prepared.count)
-    picked = (
+    picked: pd.DataFrame = (
         prepared.rows.sample(fraction=fraction, seed=seed)
-        .select(vector_to_array(FEATURES_COL).alias("x"))
+        .select(vector_to_array(F.col(FEATURES_COL)).alias("x"))
         .toPandas()
     )
     x = rows_matrix(picked["x"])
@@ -115,7 +116,7 @@ def check_distinct_points(prepared: Prepared, sample: np.ndarray, model: ModelCo
     needed, key = largest_k(model)
     if len(np.unique(sample, axis=0)) >= needed:
         return
-    vectors = prepared.rows.select(vector_to_array(FEATURES_COL).alias("x")).distinct()
+    vectors = prepared.rows.select(vector_to_array(F.col(FEATURES_COL)).alias("x")).distinct()
     distinct = vectors.limit(needed).count()
     if distinct < needed:
         raise InputDataError(
@@ -136,7 +137,7 @@ def sweep_rows(prepared: Prepared, sample_size: int, seed: int) -> np.ndarray | 
                  prepared.count)
     rows = prepared.rows if fraction == 1.0 else prepared.rows.sample(fraction=fraction,
                                                                       seed=seed)
-    picked = rows.select(vector_to_array(FEATURES_COL).alias("x")).toPandas()
+    picked: pd.DataFrame = rows.select(vector_to_array(F.col(FEATURES_COL)).alias("x")).toPandas()
     return rows_matrix(picked["x"])
 
 
@@ -192,10 +193,10 @@ def choose_model(prepared: Prepared, sample: np.ndarray, model: ModelConfig,
         with timer.stage("final_fit"):
             (final,) = sweep_on_rows(prepared.rows, [chosen_k], model, sample,
                                      warm_start={chosen_k: final.centers})
-            (values,), (final_sizes,) = evaluate_candidates(prepared.rows, [final.centers],
-                                                            sample)
+            (final_values,), (final_sizes,) = evaluate_candidates(prepared.rows, [final.centers],
+                                                                  sample)
             row = metrics.index[metrics.k == chosen_k][0]
-            for name, value in values.items():
+            for name, value in final_values.items():
                 metrics.loc[row, name] = value
             metrics.loc[row, ["iterations", "seconds", "fitted_rows"]] = [
                 final.iterations, round(final.seconds, 3), prepared.count]

@@ -97,7 +97,7 @@ def scan_sums(
                 schema=_SCAN_SCHEMA,
             )
 
-    rows = _vectors(df).mapInArrow(scan, "c long, j long, v array<double>").toPandas()
+    rows: pd.DataFrame = _vectors(df).mapInArrow(scan, "c long, j long, v array<double>").toPandas()
     out = []
     for c in range(len(centers)):
         part = rows[rows.c == c]

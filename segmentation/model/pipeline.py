@@ -24,10 +24,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
+import pandas as pd
 from pyspark.ml import PipelineModel, Transformer
-from pyspark.ml.feature import OneHotEncoder, SQLTransformer, StringIndexer, VectorAssembler
+from pyspark.ml.feature import (
+    OneHotEncoder,
+    SQLTransformer,
+    StringIndexer,
+    StringIndexerModel,
+    VectorAssembler,
+)
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -130,13 +138,13 @@ def sample_medians(cleaned: DataFrame, names: list[str], present: list[int], *, 
             .alias(f"v{i}") for i, (name, n) in enumerate(zip(names, present, strict=True))]
     sample = cleaned.select(*kept).where(F.coalesce(*[F.col(f"v{i}") for i in
                                                        range(len(names))]).isNotNull())
-    values = sample.toPandas()
+    values: pd.DataFrame = sample.toPandas()
     medians = []
     for i, name in enumerate(names):
         column = values[f"v{i}"].dropna().to_numpy(dtype=float)
         if len(column) == 0:  # so sparse that none was drawn: take every present value
-            column = (cleaned.select(clean_column(name)).dropna().toPandas()
-                      .iloc[:, 0].to_numpy(dtype=float))
+            present_rows: pd.DataFrame = cleaned.select(clean_column(name)).dropna().toPandas()
+            column = present_rows.iloc[:, 0].to_numpy(dtype=float)
         medians.append(float(np.quantile(column, 0.5, method="inverted_cdf")))
     return medians
 
@@ -187,7 +195,8 @@ def feature_names(model: PipelineModel, features: FeaturesConfig) -> list[str]:
     names = list(features.numeric)
     for stage in model.stages:
         if type(stage).__name__ == "StringIndexerModel":
-            for column, labels in zip(features.categorical, stage.labelsArray):
+            indexer = cast(StringIndexerModel, stage)
+            for column, labels in zip(features.categorical, indexer.labelsArray):
                 names += [f"{column}={level}" for level in labels]
                 names += [f"{column}=(unseen)", f"{column}=(invalid)"]
     return names

@@ -38,6 +38,9 @@ class NumericScaler(Transformer, DefaultParamsReadable, DefaultParamsWritable):
     The inputs are the cleaned numeric columns: null where a value is missing, never NaN.
     """
 
+    #: The keyword arguments of the call, set by ``@keyword_only``.
+    _input_kwargs: dict[str, Any]
+
     inputCols = _param("inputCols", "cleaned numeric columns", TypeConverters.toListString)
     outputCols = _param("outputCols", "one output column per input column",
                         TypeConverters.toListString)

@@ -36,7 +36,7 @@ def migration_counts(
         F.col(previous.id_column).alias(id_col),
         F.col(SEGMENT_COL).alias(PREVIOUS_SEGMENT_COL),
     )
-    counts = (
+    counts: pd.DataFrame = (
         before.join(labels.select(id_col, SEGMENT_COL), id_col, "full_outer")
         .groupBy(PREVIOUS_SEGMENT_COL, SEGMENT_COL)
         .count()

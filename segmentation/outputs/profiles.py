@@ -108,7 +108,7 @@ def _quantile_aggregates(features: FeaturesConfig) -> list[Column]:
 
 
 def _per_segment(df: DataFrame, aggs: list[Column]) -> pd.DataFrame:
-    out = df.groupBy(SEGMENT_COL).agg(*aggs).toPandas()
+    out: pd.DataFrame = df.groupBy(SEGMENT_COL).agg(*aggs).toPandas()
     out[SEGMENT_COL] = out[SEGMENT_COL].astype(int)
     return out
 
@@ -159,7 +159,7 @@ def _category_rows(
 ) -> pd.DataFrame:
     """Level shares of column ``name`` per segment; the levels and overall shares are those
     of the ``shown`` segments' customers (a level only a withheld segment has is not named)."""
-    counts = (
+    counts: pd.DataFrame = (
         labelled.groupBy(SEGMENT_COL, F.col(category_column(name)).alias("level"))
         .count()
         .toPandas()

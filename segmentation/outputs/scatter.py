@@ -40,10 +40,10 @@ def write_scatter(
     if sample_size == 0 or centers.shape[1] < 2:
         return None
     big = [ids[i] for i, n in enumerate(sizes) if n >= min_segment_size]
-    picked = (
+    picked: pd.DataFrame = (
         labelled.sample(fraction=min(1.0, 1.2 * sample_size / sum(sizes)), seed=seed)
         .where(F.col(SEGMENT_COL).isin(big))
-        .select(vector_to_array(FEATURES_COL).alias("x"), SEGMENT_COL)
+        .select(vector_to_array(F.col(FEATURES_COL)).alias("x"), SEGMENT_COL)
         .limit(sample_size)
         .toPandas()
     )

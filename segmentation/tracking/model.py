@@ -28,7 +28,7 @@ import mlflow.spark
 import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.models.model import ModelInfo
-from mlflow.types import ColSpec, Schema
+from mlflow.types import ColSpec, Schema, TensorSpec
 from pyspark.ml import PipelineModel
 from pyspark.sql import types as T
 
@@ -61,8 +61,9 @@ def pip_requirements() -> list[str]:
 
 def model_signature(input_schema: T.StructType) -> ModelSignature:
     """The model's columns in (id and features, as read) and out (segment, distance)."""
-    inputs = [ColSpec(_MLFLOW_TYPES.get(type(f.dataType), "string"), f.name)
-              for f in input_schema.fields]
+    inputs: list[ColSpec | TensorSpec] = [
+        ColSpec(_MLFLOW_TYPES.get(type(f.dataType), "string"), f.name)
+        for f in input_schema.fields]
     return ModelSignature(inputs=Schema(inputs),
                           outputs=Schema([ColSpec("integer", SEGMENT_COL),
                                           ColSpec("double", DISTANCE_COL)]))

@@ -13,7 +13,6 @@ Imports MLflow: imported only for a model URI.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import mlflow
 import mlflow.spark
@@ -22,7 +21,7 @@ from pyspark.sql import SparkSession
 
 from segmentation.core.errors import InputDataError, one_line
 from segmentation.outputs.finished import FinishedRun
-from segmentation.outputs.layout import THRESHOLD_COLUMNS, read_manifest
+from segmentation.outputs.layout import THRESHOLD_COLUMNS, RunManifest, read_manifest
 from segmentation.tracking.model import CONTEXT_KEY
 
 
@@ -30,7 +29,7 @@ from segmentation.tracking.model import CONTEXT_KEY
 class LoggedContext:
     """What scoring needs besides the model, as logged with it."""
 
-    manifest: dict[str, Any]
+    manifest: RunManifest
     segments: pd.DataFrame
     thresholds: pd.DataFrame
 
