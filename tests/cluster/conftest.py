@@ -18,5 +18,5 @@ def cluster(tmp_path_factory: pytest.TempPathFactory,
     base = tmp_path_factory.mktemp("cluster")
     state, build = base / "state", base / "build"
     # Registered before starting: a start that fails half-way is cleaned up too.
-    request.addfinalizer(lambda: stop_cluster(state, build))
+    request.addfinalizer(lambda: stop_cluster(state))
     return start_cluster(state, build, WORKERS)

@@ -24,8 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from daemons import SCRIPTS
 from support.cli import ROOT, SEGMENT, segment
-from support.cluster import SCRIPTS, Cluster
+from support.cluster import Cluster
 from support.cluster_runs import (
     RUN_TIMEOUT,
     assert_same_labels,

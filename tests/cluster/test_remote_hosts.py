@@ -31,8 +31,8 @@ from pathlib import Path
 
 import pyspark
 import pytest
+from daemons import SCRIPTS
 from support.cli import DEFAULT_CONFIG, segment
-from support.cluster import SCRIPTS
 from support.cluster_runs import assert_same_labels, finish, segment_args
 
 pytestmark = pytest.mark.cluster
