@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -36,7 +37,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.debug)
-    return guarded(lambda: args.handler(args), debug=args.debug)
+    return guarded(lambda: dispatch(args), debug=args.debug)
+
+
+def dispatch(args: argparse.Namespace) -> None:
+    """Run the command, refusing first what this client's Spark cannot do (Spark Connect
+    before pyspark 4.0) so that nothing has started when it fails."""
+    if hasattr(args, "remote") and (args.remote or os.environ.get("SPARK_REMOTE")):
+        from segmentation.core.sparkversion import require_connect_client
+
+        require_connect_client()
+    args.handler(args)
 
 
 def build_parser() -> argparse.ArgumentParser:

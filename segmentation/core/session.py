@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 from pyspark.sql import SparkSession
 
 from segmentation.core.errors import ConfigError, SparkUnavailableError
+from segmentation.core.sparkversion import MASTER_UI_PORT, check_master, require_connect_client
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,9 @@ def classic_session(app_name: str, master: str | None, settings: Mapping[str, st
             defaults.pop(key, None)
     for key, value in {**defaults, **settings}.items():
         builder = builder.config(key, value)
+    if not launched_by_spark_submit():  # scripts/submit.sh checks before spark-submit
+        check_master(settings.get("spark.master") or master or "",
+                     settings.get("spark.master.ui.port", MASTER_UI_PORT))
     spark = builder.getOrCreate()
     log.info("Spark %s session on %s (driver memory %s)", spark.version,
              spark.conf.get("spark.master", "?"), spark.conf.get("spark.driver.memory", "1g"))
@@ -127,6 +131,7 @@ def connect_session(url: str, settings: Mapping[str, str]) -> SparkSession:
 
     from segmentation.core.package import package_zip
 
+    require_connect_client()
     probe_connect_server(url)
     spark = SparkSession.builder.remote(url).getOrCreate()
     spark.client.set_retry_policies([DefaultPolicy(max_retries=CONNECT_RETRIES)])
