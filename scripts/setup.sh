@@ -3,9 +3,33 @@
 #   scripts/setup.sh          the product (pyspark, pandas, pyarrow, matplotlib, ...)
 #   scripts/setup.sh dev      the product plus the test tools (pytest, scikit-learn, ...) and MLflow
 #   scripts/setup.sh mlflow   the product plus MLflow, for experiment tracking (--mlflow-uri)
+#   scripts/setup.sh --spark X.Y [dev|mlflow]
+#                             the same in .venv-sparkX.Y/ with the pyspark of Spark line X.Y (one
+#                             of the lines below), for a cluster that runs Spark X.Y; pip resolves
+#                             numpy, pandas and pyarrow within that pyspark's own bounds
+#   scripts/setup.sh --lines  the Spark lines CI tests, oldest first (the last is the newest,
+#                             what .venv gets)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-extra="${1:-}"
+LINES=(3.5 4.0 4.1 4.2 4.3)  # keep in step with pyproject.toml's pyspark range and the README
+
+extra="" line="" venv=.venv
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --spark)
+      [[ $# -ge 2 ]] || { echo "error: --spark needs a line, one of: ${LINES[*]}" >&2; exit 2; }
+      line="$2"; shift 2 ;;
+    --lines) echo "${LINES[*]}"; exit 0 ;;
+    *) extra="$1"; shift ;;
+  esac
+done
+if [[ -n "$line" ]]; then
+  if [[ " ${LINES[*]} " != *" $line "* ]]; then
+    echo "error: Spark line '$line' is not one this project tests (one of: ${LINES[*]})" >&2
+    exit 2
+  fi
+  venv=".venv-spark$line"
+fi
 
 python="${PYTHON:-python3}"
 if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
@@ -39,18 +63,21 @@ if [ "$extra" = dev ] && { ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev
   fi
 fi
 
-if [ ! -x .venv/bin/python ]; then
-  "$python" -m venv .venv
+if [ ! -x "$venv/bin/python" ]; then
+  "$python" -m venv "$venv"
 fi
 case "$extra" in
   "") target="." ;;
   dev|mlflow) target=".[$extra]" ;;
   *) echo "error: unknown set-up '$extra' (expected nothing, dev or mlflow)" >&2; exit 2 ;;
 esac
-log=.venv/pip-install.log
-if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e "$target"; } >"$log" 2>&1; then
+pin=()
+[[ -n "$line" ]] && pin=("pyspark==$line.*")
+log="$venv/pip-install.log"
+if ! { "$venv/bin/python" -m pip install -q --upgrade pip \
+    && "$venv/bin/python" -m pip install -q -e "$target" "${pin[@]}"; } >"$log" 2>&1; then
   cat "$log" >&2
   echo "error: installing the project's packages failed (log above, also in $log)" >&2
   exit 1
 fi
-echo "set up: $(.venv/bin/python --version), $(java -version 2>&1 | head -1), pyspark $(.venv/bin/python -c 'import pyspark; print(pyspark.__version__)')" >&2
+echo "set up $venv: $("$venv/bin/python" --version), $(java -version 2>&1 | head -1), pyspark $("$venv/bin/python" -c 'import pyspark; print(pyspark.__version__)')" >&2

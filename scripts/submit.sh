@@ -112,6 +112,19 @@ case "$deploy_mode" in
 esac
 
 need_python
+# A standalone master of another Spark line than this venv's pyspark: refused here in one
+# line naming both versions (the master's web UI tells its version: --conf
+# spark.master.ui.port, the port scripts/cluster.sh chose for its master, else 8080).
+if [[ "$master" == spark://* ]]; then
+  ui_port=8080
+  if [[ "$master" == "$(cat "$STATE/master.url" 2>/dev/null)" ]]; then
+    ui_port="$(<"$STATE/webui-port")"
+  fi
+  for conf in "${confs[@]}"; do
+    if [[ "$conf" == spark.master.ui.port=* ]]; then ui_port="${conf#*=}"; fi
+  done
+  "$PY" -m segmentation.core.sparkversion "$master" "$ui_port" || exit 2
+fi
 driver_memory="${driver_memory:-$(driver_memory_for "$master")}"
 if ((package)); then
   SEGMENT_PYTHON="$PY" SEGMENT_BUILD_DIR="$BUILD" "$ROOT/scripts/package.sh" >/dev/null
