@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from segmentation.core.errors import ConfigError
 from segmentation.core.failures import guarded
@@ -59,9 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show stack traces on errors")
+
+    class CommandParser(argparse.ArgumentParser):
+        """A sub-command's parser: it also takes the options every command shares."""
+
+        def __init__(self, **kw: Any) -> None:
+            super().__init__(parents=[common], **kw)
+
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                parser_class=lambda **kw: argparse.ArgumentParser(
-                                    parents=[common], **kw))
+                                parser_class=CommandParser)
 
     run = sub.add_parser("run", help="segment customers: k sweep, labels, profiles, metrics")
     add_job_arguments(run)
