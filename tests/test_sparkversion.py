@@ -98,6 +98,8 @@ def test_a_master_that_cannot_tell_is_not_checked() -> None:
     assert master_version("spark://a:7077,b:7077", 8080) is None  # several masters
     with serve("no version here") as port:
         assert master_version("spark://127.0.0.1:7077", port) is None
+    with serve(PAGES["3.5.9"]) as port:  # the page of another master on that host
+        assert master_version("spark://127.0.0.1:7078", port) is None
     check_master("local[2]", "not even a port")
     with pytest.raises(ConfigError, match="spark.master.ui.port must be a port number"):
         check_master("spark://127.0.0.1:7077", "eighty")

@@ -39,6 +39,7 @@ PROBE_SECONDS = 3.0
 
 # The master page's header: <span class="version ...">4.1.4</span> ... Spark Master at spark://
 VERSION_SPAN = re.compile(r'<span class="version[^"]*"[^>]*>\s*(\d+\.\d+[^<\s]*)\s*</span>')
+MASTER_URL = re.compile(r"Spark Master at (spark://[^\s<]+)")
 
 
 def client_version() -> str:
@@ -70,7 +71,8 @@ def require_connect_client(version: str | None = None) -> None:
 
 def master_version(master: str, ui_port: int = MASTER_UI_PORT) -> str | None:
     """The Spark version a standalone master (``spark://HOST:PORT``) shows on its web UI at
-    ``ui_port``, or None when it cannot tell (no page there, another page, several masters)."""
+    ``ui_port``, or None when it cannot tell (no page there, another page or another
+    master's, several masters)."""
     parsed = urlparse(master)
     if parsed.scheme != "spark" or "," in parsed.netloc or not parsed.hostname:
         return None
@@ -81,9 +83,9 @@ def master_version(master: str, ui_port: int = MASTER_UI_PORT) -> str | None:
     except (OSError, ValueError) as exc:
         log.debug("no version from %s: %s", url, exc)
         return None
-    found = VERSION_SPAN.search(page)
-    if "Spark Master at" not in page or found is None:
-        log.debug("no Spark master version on %s", url)
+    found, shown = VERSION_SPAN.search(page), MASTER_URL.search(page)
+    if found is None or shown is None or urlparse(shown.group(1)).port != parsed.port:
+        log.debug("no version of the Spark master %s on %s", master, url)
         return None
     return found.group(1)
 
