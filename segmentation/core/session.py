@@ -38,7 +38,9 @@ PROBE_SECONDS = 10.0
 #: Retries of a failed Connect call (about 15 s of backoff in all, not Spark's 10 minutes).
 CONNECT_RETRIES = 5
 
-#: Settings every session gets unless the caller (or spark-submit) sets them.
+#: Settings every session gets unless the caller (or spark-submit) sets them; under
+#: spark-submit only the ``spark.sql.*`` ones (set once the session exists, see
+#: :func:`apply_unset_defaults`), the console progress bar keeping Spark's default (off).
 DEFAULT_SETTINGS: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.showConsoleProgress": "false",
@@ -108,21 +110,30 @@ def classic_session(app_name: str, master: str | None, settings: Mapping[str, st
         files = ",".join(path.as_uri() for path in log4j)  # log4j2 merges them, later wins
         builder = builder.config("spark.driver.extraJavaOptions",
                                  f"-Dlog4j2.configurationFile={files}")
-    defaults = dict(DEFAULT_SETTINGS)
-    if launched_by_spark_submit():  # spark-submit --conf values win over our defaults
-        from pyspark import SparkConf
-
-        for key, _ in SparkConf().getAll():
-            defaults.pop(key, None)
-    for key, value in {**defaults, **settings}.items():
+    submitted = launched_by_spark_submit()
+    for key, value in ({**settings} if submitted else {**DEFAULT_SETTINGS, **settings}).items():
         builder = builder.config(key, value)
-    if not launched_by_spark_submit():  # scripts/submit.sh checks before spark-submit
+    if not submitted:  # scripts/submit.sh checks before spark-submit
         check_master(settings.get("spark.master") or master or "",
                      settings.get("spark.master.ui.port", MASTER_UI_PORT))
     spark = builder.getOrCreate()
+    if submitted:
+        apply_unset_defaults(spark, settings)
     log.info("Spark %s session on %s (driver memory %s)", spark.version,
              spark.conf.get("spark.master", "?"), spark.conf.get("spark.driver.memory", "1g"))
     return spark
+
+
+def apply_unset_defaults(spark: SparkSession, settings: Mapping[str, str]) -> None:
+    """Our SQL defaults, where neither ``settings`` nor spark-submit (``--conf``,
+    ``spark-defaults.conf``) set the key: spark-submit's values are readable only once the
+    session exists (``SparkConf`` then loads them from the driver), so ours come after."""
+    from pyspark import SparkConf
+
+    given = {key for key, _ in SparkConf().getAll()} | set(settings)
+    for key, value in DEFAULT_SETTINGS.items():
+        if key.startswith("spark.sql.") and key not in given:
+            spark.conf.set(key, value)
 
 
 def connect_session(url: str, settings: Mapping[str, str]) -> SparkSession:
