@@ -9,17 +9,22 @@
 #                             numpy, pandas and pyarrow within that pyspark's own bounds
 #   scripts/setup.sh --lines  the Spark lines CI tests, oldest first (the last is the newest,
 #                             what .venv gets)
+#   scripts/setup.sh --connectors [--spark X.Y] [dev|mlflow]
+#                             also fetch the line's Delta Lake, Iceberg and hadoop-aws (s3a://)
+#                             jars with Maven into its cache (scripts/connectors.py; dev does it
+#                             too); the jobs add them to the sessions they start
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LINES=(3.5 4.0 4.1 4.2 4.3)  # keep in step with pyproject.toml's pyspark range and the README
 
-extra="" line="" venv=.venv
+extra="" line="" venv=.venv connectors=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --spark)
       [[ $# -ge 2 ]] || { echo "error: --spark needs a line, one of: ${LINES[*]}" >&2; exit 2; }
       line="$2"; shift 2 ;;
     --lines) echo "${LINES[*]}"; exit 0 ;;
+    --connectors) connectors=1; shift ;;
     *) extra="$1"; shift ;;
   esac
 done
@@ -79,5 +84,12 @@ if ! { "$venv/bin/python" -m pip install -q --upgrade pip \
   cat "$log" >&2
   echo "error: installing the project's packages failed (log above, also in $log)" >&2
   exit 1
+fi
+if [[ "$extra" == dev || "$connectors" == 1 ]]; then
+  if ! command -v mvn >/dev/null 2>&1; then
+    echo "error: fetching the Delta Lake, Iceberg and hadoop-aws connectors needs Maven (mvn) on PATH (e.g. 'sudo apt-get install maven'); or give their coordinates in spark.jars.packages" >&2
+    exit 1
+  fi
+  "$venv/bin/python" scripts/connectors.py
 fi
 echo "set up $venv: $("$venv/bin/python" --version), $(java -version 2>&1 | head -1), pyspark $("$venv/bin/python" -c 'import pyspark; print(pyspark.__version__)')" >&2

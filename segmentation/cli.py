@@ -188,13 +188,17 @@ def configure_logging(debug: bool = False) -> None:
     logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
-def _job_session(app_name: str, args: argparse.Namespace, settings: Mapping[str, str]
+def _job_session(app_name: str, args: argparse.Namespace, settings: Mapping[str, str], *,
+                 formats: Sequence[str | None] = (), paths: Sequence[str | None] = ()
                  ) -> AbstractContextManager[SparkSession]:
-    """The job's session from ``--master``/``--remote`` (imported here: ``segment report``
-    and ``--help`` load no Spark)."""
+    """The job's session from ``--master``/``--remote``, with the connectors its table
+    ``formats`` and ``paths`` need (imported here: ``segment report`` and ``--help`` load no
+    Spark)."""
+    from segmentation.core.connectors import needed
     from segmentation.core.session import job_session
 
-    return job_session(app_name, master=args.master, remote=args.remote, settings=settings)
+    return job_session(app_name, master=args.master, remote=args.remote, settings=settings,
+                       connectors=needed(formats=formats, paths=paths))
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -210,7 +214,8 @@ def _run(args: argparse.Namespace) -> None:
             "directory and run `segment report --run DIR` there"
         )
     check_tracking(cfg.tracking.mlflow)
-    with _job_session("segment-run", args, cfg.spark) as spark:
+    with _job_session("segment-run", args, cfg.spark, formats=[cfg.input.format],
+                      paths=[cfg.input.path, cfg.output.path, cfg.model.previous_run]) as spark:
         manifest = run_segmentation(spark, cfg)
     if args.report:
         from segmentation.report import build_report
@@ -229,7 +234,8 @@ def _features(args: argparse.Namespace) -> None:
 
     cfg = with_mlflow(load_features_config(args.config, args.overrides), args.mlflow_uri)
     check_tracking(cfg.tracking.mlflow)
-    with _job_session("segment-features", args, cfg.spark) as spark:
+    with _job_session("segment-features", args, cfg.spark, formats=[cfg.transactions.format],
+                      paths=[cfg.transactions.path, cfg.output.path]) as spark:
         run_features(spark, cfg)
 
 
@@ -242,7 +248,8 @@ def _score(args: argparse.Namespace) -> None:
                           config=args.config, overrides=args.overrides)
     tracking = resolve_mlflow(given.tracking.mlflow, args.mlflow_uri)
     registry_uri = scoring_registry(args.model, tracking)
-    with _job_session("segment-score", args, given.spark) as spark:
+    with _job_session("segment-score", args, given.spark, formats=[given.input.format],
+                      paths=[given.input.path, args.model, args.output]) as spark:
         score_customers(spark, model_run=args.model, source=given.input,
                         output_path=args.output, mode=args.mode, table=args.output_table,
                         tracking=tracking, registry_uri=registry_uri)

@@ -18,13 +18,14 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
 from pyspark.sql import SparkSession
 
+from segmentation.core.connectors import check_loaded, running_line, session_settings
 from segmentation.core.errors import ConfigError, SparkUnavailableError
 from segmentation.core.sparkversion import MASTER_UI_PORT, check_master, require_connect_client
 
@@ -57,31 +58,39 @@ def build_session(
     master: str | None = None,
     remote: str | None = None,
     settings: Mapping[str, str] | None = None,
+    connectors: Sequence[str] = (),
 ) -> SparkSession:
     """Get or create the SparkSession for a job.
 
     ``remote`` (or the ``SPARK_REMOTE`` environment variable) selects Spark Connect;
     otherwise ``master`` applies when no master was set by ``spark-submit``, and without
     either the session runs in local mode on all cores (``local[*]``). ``settings`` are
-    extra ``spark.*`` options (the config's ``spark:`` section).
+    extra ``spark.*`` options (the config's ``spark:`` section); ``connectors`` names those
+    of :mod:`segmentation.core.connectors` the job needs (``delta``, ``iceberg``, ``s3a``):
+    a session launched here loads them, one started by others must have them.
     """
     remote = remote or os.environ.get("SPARK_REMOTE")
     if remote:
         if master:
             raise ConfigError(f"--master {master} and a Spark Connect server ({remote}) are "
                               "both given: the server chooses its master; drop one")
-        return connect_session(remote, settings or {})
-    return classic_session(app_name, master, settings or {})
+        spark = connect_session(remote, settings or {})
+    else:
+        spark = classic_session(app_name, master, settings or {}, connectors)
+    check_loaded(spark, connectors)
+    return spark
 
 
 @contextmanager
 def job_session(app_name: str, *, master: str | None, remote: str | None,
-                settings: Mapping[str, str]) -> Iterator[SparkSession]:
+                settings: Mapping[str, str], connectors: Sequence[str] = ()
+                ) -> Iterator[SparkSession]:
     """A job's session (:func:`build_session`), stopped when the job ends if the job started
     it (a Spark Connect client that is not stopped can hang at exit, releasing server-side
     models of a session already gone); a session the caller already had is left running."""
     existing = SparkSession.getActiveSession()
-    spark = build_session(app_name=app_name, master=master, remote=remote, settings=settings)
+    spark = build_session(app_name=app_name, master=master, remote=remote, settings=settings,
+                          connectors=connectors)
     try:
         yield spark
     finally:
@@ -89,12 +98,14 @@ def job_session(app_name: str, *, master: str | None, remote: str | None,
             spark.stop()
 
 
-def classic_session(app_name: str, master: str | None, settings: Mapping[str, str]
-                    ) -> SparkSession:
-    """A session with its own JVM: local mode, or what spark-submit set up."""
+def classic_session(app_name: str, master: str | None, settings: Mapping[str, str],
+                    connectors: Sequence[str] = ()) -> SparkSession:
+    """A session with its own JVM: local mode, or what spark-submit set up (which chose the
+    jars: ``connectors`` are added only to a session launched here)."""
     pin_python_workers()
     builder = SparkSession.builder.appName(app_name)
     if not launched_by_spark_submit():
+        settings = {**settings, **session_settings(connectors, running_line(), settings)}
         builder = builder.master(master or "local[*]")
         if (master or "local").startswith("local"):
             # Keep local mode on loopback (this machine's hostname resolves to loopback,
