@@ -2,7 +2,7 @@
 # A Spark Connect server on 127.0.0.1, from the venv's pip pyspark (sbin/start-connect-server.sh).
 #
 #   scripts/connect.sh start [--port P] [--master URL] [--driver-memory M] [--python PATH]
-#                                                      -> prints sc://127.0.0.1:P
+#                            [--connectors NAME,...]   -> prints sc://127.0.0.1:P
 #   scripts/connect.sh status                          -> URL, pid, whether it answers
 #   scripts/connect.sh stop                            -> stops what `start` started
 #   scripts/connect.sh url                             -> prints the sc:// URL
@@ -12,6 +12,8 @@
 # artifact the client uploads, as on a server that has nothing of ours. --master defaults to
 # local[*] (the server runs the work itself; its driver gets half the RAM unless
 # --driver-memory says otherwise); a standalone cluster's spark://... URL works too.
+# --connectors delta,iceberg,s3a loads those connectors of the venv's Spark line (fetched by
+# scripts/setup.sh --connectors) into the server: clients cannot add jars themselves.
 #
 # State (pid file, log, port): ${SEGMENT_CONNECT_DIR:-/tmp/segment-connect}.
 # Environment: SEGMENT_PYTHON (default .venv/bin/python), SEGMENT_BUILD_DIR (for the
@@ -35,13 +37,17 @@ server_pid() { compgen -G "$STATE/pids/*.pid" >/dev/null && cat "$STATE"/pids/*.
 server_url() { echo "sc://$HOST:$1"; }
 
 cmd_start() {
-  local port="" master="local[*]" memory="" python=""
+  local port="" master="local[*]" memory="" python="" connectors=()
   while [[ $# -gt 0 ]]; do
     case "$1" in
       --port) port="$2"; shift 2 ;;
       --master) master="$2"; shift 2 ;;
       --driver-memory) memory="$2"; shift 2 ;;
       --python) python="$2"; shift 2 ;;
+      --connectors)
+        mapfile -t connectors < <("$PY" -m segmentation.core.connectors "$2") \
+          && [[ ${#connectors[@]} -gt 0 ]] || die "cannot load connectors $2 (above)"
+        shift 2 ;;
       -h|--help) usage 0 ;;
       *) die "unknown option for start: $1" ;;
     esac
@@ -69,7 +75,8 @@ cmd_start() {
     --conf "spark.connect.grpc.binding.address=$HOST" \
     --conf "spark.connect.grpc.binding.port=$port" \
     --conf "spark.driver.host=$HOST" --conf "spark.driver.bindAddress=$HOST" \
-    --conf "spark.ui.enabled=false" --conf "spark.pyspark.python=$python" >/dev/null
+    --conf "spark.ui.enabled=false" --conf "spark.pyspark.python=$python" \
+    ${connectors[@]+"${connectors[@]}"} >/dev/null
   await_server "$port" "$STATE/logs"
   log "Spark Connect server $(<"$STATE/url") (master $master, pid $(server_pid)); state in $STATE"
   cat "$STATE/url"

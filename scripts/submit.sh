@@ -26,6 +26,10 @@
 #                             is the executor there, as in `segment run`)
 #   --total-executor-cores N  default: all the cores the cluster offers
 #   --conf KEY=VALUE          any Spark setting (repeatable)
+#   --connectors NAME,...     load delta, iceberg and/or s3a of the venv's Spark line (jars
+#                             fetched by scripts/setup.sh --connectors, shipped with --jars,
+#                             and their settings); the job refuses to start without those
+#                             its config needs
 #   --no-package              reuse the zip and python-env already built
 #
 # Steps: scripts/package.sh builds ${SEGMENT_BUILD_DIR:-build/submit}/segmentation.zip and
@@ -69,6 +73,10 @@ while [[ $# -gt 0 ]]; do
     --driver-memory) driver_memory="$2"; shift 2 ;;
     --total-executor-cores) total_cores="$2"; shift 2 ;;
     --conf) confs+=(--conf "$2"); shift 2 ;;
+    --connectors)
+      mapfile -t extra < <("$PY" -m segmentation.core.connectors "$2") \
+        && [[ ${#extra[@]} -gt 0 ]] || die "cannot load connectors $2 (above)"
+      confs+=("${extra[@]}"); shift 2 ;;
     --no-package) package=0; shift ;;
     -h|--help) usage 0 ;;
     -*) die "unknown option $1 (options go before the job script)" ;;

@@ -25,6 +25,7 @@ for Spark 3.5, 4.0, 4.1): run on one of those lines (scripts/setup.sh --spark X.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,4 +177,34 @@ def check_loaded(spark: SparkSession, names: Iterable[str]) -> None:
             raise ConfigError(
                 f"{connector.title} is not loaded in this Spark session: start it with "
                 f"--packages {coordinate(name, line)} {flags} (scripts/submit.sh and "
-                "scripts/connect.sh add them)")
+                f"scripts/connect.sh start add them with --connectors {name})")
+
+
+def launch_arguments(names: Iterable[str], line: str) -> list[str]:
+    """``spark-submit`` arguments that load connectors ``names`` from the cache: ``--jars``
+    and ``--conf`` (for ``scripts/submit.sh`` and ``scripts/connect.sh``)."""
+    arguments: list[str] = []
+    for key, value in session_settings(names, line, {}).items():
+        arguments += ["--jars", value] if key == "spark.jars" else ["--conf", f"{key}={value}"]
+    return arguments
+
+
+def main(argv: list[str]) -> int:
+    """``python -m segmentation.core.connectors NAME[,NAME...]``: the launch arguments of
+    those connectors for this pyspark's line, one a line; one line and exit 2 when they
+    cannot be loaded (unknown name, no release for the line, not fetched)."""
+    names = [n for n in ",".join(argv).split(",") if n]
+    unknown = [n for n in names if n not in CONNECTORS]
+    try:
+        if unknown:
+            raise ConfigError(f"unknown connector {unknown[0]!r} (known: "
+                              f"{', '.join(CONNECTORS)})")
+        print("\n".join(launch_arguments(names, running_line())))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
