@@ -10,6 +10,9 @@ included), on the same generated customers and the same 8 numeric features:
 - (d) (a) over Spark Connect: the same ``segment run`` as a client of a local server that
   ``scripts/connect.sh`` starts once, before the first repeat (a warm server, as users
   have one; its start is not timed, its memory is counted with the client's);
+- (e), (f): (a) reading the same rows from a Delta Lake table and from an Apache Iceberg
+  table (``scripts/benchmark/tables.py`` copies the generated table once); run the benchmark
+  with the interpreter of a Spark line that has both connectors;
 - (a0), with ``--baseline DIR``: (a) with the ``segmentation`` package of another
   checkout, to measure a change side by side with its predecessor: it runs the
   interpreter of ``scripts/package.sh`` (the dependencies without this project) with
@@ -37,6 +40,7 @@ Usage::
     .venv/bin/python scripts/bench.py --customers 2000000:2,20000000:1,100000000:1 \
         --memory-cap b=20g --time-cap c=300   # the full run of issue 18
     .venv/bin/python scripts/bench.py --customers 20000000 --repeats 1 --only a
+    .venv-spark4.1/bin/python scripts/bench.py --customers 2000000 --repeats 2 --only a,e,f
     .venv/bin/python scripts/bench.py --customers 2000000 --repeats 2 --only a,b,c,d \
         --baseline /tmp/before   # a clean checkout of the commit before the change
 

@@ -152,7 +152,7 @@ def test_tree_rss_counts_descendants() -> None:
 def _variants(keys: str = "abc") -> list:
     """The variants named by ``keys`` (of a, b, c) on a made-up path, without a Connect
     server or a baseline."""
-    every = build_variants(Path("x"), 2, 10, None, None)
+    every = build_variants(Path("x"), 2, 10, None, None, {})
     return [v for v in every if v.key in keys]
 
 
@@ -217,7 +217,7 @@ def test_customers_takes_sizes_with_their_own_repeats() -> None:
     (["--customers", "2000000,"], "expected SIZE[:REPEATS],... with whole numbers"),
     (["--customers", "10:0"], "sizes and repeats must be >= 1"),
     (["--customers", "10,10:2"], "10 is listed twice"),
-    (["--customers", "10", "--memory-cap", "e=2g"], "--memory-cap takes VARIANT=VALUE"),
+    (["--customers", "10", "--memory-cap", "z=2g"], "--memory-cap takes VARIANT=VALUE"),
     (["--customers", "10", "--memory-cap", "b=2q"], "--memory-cap takes VARIANT=VALUE"),
     (["--customers", "10", "--time-cap", "c=-1"], "--time-cap takes VARIANT=VALUE"),
 ])

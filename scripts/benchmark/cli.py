@@ -22,8 +22,9 @@ from .machine import GENERATE_SEED, ensure_data, format_machine, machine_info
 from .measure import Cap
 from .runs import BenchError, child_env, run_all
 from .summary import markdown, summarize
+from .tables import ensure_table
 from .targets import evaluate_targets, targets_markdown
-from .variants import VARIANT_KEYS, build_variants
+from .variants import TABLE_VARIANTS, VARIANT_KEYS, build_variants
 
 BYTE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 DEFAULT_MEMORY = "each variant's default: (a) half the RAM, (c) Spark's 1g"
@@ -78,8 +79,10 @@ def bench_size(args: argparse.Namespace, size: Size, data: Path,
     log_dir = args.data_dir / f"logs-{size.customers}"
     log_dir.mkdir(parents=True, exist_ok=True)
     started, load_start = dt.datetime.now(dt.timezone.utc), os.getloadavg()
-    variants = [v for v in build_variants(data, args.k_min, args.k_max, server, args.baseline)
-                if v.key in args.only]
+    tables = {fmt: ensure_table(data, fmt) for key, fmt in TABLE_VARIANTS.items()
+              if key in args.only}
+    variants = [v for v in build_variants(data, args.k_min, args.k_max, server, args.baseline,
+                                          tables) if v.key in args.only]
     runs = run_all(variants, size.repeats, child_env(args.driver_memory), log_dir, args.caps)
     report = summarize(runs, variants)
     report.update(
@@ -106,8 +109,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--k-min", type=int, default=2)
     parser.add_argument("--k-max", type=int, default=10)
     parser.add_argument("--only", type=lambda s: s.split(","), default=["a", "b", "c"],
-                        help="comma-separated subset of the variants a,b,c,d (default "
-                        "a,b,c; --baseline adds a0)")
+                        help="comma-separated subset of the variants a,b,c,d,e,f (default "
+                        "a,b,c; --baseline adds a0; e and f need a Spark line with Delta "
+                        "Lake and Iceberg, e.g. .venv-spark4.1/bin/python scripts/bench.py)")
     parser.add_argument("--baseline", type=Path,
                         help="a checkout whose segmentation package runs as variant (a0)")
     parser.add_argument("--driver-memory",
@@ -128,7 +132,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if not 2 <= args.k_min <= args.k_max:
         parser.error(f"need 2 <= --k-min ({args.k_min}) <= --k-max ({args.k_max})")
     if not args.only or set(args.only) - set(VARIANT_KEYS):
-        parser.error(f"--only takes a comma-separated subset of a,b,c,d, not {args.only}")
+        parser.error(f"--only takes a comma-separated subset of a,b,c,d,e,f, not {args.only}")
     memory = cap_values(parser, "--memory-cap", args.memory_cap, parse_bytes)
     seconds = cap_values(parser, "--time-cap", args.time_cap, float)
     args.caps = {key: Cap(memory.get(key), seconds.get(key))

@@ -12,6 +12,8 @@ from .variants import Variant
 #: Paired wall-time ratios (numerator, denominator) and the issue-6 target of each.
 RATIOS = {"a/b": ("a", "b", "<= 1.0 at 2M"), "c/a": ("c", "a", ">= 4 at 2M"),
           "d/a": ("d", "a", "Connect against classic"),
+          "e/a": ("e", "a", "<= 1.10 at 2M: Delta table against Parquet"),
+          "f/a": ("f", "a", "<= 1.10 at 2M: Iceberg table against Parquet"),
           "a/a0": ("a", "a0", "this checkout against --baseline")}
 
 

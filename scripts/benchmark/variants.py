@@ -18,7 +18,9 @@ from daemons import Server
 from . import REPO
 
 CONFIG = REPO / "conf" / "default.yaml"
-VARIANT_KEYS = ("a", "b", "c", "d", "a0")
+VARIANT_KEYS = ("a", "b", "c", "d", "e", "f", "a0")
+#: The variants that read the same rows from a lakehouse table, and its format.
+TABLE_VARIANTS = {"e": "delta", "f": "iceberg"}
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,10 @@ def segment_command() -> list[str]:
 
 
 def build_variants(data: Path, k_min: int, k_max: int, server: Server | None,
-                   baseline: Path | None) -> list[Variant]:
+                   baseline: Path | None, tables: dict[str, Path]) -> list[Variant]:
     """The variants on ``data``: (a), (b), (c); (d) with a Connect ``server``, (a0) with a
-    ``baseline`` checkout. (b) and (c) take their columns from the default config."""
+    ``baseline`` checkout, (e) and (f) with the Delta and Iceberg copies in ``tables``
+    (format -> path). (b) and (c) take their columns from the default config."""
     from segmentation.run.config import load_config
 
     features = load_config(CONFIG).features
@@ -73,6 +76,13 @@ def build_variants(data: Path, k_min: int, k_max: int, server: Server | None,
         variants.append(Variant("d", "(a) over Spark Connect (warm local server)",
                                 lambda scratch: [*project(scratch), "--remote", url],
                                 project_result, extra_roots=(server.pid,)))
+    def from_table(fmt: str) -> Callable[[Path], list[str]]:
+        return lambda scratch: [*project(scratch), "--set", f"input.format={fmt}",
+                                "--set", f"input.path={tables[fmt]}"]
+
+    variants += [Variant(key, f"(a) reading the same rows from a {fmt} table",
+                         from_table(fmt), project_result)
+                 for key, fmt in TABLE_VARIANTS.items() if fmt in tables]
     if baseline is not None:
         python = str(bare_python())
         variants.append(Variant("a0", f"(a) with the package of {baseline}",
