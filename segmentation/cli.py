@@ -86,6 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--run", required=True, help="directory of a finished run")
     report.set_defaults(handler=_report)
 
+    sql = sub.add_parser("sql", help="run Spark SQL with lakehouse connectors: create a "
+                         "table, read labels, history, time travel, roll back")
+    sql.add_argument("statements", nargs="+", metavar="STATEMENT")
+    sql.add_argument("--connectors", default="", metavar="NAME,...",
+                     help="connectors to load: delta, iceberg, s3a (comma-separated)")
+    sql.add_argument("--config", help="a job's YAML config: its spark section (catalogs, "
+                     "s3a settings) is the session's")
+    sql.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                     help="a Spark setting over the config's (repeatable)")
+    add_spark_arguments(sql)
+    sql.set_defaults(handler=_sql)
+
     gen = sub.add_parser("generate", help="write a synthetic customer table to Parquet")
     add_generate_arguments(gen)
     gen.set_defaults(handler=_generate)
@@ -189,16 +201,17 @@ def configure_logging(debug: bool = False) -> None:
 
 
 def _job_session(app_name: str, args: argparse.Namespace, settings: Mapping[str, str], *,
-                 formats: Sequence[str | None] = (), paths: Sequence[str | None] = ()
-                 ) -> AbstractContextManager[SparkSession]:
-    """The job's session from ``--master``/``--remote``, with the connectors its table
-    ``formats`` and ``paths`` need (imported here: ``segment report`` and ``--help`` load no
-    Spark)."""
+                 formats: Sequence[str | None] = (), paths: Sequence[str | None] = (),
+                 connectors: Sequence[str] = ()) -> AbstractContextManager[SparkSession]:
+    """The job's session from ``--master``/``--remote``, with the ``connectors`` named and
+    those its table ``formats`` and ``paths`` need (imported here: ``segment report`` and
+    ``--help`` load no Spark)."""
     from segmentation.core.connectors import needed
     from segmentation.core.session import job_session
 
+    names = sorted({*needed(formats=formats, paths=paths), *connectors})
     return job_session(app_name, master=args.master, remote=args.remote, settings=settings,
-                       connectors=needed(formats=formats, paths=paths))
+                       connectors=names)
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -260,6 +273,18 @@ def _report(args: argparse.Namespace) -> None:
 
     index = build_report(args.run)
     print(index)
+
+
+def _sql(args: argparse.Namespace) -> None:
+    from segmentation.core.configfile import read_yaml_with_overrides
+    from segmentation.core.connectors import parse_names
+    from segmentation.data.statements import run_statements, spark_settings
+
+    names = parse_names(args.connectors)
+    config = read_yaml_with_overrides(args.config) if args.config else {}
+    with _job_session("segment-sql", args, spark_settings(config, args.conf),
+                      connectors=names) as spark:
+        run_statements(spark, args.statements, sys.stdout)
 
 
 def _generate(args: argparse.Namespace) -> None:

@@ -88,6 +88,16 @@ CONNECTORS: dict[str, Connector] = {c.name: c for c in (DELTA, ICEBERG, S3A)}
 TABLE_FORMATS = ("delta", "iceberg")
 
 
+def parse_names(text: str) -> list[str]:
+    """Connector names from ``delta,iceberg`` (as ``--connectors`` takes them); one line for
+    an unknown name."""
+    names = [name for name in text.split(",") if name]
+    unknown = [name for name in names if name not in CONNECTORS]
+    if unknown:
+        raise ConfigError(f"unknown connector {unknown[0]!r} (known: {', '.join(CONNECTORS)})")
+    return names
+
+
 def running_line(version: str | None = None) -> str:
     """``"X.Y"`` of a Spark version (by default the pyspark this process imports)."""
     return "{}.{}".format(*spark_line(version or client_version()))
@@ -193,13 +203,8 @@ def main(argv: list[str]) -> int:
     """``python -m segmentation.core.connectors NAME[,NAME...]``: the launch arguments of
     those connectors for this pyspark's line, one a line; one line and exit 2 when they
     cannot be loaded (unknown name, no release for the line, not fetched)."""
-    names = [n for n in ",".join(argv).split(",") if n]
-    unknown = [n for n in names if n not in CONNECTORS]
     try:
-        if unknown:
-            raise ConfigError(f"unknown connector {unknown[0]!r} (known: "
-                              f"{', '.join(CONNECTORS)})")
-        print("\n".join(launch_arguments(names, running_line())))
+        print("\n".join(launch_arguments(parse_names(",".join(argv)), running_line())))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -69,6 +69,7 @@ def build_session(
     of :mod:`segmentation.core.connectors` the job needs (``delta``, ``iceberg``, ``s3a``):
     a session launched here loads them, one started by others must have them.
     """
+    quiet_query_context_logs()
     remote = remote or os.environ.get("SPARK_REMOTE")
     if remote:
         if master:
@@ -133,6 +134,18 @@ def classic_session(app_name: str, master: str | None, settings: Mapping[str, st
     log.info("Spark %s session on %s (driver memory %s)", spark.version,
              spark.conf.get("spark.master", "?"), spark.conf.get("spark.driver.memory", "1g"))
     return spark
+
+
+def quiet_query_context_logs() -> None:
+    """Keep pyspark 4's query-context loggers (a JSON stack trace on stderr for every SQL
+    analysis error) quiet unless debugging: the job reports the error in one line."""
+    try:
+        from pyspark.logger import PySparkLogger
+    except ImportError:  # pyspark 3.5 has no such loggers
+        return
+    level = logging.DEBUG if log.isEnabledFor(logging.DEBUG) else logging.CRITICAL
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).setLevel(level)
 
 
 def apply_unset_defaults(spark: SparkSession, settings: Mapping[str, str]) -> None:
