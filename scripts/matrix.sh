@@ -7,7 +7,8 @@
 # older version, spark-submit to a standalone cluster and Spark Connect from that line's own
 # pip Spark); last, the newest line scores every model the other lines saved
 # (tests/matrix/test_across_lines.py). Servers start once per line, on loopback, and stop by
-# pid also when a test fails.
+# pid also when a test fails. The newest line that has both Delta Lake and Iceberg releases
+# (segmentation.core.connectors) also runs tests/lakehouse, the lakehouse tables' suite.
 #
 #   scripts/matrix.sh [X.Y ...]     default: every line `scripts/setup.sh --lines` names but
 #                                   the newest (which the primary suite covers)
@@ -47,11 +48,16 @@ step() {  # step NAME COMMAND...: run it, time it, note the result (never stops 
   [[ "$status" == passed ]]
 }
 
+# The newest line with both table connectors: it runs tests/lakehouse too.
+lakehouse_line="$(.venv/bin/python -c 'from segmentation.core.connectors import DELTA, ICEBERG
+print(max(set(DELTA.releases) & set(ICEBERG.releases), key=lambda v: tuple(map(int, v.split(".")))))')"
+
 line_tests() {  # line_tests X.Y: the line's subset under coverage, then its module report
-  local venv=".venv-spark$1" data="$WORK/lines/$1/.coverage" rc=0
+  local venv=".venv-spark$1" data="$WORK/lines/$1/.coverage" rc=0 extra=()
   mkdir -p "$WORK/lines/$1"
+  [[ "$1" == "$lakehouse_line" ]] && extra=(tests/lakehouse)
   COVERAGE_FILE="$data" "$venv/bin/python" -m coverage run "${PYTEST[@]}" \
-    tests/matrix/test_line.py || rc=$?
+    tests/matrix/test_line.py ${extra[@]+"${extra[@]}"} || rc=$?
   COVERAGE_FILE="$data" "$venv/bin/python" -m coverage combine -q || true
   COVERAGE_FILE="$data" "$venv/bin/python" -m coverage report >"$WORK/lines/$1/coverage.txt" || true
   "$venv/bin/python" scripts/matrix_coverage.py "$data" "Spark $1" || rc=1

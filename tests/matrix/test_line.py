@@ -39,6 +39,7 @@ from support.matrix import (
 from support.servers import ConnectServer
 
 from segmentation import assign, cli
+from segmentation.core.connectors import CONNECTORS, TABLE_FORMATS
 from segmentation.core.sparkversion import CONNECT_SINCE, client_version, spark_line
 from segmentation.model.assign import SegmentAssigner
 
@@ -47,6 +48,8 @@ HERE = MATRIX / "lines" / line()
 CUSTOMERS_PATH = MATRIX / "customers"
 REFERENCE = MATRIX / "reference"
 MODEL_NAME = "matrix-segments"
+#: The table formats whose connector this line has.
+LAKEHOUSE = [fmt for fmt in TABLE_FORMATS if line() in CONNECTORS[fmt].releases]
 FIXTURE = ROOT / "tests" / "fixtures" / "run-v1"
 pytestmark = pytest.mark.matrix
 
@@ -189,6 +192,29 @@ def test_features_give_the_newest_lines_features(spark, tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(got.sort_values(key, ignore_index=True),
                                   want.sort_values(key, ignore_index=True),
                                   check_exact=False, rtol=1e-9, atol=0)
+
+
+@pytest.mark.skipif(not LAKEHOUSE, reason=f"no Delta Lake or Iceberg release for Spark {line()}")
+def test_lakehouse_tables_score(line_run: Path, tmp_path: Path) -> None:
+    """The customers copied into a Delta Lake and an Iceberg table (those this line has) with
+    ``segment sql``; ``segment score`` reading each: the newest line's labels."""
+    warehouse = tmp_path / "warehouse"
+    catalog = "spark.sql.catalog.lake"
+    copies = {"delta": (tmp_path / "customers-delta", "delta.`{}`"),
+              "iceberg": (warehouse / "db" / "customers", "lake.db.customers")}
+    statements = [f"CREATE TABLE {copies[fmt][1].format(copies[fmt][0])} USING {fmt} AS "
+                  f"SELECT * FROM parquet.`{CUSTOMERS_PATH}`" for fmt in LAKEHOUSE]
+    done = segment(["sql", "--connectors", ",".join(LAKEHOUSE),
+                    "--conf", f"{catalog}=org.apache.iceberg.spark.SparkCatalog",
+                    "--conf", f"{catalog}.type=hadoop", "--conf",
+                    f"{catalog}.warehouse={warehouse.as_uri()}", *statements], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-4000:]
+    for fmt in LAKEHOUSE:
+        out = tmp_path / f"scored-{fmt}"
+        done = segment(["score", "--model", str(line_run), "--input", str(copies[fmt][0]),
+                        "--input-format", fmt, "--output", str(out)], cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-4000:]
+        assert_same_labels(out, REFERENCE)
 
 
 def test_spark_submit_to_this_lines_cluster(cluster: Cluster, line_run: Path,
