@@ -1,6 +1,6 @@
 """Start and stop the project's loopback servers from Python, through their shell helpers.
 
-``scripts/connect.sh``, ``mlflow.sh``, ``postgres.sh`` and ``cluster.sh`` (see
+``scripts/connect.sh``, ``mlflow.sh``, ``postgres.sh``, ``s3.sh`` and ``cluster.sh`` (see
 ``daemons.sh``) print the server's URL last on ``start`` and end what ``start`` started on
 ``stop``; each keeps its state in the folder its ``SEGMENT_*_DIR`` variable names. The
 benchmark's Connect server and the tests' servers all come from here, so how a helper is
@@ -23,7 +23,8 @@ SCRIPTS = Path(__file__).resolve().parent
 HELPERS = {"connect.sh": ("SEGMENT_CONNECT_DIR", "pids/*.pid"),
            "mlflow.sh": ("SEGMENT_MLFLOW_DIR", "pid"),
            "postgres.sh": ("SEGMENT_POSTGRES_DIR", "data/postmaster.pid"),
-           "cluster.sh": ("SEGMENT_CLUSTER_DIR", "master.pid")}
+           "cluster.sh": ("SEGMENT_CLUSTER_DIR", "master.pid"),
+           "s3.sh": ("SEGMENT_S3_DIR", "pid")}
 
 
 class ServerError(RuntimeError):

@@ -1,4 +1,4 @@
-# Sourced (not run) by scripts/cluster.sh, connect.sh, postgres.sh, mlflow.sh, submit.sh and
+# Sourced (not run) by scripts/cluster.sh, connect.sh, postgres.sh, mlflow.sh, s3.sh, submit.sh and
 # package.sh: their preamble (ROOT, NAME, PY, BUILD, HOST), messages, usage from the calling
 # script's header, the pip pyspark as SPARK_HOME, the default driver memory, free ports,
 # liveness, and the start|stop|status|url dispatch of a server. A server script sets STATE
@@ -73,6 +73,17 @@ stop_server_state() {  # stop_server_state SIGNAL SECONDS: stop server_pid, remo
   stop_pid "$pid" "$1" "$2"
   rm -rf "$STATE"
   log "stopped ${pid:-nothing}; removed $STATE"
+}
+
+stop_group_state() {  # stop_group_state SIGNAL SECONDS: a server started with setsid: its
+  # whole process group (the server and its workers), then stop_server_state
+  [[ -d "$STATE" ]] || { log "no server state in $STATE"; return 0; }
+  local pid
+  pid="$(server_pid 2>/dev/null || true)"
+  if alive "$pid"; then
+    kill "-$1" -- "-$pid" 2>/dev/null || true
+  fi
+  stop_server_state "$1" "$2"
 }
 
 await_server() {  # await_server PORT LOG: wait up to $TIMEOUT s until answers PORT, then write

@@ -50,14 +50,6 @@ cmd_start() {
   cat "$STATE/url"
 }
 
-cmd_stop() {  # the server's process group (it was started with setsid), then its state
-  [[ -d "$STATE" ]] || { log "no server state in $STATE"; return 0; }
-  local pid
-  pid="$(server_pid 2>/dev/null || true)"
-  if alive "$pid"; then
-    kill -TERM -- "-$pid" 2>/dev/null || true
-  fi
-  stop_server_state TERM 15
-}
+cmd_stop() { stop_group_state TERM 15; }  # it was started with setsid
 
 dispatch "$@"

@@ -83,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.set_defaults(handler=_score)
 
     report = sub.add_parser("report", help="plots and an HTML page from a finished run")
-    report.add_argument("--run", required=True, help="directory of a finished run")
+    report.add_argument("--run", required=True,
+                        help="directory of a finished run: local, or s3a://... (the store's "
+                        "endpoint in AWS_ENDPOINT_URL, its keys in AWS_ACCESS_KEY_ID/...)")
     report.set_defaults(handler=_report)
 
     sql = sub.add_parser("sql", help="run Spark SQL with lakehouse connectors: create a "
@@ -223,8 +225,8 @@ def _run(args: argparse.Namespace) -> None:
     if args.report and local_path(cfg.output.path) is None:
         raise ConfigError(
             f"--report writes the report on the local disk, but output.path {cfg.output.path} "
-            "is not local: run without --report, copy the run's small files to a local "
-            "directory and run `segment report --run DIR` there"
+            "is not local: run without --report, then `segment report --run "
+            f"{cfg.output.path}` (the store's endpoint in AWS_ENDPOINT_URL)"
         )
     check_tracking(cfg.tracking.mlflow)
     with _job_session("segment-run", args, cfg.spark, formats=[cfg.input.format],

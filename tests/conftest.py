@@ -1,8 +1,10 @@
 """Shared fixtures: one local SparkSession for the whole test run, kept on loopback; the
-synthetic customers factory; the servers (Spark Connect, MLflow, PostgreSQL) of the slow tests."""
+synthetic customers factory; the servers (Spark Connect, MLflow, PostgreSQL, S3) of the slow
+tests."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import tempfile
@@ -18,6 +20,7 @@ from support.database import (
     start_postgres,
     stop_postgres,
 )
+from support.s3 import S3Server, start_s3, stop_s3
 from support.servers import (
     ConnectServer,
     start_mlflow,
@@ -99,6 +102,19 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory,
     state = tmp_path_factory.mktemp("mlflow") / "state"
     request.addfinalizer(lambda: stop_mlflow(state))  # a failed start is cleaned up too
     return start_mlflow(state)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory,
+              request: pytest.FixtureRequest) -> S3Server:
+    """An S3-compatible server (moto, scripts/s3.sh) on loopback for the whole test session,
+    with a test user's random keys; stopped at the end by its pid. Skipped only where
+    moto is not installed (it is part of the dev extra)."""
+    if importlib.util.find_spec("moto") is None:
+        pytest.skip("s3 tests need moto[server]: pip install -e \".[dev]\"")
+    state = tmp_path_factory.mktemp("s3") / "state"
+    request.addfinalizer(lambda: stop_s3(state))  # a failed start is cleaned up too
+    return start_s3(state)
 
 
 @pytest.fixture(scope="session")

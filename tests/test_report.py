@@ -223,8 +223,9 @@ def test_malformed_files_name_the_path(tmp_path: Path) -> None:
         build_report(run)
 
 
-def test_remote_paths_are_refused_and_file_uris_accepted(tmp_path: Path) -> None:
+def test_load_run_refuses_remote_paths_and_accepts_file_uris(tmp_path: Path) -> None:
+    # build_report reads a remote run through a local copy (tests/test_s3.py)
     with pytest.raises(InputDataError, match="local directories only"):
-        build_report("s3a://bucket/run")
+        load_run("s3a://bucket/run")
     run = write_run_dir(tmp_path / "run", n_segments=2, ks=[2], scatter=False)
     assert load_run(run.as_uri()).path == run

@@ -1,4 +1,5 @@
-"""Redaction by Spark's rule (spark.redaction.regex), in config dumps and free text."""
+"""Redaction by Spark's rule (spark.redaction.regex) and the object stores' keys it misses,
+in config dumps and free text."""
 
 from __future__ import annotations
 
@@ -15,6 +16,29 @@ from segmentation.run.config import config_from_dict
 ])
 def test_secret_keys_follow_sparks_default_regex(key: str, secret: bool) -> None:
     assert is_secret(key) is secret
+
+
+@pytest.mark.parametrize("key", [
+    "fs.s3a.access.key", "fs.s3a.secret.key", "fs.s3a.session.token",
+    "fs.s3a.bucket.lake.secret.key", "fs.s3a.bucket.lake.access.key",
+    "fs.s3a.bucket.lake.session.token", "fs.s3a.encryption.key",
+    "fs.s3a.server-side-encryption.key", "fs.s3a.bucket.lake.encryption.key",
+    "fs.azure.account.key.lake.dfs.core.windows.net", "fs.gs.auth.service.account.private.key",
+])
+@pytest.mark.parametrize("prefix", ["", "spark.hadoop."])
+def test_object_store_secrets_are_redacted_as_keys_and_in_text(prefix: str, key: str) -> None:
+    name = prefix + key
+    assert is_secret(name)
+    assert redact({"spark": {name: "c2VjcmV0"}}) == {"spark": {name: REDACTED}}
+    for text in (f"--conf {name}=c2VjcmV0 --conf x=1", f"{name}: c2VjcmV0"):
+        assert "c2VjcmV0" not in redact_text(text) and REDACTED in redact_text(text)
+
+
+@pytest.mark.parametrize("key", ["fs.s3a.endpoint", "fs.s3a.path.style.access",
+                                 "fs.s3a.endpoint.region", "fs.s3a.encryption.algorithm",
+                                 "fs.s3a.bucket.lake.endpoint"])
+def test_object_store_settings_that_are_not_secret_are_kept(key: str) -> None:
+    assert not is_secret(key) and redact({key: "v"}) == {key: "v"}
 
 
 def test_nested_config_values_are_redacted_and_the_rest_kept() -> None:

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -130,28 +130,31 @@ class ClaimedOutput:
 @contextmanager
 def claimed_output(
     path: str, mode: str, *, spark: SparkSession | None = None, name: str = "output.path",
-    overwrite_hint: str = "set output.mode: overwrite",
+    overwrite_hint: str = "set output.mode: overwrite", settings: Mapping[str, str] | None = None,
 ) -> Iterator[ClaimedOutput]:
     """Hold the lock of ``path`` for the duration of the ``with`` block, and check it can
     be written as configured before any expensive work.
 
     ``name`` and ``overwrite_hint`` word messages the way the user gave the path (a config
-    key, or a command-line option).
+    key, or a command-line option). Without a session, a remote path's store settings come
+    from ``settings`` (a config's ``spark:`` section), else from the environment.
 
     A job opens this first and writes through :meth:`ClaimedOutput.staging`; a second run
     on the same path is refused here (an :class:`OutputError` naming the holder). A Spark
     session is needed only for paths that are not local.
     """
     path = path.rstrip("/")
-    fs = file_system(path, spark)
+    fs = file_system(path, spark, settings=settings)
     parent = parent_of(path)
-    if fs.exists(parent) and not fs.is_dir(parent):
-        raise OutputError(f"the parent of {name} {path} is a file, not a directory")
+    step = f"reach its parent directory {parent}"  # the first request to a remote store
     try:
+        if fs.exists(parent) and not fs.is_dir(parent):
+            raise OutputError(f"the parent of {name} {path} is a file, not a directory")
+        step = f"create its parent directory {parent}"
         fs.mkdirs(parent)
     except (OSError, pa.ArrowException) as exc:
-        raise OutputError(f"{name} {path} is not writable: cannot create its parent "
-                          f"directory {parent}: {one_line(exc)}") from exc
+        raise OutputError(f"{name} {path} is not writable: cannot {step}: "
+                          f"{one_line(exc)}") from exc
     with OutputLock(fs, path, name=name) as lock:
         _check_target(fs, path, mode, name, overwrite_hint)
         yield ClaimedOutput(fs, path, mode, name, lock)
@@ -160,9 +163,11 @@ def claimed_output(
 @contextmanager
 def atomic_output(
     path: str, mode: str, *, spark: SparkSession | None = None, name: str = "output.path",
+    settings: Mapping[str, str] | None = None,
 ) -> Iterator[StagedOutput]:
     """:func:`claimed_output` and its staging directory in one step, for short jobs."""
-    with claimed_output(path, mode, spark=spark, name=name) as claim, claim.staging() as out:
+    with claimed_output(path, mode, spark=spark, name=name, settings=settings) as claim, \
+            claim.staging() as out:
         yield out
 
 

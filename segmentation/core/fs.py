@@ -12,13 +12,15 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 
 from segmentation.core.errors import OutputError
+from segmentation.core.objectstore import s3_filesystem
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -53,11 +55,13 @@ def absolute(path: str) -> str:
     return os.path.abspath(local) if local is not None and not path.startswith("file:") else path
 
 
-def file_system(path: str, spark: SparkSession | None = None) -> FileSystem:
-    """The file system ``path`` lives on; ``spark`` lends its S3 settings, if any."""
+def file_system(path: str, spark: SparkSession | None = None, *,
+                settings: Mapping[str, str] | None = None) -> FileSystem:
+    """The file system ``path`` lives on; ``spark`` (or, without a session, a config's
+    ``spark:`` ``settings``) lends its S3A settings, if any."""
     if local_path(path) is not None:
         return LocalFS()
-    return ArrowFS.for_uri(path, spark)
+    return ArrowFS.for_uri(path, spark, settings or {})
 
 
 def parent_of(path: str) -> str:
@@ -153,18 +157,22 @@ class ArrowFS:
     Used from the driver (or the Spark Connect client) for the run's small files and the
     swap of its directories; Spark itself writes the large outputs. Credentials come from
     the platform's usual chain (environment, instance profile, ``~/.aws``); an S3 endpoint
-    or keys set for Spark (``spark.hadoop.fs.s3a.*``) are used too.
+    or keys set for Spark (``spark.hadoop.fs.s3a.*``) are used too
+    (:mod:`segmentation.core.objectstore`).
     """
 
     def __init__(self, filesystem: pafs.FileSystem) -> None:
         self._fs = filesystem
 
     @classmethod
-    def for_uri(cls, uri: str, spark: SparkSession | None = None) -> ArrowFS:
-        scheme = urlparse(uri).scheme
+    def for_uri(cls, uri: str, spark: SparkSession | None = None,
+                settings: Mapping[str, str] | None = None) -> ArrowFS:
+        parsed = urlparse(uri)
+        given = settings or {}
+        lookup = (lambda key: spark.conf.get(key, None)) if spark is not None else given.get
         try:
-            if scheme in _S3_SCHEMES:
-                return cls(pafs.S3FileSystem(**_s3_options(spark)))
+            if parsed.scheme in _S3_SCHEMES:
+                return cls(s3_filesystem(parsed.netloc, lookup))
             return cls(pafs.FileSystem.from_uri(uri)[0])
         except (pa.ArrowException, ValueError, OSError) as exc:
             raise OutputError(f"cannot open the file system of {uri} from this machine: "
@@ -269,17 +277,3 @@ def _sibling(path: str, purpose: str) -> str:
     """A unique hidden name next to ``path`` for a file written before it is moved there."""
     parent, name = parent_of(path), name_of(path)
     return f"{parent}/.{name}.{purpose}-{uuid.uuid4().hex[:12]}"
-
-
-def _s3_options(spark: SparkSession | None) -> dict[str, Any]:
-    """pyarrow S3 options from the Spark settings of the S3A connector, where set."""
-    if spark is None:
-        return {}
-    keys = {"endpoint_override": "endpoint", "access_key": "access.key",
-            "secret_key": "secret.key", "region": "endpoint.region"}
-    options = {}
-    for option, name in keys.items():
-        value = spark.conf.get(f"spark.hadoop.fs.s3a.{name}", None)
-        if value:
-            options[option] = value
-    return options

@@ -1,16 +1,24 @@
-"""Redaction of secrets, by Spark's own rule, for everything a job writes or says.
+"""Redaction of secrets, by Spark's own rule and a little more, for everything a job writes
+or says.
 
 A key is secret when it matches Spark's default ``spark.redaction.regex``,
-``(?i)secret|password|token|access[.]?key``: its value is replaced by Spark's own
-``*********(redacted)``. In free text (a JDBC URL, an error message) a ``key=value`` or
-``key: value`` whose key matches loses its value the same way (``password=...`` inside a
-JDBC URL too). The manifests' config dumps, the source descriptions and the JDBC error
-messages all go through this module.
+``(?i)secret|password|token|access[.]?key``, or names a key of the object-store connectors
+that Spark's rule misses (:data:`STORE_KEYS`: S3A's ``fs.s3a.encryption.key`` and
+``fs.s3a.server-side-encryption.key``, Azure's ``fs.azure.account.key.ACCOUNT``, a
+``private.key``): its value is replaced by Spark's own ``*********(redacted)``. Every
+S3A key of a secret (``fs.s3a.access.key``, ``secret.key``, ``session.token``, their
+per-bucket ``fs.s3a.bucket.NAME.*`` and ``spark.hadoop.``-prefixed forms) is covered.
+In free text (a JDBC URL, an error message) a ``key=value`` or ``key: value`` whose key
+matches loses its value the same way (``password=...`` inside a JDBC URL too). The
+manifests' config dumps, the source descriptions, the error messages and the MLflow
+parameters all go through this module.
 
 Examples
 --------
 >>> redact({"spark": {"spark.hadoop.fs.s3a.secret.key": "abc", "spark.jars": "x.jar"}})
 {'spark': {'spark.hadoop.fs.s3a.secret.key': '*********(redacted)', 'spark.jars': 'x.jar'}}
+>>> redact_text("--conf spark.hadoop.fs.s3a.bucket.lake.encryption.key=c2VjcmV0")
+'--conf spark.hadoop.fs.s3a.bucket.lake.encryption.key=*********(redacted)'
 >>> redact_text("jdbc:postgresql://db:5432/crm?user=app&password=hunter2")
 'jdbc:postgresql://db:5432/crm?user=app&password=*********(redacted)'
 >>> redact_text("https://app:hunter2@mlflow.example.com:5000")
@@ -23,12 +31,16 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-#: Spark's default ``spark.redaction.regex``.
-REDACTION_REGEX = re.compile(r"(?i)secret|password|token|access[.]?key")
+#: Spark's default ``spark.redaction.regex`` (without its ``(?i)``).
+SPARK_RULE = r"secret|password|token|access[.]?key"
+#: Keys of secrets Spark's rule misses: encryption keys (S3A's SSE-C key), Azure storage
+#: account keys, private keys.
+STORE_KEYS = r"encryption[.-]key|account[.]key|private[.-]?key"
+_SECRET = re.compile(f"(?i){SPARK_RULE}|{STORE_KEYS}")
 #: What Spark writes instead of a redacted value.
 REDACTED = "*********(redacted)"
 _KEY_VALUE = re.compile(
-    r"(?P<key>[\w.\-]*(?:secret|password|token|access[.]?key)[\w.\-]*)"
+    rf"(?P<key>[\w.\-]*(?:{SPARK_RULE}|{STORE_KEYS})[\w.\-]*)"
     r"(?P<sep>\s*[=:]\s*)(?P<value>[^\s;&,'\"}]+)",
     re.IGNORECASE,
 )
@@ -37,8 +49,9 @@ _URL_PASSWORD = re.compile(r"(?P<user>://[^/@\s:]+):(?P<value>[^/@\s]+)@")
 
 
 def is_secret(key: str) -> bool:
-    """True when a setting named ``key`` holds a secret (Spark's redaction rule)."""
-    return REDACTION_REGEX.search(key) is not None
+    """True when a setting named ``key`` holds a secret (Spark's redaction rule, and the
+    store keys it misses)."""
+    return _SECRET.search(key) is not None
 
 
 def redact(data: Any) -> Any:

@@ -4,7 +4,9 @@ Reads the run directory's CSV and JSON files with pandas (no Spark), draws the p
 matplotlib on the headless Agg canvas and writes ``RUN_DIR/report/index.html`` beside them.
 The report directory is written with the run's own atomic swap
 (:func:`segmentation.core.atomic.atomic_output`), so a failed render never leaves a
-half-written report and an earlier report stays until the new one is complete.
+half-written report and an earlier report stays until the new one is complete. A run on
+an object store (``s3a://...``) is reported the same way through a local copy of its small
+files (:mod:`segmentation.report.remote`), the report written back beside it.
 
 Examples
 --------
@@ -17,9 +19,12 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from segmentation.core.atomic import atomic_output
+from segmentation.core.fs import local_path
 from segmentation.outputs.layout import REPORT_DIR
 from segmentation.outputs.privacy import withheld_text
 from segmentation.report.boxes import plot_distributions
@@ -29,19 +34,25 @@ from segmentation.report.heatmaps import plot_migration, plot_profiles
 from segmentation.report.html import render_html
 from segmentation.report.load import RunData, load_run
 from segmentation.report.plots import explained_variance, plot_k_selection, plot_scatter, plot_sizes
+from segmentation.report.remote import local_copy, upload
 
 __all__ = ["build_report"]
 
 log = logging.getLogger(__name__)
 
 
-def build_report(run_dir: str | os.PathLike[str]) -> str:
+def build_report(run_dir: str | os.PathLike[str], *,
+                 settings: Mapping[str, str] | None = None) -> str:
     """Write the plots and ``index.html`` of the run in ``run_dir`` into ``run_dir/report``.
 
     Parameters
     ----------
     run_dir : str or path-like
-        A finished run directory (local path or ``file:`` URI).
+        A finished run directory: a local path, a ``file:`` URI, or on an object store
+        (``s3a://...``: its small files are read, the report written back beside them).
+    settings : mapping, optional
+        A config's ``spark:`` settings, for the S3A endpoint and keys of a remote
+        ``run_dir`` (else ``AWS_ENDPOINT_URL`` and the AWS credential variables).
 
     Returns
     -------
@@ -53,16 +64,33 @@ def build_report(run_dir: str | os.PathLike[str]) -> str:
     InputDataError
         The run directory is missing, unfinished or malformed (the message names the path).
     """
-    run = load_run(run_dir)
-    target = run.path / REPORT_DIR
-    with atomic_output(str(target), "overwrite", name="report directory") as out:
-        colors = segment_colors(run.segments["segment"])
-        plots = render_plots(run, colors=colors, rule=run.selection_rule, out_dir=Path(out.path))
-        out.write_text("index.html", render_html(run, plots, colors=colors,
-                                                  rule=run.selection_rule))
-    index = target / "index.html"
-    log.info("report of %s: %d images, %s", run.path, len(plots), index)
-    return str(index)
+    text = os.fspath(run_dir)
+    if local_path(text) is None:
+        target = f"{text.rstrip('/')}/{REPORT_DIR}"
+        with local_copy(text.rstrip("/"), settings or {}) as copy, \
+                tempfile.TemporaryDirectory(prefix="segment-report-") as pages:
+            run = load_run(copy)
+            count = _render(run, Path(pages))
+            with atomic_output(target, "overwrite", name="report directory",
+                               settings=settings) as out:
+                upload(Path(pages), out)
+    else:
+        run = load_run(run_dir)
+        target = str(run.path / REPORT_DIR)
+        with atomic_output(target, "overwrite", name="report directory") as out:
+            count = _render(run, Path(out.path))
+    index = f"{target}/index.html"
+    log.info("report of %s: %d images, %s", text, count, index)
+    return index
+
+
+def _render(run: RunData, out_dir: Path) -> int:
+    """Draw the run's plots and its ``index.html`` into ``out_dir``; the number of plots."""
+    colors = segment_colors(run.segments["segment"])
+    plots = render_plots(run, colors=colors, rule=run.selection_rule, out_dir=out_dir)
+    (out_dir / "index.html").write_text(render_html(run, plots, colors=colors,
+                                                    rule=run.selection_rule), encoding="utf-8")
+    return len(plots)
 
 
 def render_plots(run: RunData, *, colors: dict[int, str], rule: str, out_dir: Path
