@@ -141,6 +141,12 @@ def add_score_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=["error", "overwrite"], default="error",
                         help="what to do when --output exists (default: error)")
     parser.add_argument("--output-table", help="also show the labels as this catalog table")
+    parser.add_argument("--output-table-format", choices=["parquet", "delta", "iceberg"],
+                        default="parquet", help="parquet: an external table over --output's "
+                        "labels; delta or iceberg: a table of that format, one commit per run")
+    parser.add_argument("--output-table-mode", choices=["overwrite", "merge"],
+                        default="overwrite", help="merge (delta, iceberg): update the scored "
+                        "customers' rows by id, insert new ones, leave the others")
     add_spark_arguments(parser)
     add_tracking_argument(parser)
 
@@ -229,7 +235,8 @@ def _run(args: argparse.Namespace) -> None:
             f"{cfg.output.path}` (the store's endpoint in AWS_ENDPOINT_URL)"
         )
     check_tracking(cfg.tracking.mlflow)
-    with _job_session("segment-run", args, cfg.spark, formats=[cfg.input.format],
+    with _job_session("segment-run", args, cfg.spark,
+                      formats=[cfg.input.format, cfg.output.table_format],
                       paths=[cfg.input.path, cfg.output.path, cfg.model.previous_run]) as spark:
         manifest = run_segmentation(spark, cfg)
     if args.report:
@@ -249,7 +256,8 @@ def _features(args: argparse.Namespace) -> None:
 
     cfg = with_mlflow(load_features_config(args.config, args.overrides), args.mlflow_uri)
     check_tracking(cfg.tracking.mlflow)
-    with _job_session("segment-features", args, cfg.spark, formats=[cfg.transactions.format],
+    with _job_session("segment-features", args, cfg.spark,
+                      formats=[cfg.transactions.format, cfg.output.table_format],
                       paths=[cfg.transactions.path, cfg.output.path]) as spark:
         run_features(spark, cfg)
 
@@ -263,11 +271,14 @@ def _score(args: argparse.Namespace) -> None:
                           config=args.config, overrides=args.overrides)
     tracking = resolve_mlflow(given.tracking.mlflow, args.mlflow_uri)
     registry_uri = scoring_registry(args.model, tracking)
-    with _job_session("segment-score", args, given.spark, formats=[given.input.format],
+    with _job_session("segment-score", args, given.spark,
+                      formats=[given.input.format, args.output_table_format],
                       paths=[given.input.path, args.model, args.output]) as spark:
         score_customers(spark, model_run=args.model, source=given.input,
                         output_path=args.output, mode=args.mode, table=args.output_table,
-                        tracking=tracking, registry_uri=registry_uri)
+                        table_format=args.output_table_format,
+                        table_mode=args.output_table_mode, tracking=tracking,
+                        registry_uri=registry_uri)
 
 
 def _report(args: argparse.Namespace) -> None:

@@ -34,6 +34,11 @@ from segmentation.core.errors import ConfigError
 
 MissingPolicy = Literal["impute", "drop", "fail"]
 DuplicatePolicy = Literal["fail", "drop"]
+#: How ``output.table`` is published (:mod:`segmentation.data.sinks`,
+#: :mod:`segmentation.data.tablecommit`).
+TableFormat = Literal["parquet", "delta", "iceberg"]
+#: How a Delta or Iceberg ``output.table`` takes a run's rows.
+TableMode = Literal["overwrite", "merge"]
 
 #: Formats read without a schema only when the user asks for inference.
 TEXT_FORMATS = ("csv", "json")
@@ -136,9 +141,40 @@ class OutputTarget:
     path: str = required()
     mode: OutputMode = "error"
     #: A catalog table (``db.table``) that shows the main table of the latest complete run
-    #: (labels; features): an external table at ``<path>/<labels>``, which the atomic swap
-    #: of ``path`` repoints, so a failed run leaves it as it was.
+    #: (labels; features). With ``table_format: parquet`` an external table at
+    #: ``<path>/<labels>``, which the atomic swap of ``path`` repoints, so a failed run
+    #: leaves it as it was.
     table: str | None = None
+    #: ``delta`` or ``iceberg``: ``table`` is a table of that format in its catalog (or
+    #: ``delta.`/a/path```), written as one commit once the run's files are complete.
+    table_format: TableFormat = "parquet"
+    #: ``overwrite``: the table's rows become the run's; ``merge`` (delta, iceberg): keyed
+    #: by the id column, rows of the run's customers are updated, new ones inserted, the
+    #: others left as they are (scores into a CRM table).
+    table_mode: TableMode = "overwrite"
+
+    def validate(self, key: str) -> None:
+        check_table_options(self.table, self.table_format, self.table_mode,
+                            keys=(f"{key}.table", f"{key}.table_format", f"{key}.table_mode"))
+
+
+def check_table_options(table: str | None, table_format: str, table_mode: str, *,
+                        keys: tuple[str, str, str]) -> None:
+    """The table keys that go together; errors name ``keys`` (table, format, mode) as the
+    user gave them (config keys or command-line options).
+
+    >>> check_table_options("crm.scores", "parquet", "merge", keys=("t", "f", "m"))
+    Traceback (most recent call last):
+    ...
+    segmentation.core.errors.ConfigError: m merge needs f delta or iceberg (a Parquet table \
+is replaced whole, not merged into)
+    """
+    table_key, format_key, mode_key = keys
+    if table is None and (table_format, table_mode) != ("parquet", "overwrite"):
+        raise ConfigError(f"{format_key} and {mode_key} apply to {table_key}, which is not set")
+    if table_mode == "merge" and table_format == "parquet":
+        raise ConfigError(f"{mode_key} merge needs {format_key} delta or iceberg (a Parquet "
+                          "table is replaced whole, not merged into)")
 
 
 def validate_source(source: SourceConfig, key: str) -> None:

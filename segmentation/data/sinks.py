@@ -1,14 +1,15 @@
 """A job's main output also as a catalog table (``output.table``) or a database table
 (``output.jdbc``, :func:`write_jdbc_table`).
 
-The table is an external Parquet table whose location is ``<output.path>/<name>`` (the
-labels, the features). That path always holds the latest complete run: a run is written
-into a staging directory and swapped into place only when complete
-(:mod:`segmentation.core.atomic`), so the table follows each successful run and a failed
-run leaves it showing the previous one. The table is created on the first successful
-run and refreshed after every later one (a session that cached its file listing reads the
-new files). A table of that name that points elsewhere, or is not such a table, is refused
-before any work is done. Tried with Spark's built-in catalog; a Hive metastore (or
+With ``output.table_format: parquet`` (the default; Delta Lake and Iceberg tables are
+commits: :mod:`segmentation.data.tablecommit`) the table is an external Parquet table whose
+location is ``<output.path>/<name>`` (the labels, the features). That path always holds
+the latest complete run: a run is written into a staging directory and swapped into place
+only when complete (:mod:`segmentation.core.atomic`), so the table follows each successful
+run and a failed run leaves it showing the previous one. The table is created on the first
+successful run and refreshed after every later one (a session that cached its file listing
+reads the new files). A table of that name that points elsewhere, or is not such a table,
+is refused before any work is done. Tried with Spark's built-in catalog; a Hive metastore (or
 another catalog that keeps external Parquet tables) works the same way.
 
 Examples

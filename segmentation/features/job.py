@@ -98,7 +98,7 @@ def _build_features(spark: SparkSession, cfg: FeaturesJobConfig, frame: JobFrame
                 "features_path": FEATURES_DIR,
                 "columns": features.columns,
                 "config": cfg.to_dict(),
-            }, tracking_hook(cfg.tracking.mlflow, "features"))
+            }, tracking_hook(cfg.tracking.mlflow, "features"), id_column="customer_id")
     finally:
         summary.unpersist()
     log.info(

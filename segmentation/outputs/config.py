@@ -23,5 +23,6 @@ class OutputConfig(OutputTarget):
     min_segment_size: int = checked(50, NON_NEGATIVE)
 
     def validate(self, key: str) -> None:
+        super().validate(key)
         if self.jdbc is not None:
             validate_jdbc_target(self.jdbc, f"{key}.jdbc")

@@ -6,14 +6,17 @@ catalog table meant to show the job's main folder is free. The :class:`JobFrame`
 times the stages (with progress) and writes through a staging directory swapped into place
 when complete (:mod:`segmentation.core.atomic`). Its manifest is written last, once, with
 the times and versions every job records and, when tracking is on, the record of the
-MLflow run that logged the complete staged outputs. After the swap the catalog table shows
-the new outputs; a tracking failure is raised only when the job is otherwise done, so it
-never costs the outputs. No file of a published run is written again.
+MLflow run that logged the complete staged outputs. A Delta or Iceberg ``output.table`` is
+committed just before the manifest, from the complete staged files, so that the manifest
+records the committed version (:mod:`segmentation.data.tablecommit`); a Parquet one shows
+the new outputs after the swap. A tracking failure is raised only when the job is otherwise
+done, so it never costs the outputs. No file of a published run is written again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,7 +28,10 @@ from segmentation.core.atomic import ClaimedOutput, StagedOutput, claimed_output
 from segmentation.core.runinfo import StageTimer, versions
 from segmentation.data.config import OutputTarget
 from segmentation.data.sinks import check_table_target, publish_table, table_location
+from segmentation.data.tablecommit import check_lake_target, commit_rows
 from segmentation.outputs.layout import MANIFEST
+
+log = logging.getLogger(__name__)
 
 
 class Tracked(Protocol):
@@ -49,6 +55,8 @@ class OutputNames:
 
     path: str = "output.path"
     table: str = "output.table"
+    table_format: str = "output.table_format"
+    table_mode: str = "output.table_mode"
     overwrite_hint: str = "set output.mode: overwrite"
 
 
@@ -64,7 +72,7 @@ class JobFrame:
     claim: ClaimedOutput
     #: The folder of the output that the catalog table shows (labels, features).
     main: str
-    table: str | None
+    target: OutputTarget
     names: OutputNames
     timer: StageTimer
     started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
@@ -82,19 +90,27 @@ class JobFrame:
     @contextmanager
     def staging(self) -> Iterator[StagedOutput]:
         """The staging directory the job writes into; swapped into place when the block
-        ends without an error, then the table (if any) shows the new outputs."""
+        ends without an error, then a Parquet table (if any) shows the new outputs."""
         with self.claim.staging() as out:
             yield out
-        if self.table is not None:
-            publish_table(self.spark, self.table, self.main_location, self.names.table)
+        table = self.target.table
+        if table is not None and self.target.table_format == "parquet":
+            publish_table(self.spark, table, self.main_location, self.names.table)
 
     def write_manifest(self, out: StagedOutput, manifest: Mapping[str, Any],
-                       tracking: Tracking | None = None) -> dict[str, Any]:
+                       tracking: Tracking | None = None, *, id_column: str) -> dict[str, Any]:
         """Write the job's ``manifest``, the last file of its outputs, with the stamps every
-        job records and, with ``tracking``, what it logged of the outputs; return it."""
+        job records and, with ``tracking``, what it logged of the outputs; return it.
+
+        A Delta or Iceberg table is committed first, from the staged main folder (merged
+        by ``id_column`` with ``table_mode: merge``), and the commit recorded as
+        ``output_table``; a failed commit fails the job before its outputs are swapped in.
+        """
+        committed = self._commit(out, id_column)
         finished = dt.datetime.now(dt.timezone.utc)
         stamped = {
             **manifest,
+            **({"output_table": committed} if committed is not None else {}),
             "started_at": self.started.isoformat(),
             "finished_at": finished.isoformat(),
             "duration_seconds": round((finished - self.started).total_seconds(), 3),
@@ -109,6 +125,19 @@ class JobFrame:
         out.write_json(MANIFEST, stamped)
         return stamped
 
+    def _commit(self, out: StagedOutput, id_column: str) -> dict[str, Any] | None:
+        """Commit the staged main folder to a Delta or Iceberg table (None: no such table)."""
+        target = self.target
+        if target.table is None or target.table_format == "parquet":
+            return None
+        self.claim.lock.check_held()  # a run that lost its lock must not commit either
+        log.info("committing %s to %s table %s", self.main, target.table_format, target.table)
+        rows = self.spark.read.parquet(out.file(self.main))
+        return commit_rows(self.spark, rows, table=target.table,
+                           table_format=target.table_format, table_mode=target.table_mode,
+                           id_column=id_column, run_id=self.claim.lock.holder.run_id,
+                           key=self.names.table)
+
 
 @contextmanager
 def job_frame(
@@ -122,8 +151,10 @@ def job_frame(
     """
     with claimed_output(target.path, target.mode, spark=spark, name=names.path,
                         overwrite_hint=names.overwrite_hint) as claim:
-        frame = JobFrame(spark, claim, main, target.table, names, StageTimer(plan))
-        if target.table is not None:
+        frame = JobFrame(spark, claim, main, target, names, StageTimer(plan))
+        if target.table is not None and target.table_format != "parquet":
+            check_lake_target(spark, target.table, target.table_format, names.table)
+        elif target.table is not None:
             check_table_target(spark, target.table, frame.main_location, names.table)
         yield frame
         if frame.tracked is not None:

@@ -91,7 +91,8 @@ def _segment(spark: SparkSession, cfg: Config, frame: JobFrame) -> dict[str, Any
         model_input = customers.rows.select(cfg.input.id_column, *cfg.features.numeric,
                                             *cfg.features.categorical)
         manifest = frame.write_manifest(out, manifest, tracking_hook(
-            cfg.tracking.mlflow, "segment", model_input=model_input))
+            cfg.tracking.mlflow, "segment", model_input=model_input),
+            id_column=cfg.input.id_column)
     if cfg.output.jdbc is not None:
         write_jdbc_table(spark, frame.main_location, cfg.output.jdbc, "output.jdbc")
     log.info("chosen k=%d; outputs in %s", manifest["chosen_k"], cfg.output.path)

@@ -25,7 +25,14 @@ from pyspark.sql import SparkSession
 from segmentation.core.caching import cached
 from segmentation.core.configfile import OutputMode, check_paths_apart
 from segmentation.core.errors import ConfigError
-from segmentation.data.config import OutputTarget, SourceConfig, validate_source
+from segmentation.data.config import (
+    OutputTarget,
+    SourceConfig,
+    TableFormat,
+    TableMode,
+    check_table_options,
+    validate_source,
+)
 from segmentation.data.customers import load_customers
 from segmentation.outputs.finished import FinishedRun, load_finished_run
 from segmentation.outputs.jobframe import JobFrame, OutputNames, job_frame
@@ -40,12 +47,15 @@ log = logging.getLogger(__name__)
 
 #: ``segment score`` takes its output from command-line options.
 SCORE_OUTPUT = OutputNames(path="--output", table="--output-table",
+                           table_format="--output-table-format",
+                           table_mode="--output-table-mode",
                            overwrite_hint="pass --mode overwrite")
 
 
 def score_customers(
     spark: SparkSession, *, model_run: str, output_path: str, input_path: str | None = None,
     source: SourceConfig | None = None, mode: OutputMode = "error", table: str | None = None,
+    table_format: TableFormat = "parquet", table_mode: TableMode = "overwrite",
     tracking: MlflowConfig | None = None, registry_uri: str | None = None,
 ) -> dict[str, Any]:
     """Assign segments to the customers of ``source`` (or the Parquet at ``input_path``);
@@ -58,7 +68,10 @@ def score_customers(
 
     The input is read however it is given (files of any format, a catalog table, JDBC),
     independently of how the model's training data was read. With ``table``, the labels
-    are also that catalog table (:mod:`segmentation.data.sinks`). Returns the manifest
+    are also that catalog table (:mod:`segmentation.data.sinks`), or are committed to that
+    Delta or Iceberg table (``table_format``), replacing its rows or, with ``table_mode``
+    merge, merged into them by the id column (:mod:`segmentation.data.tablecommit`).
+    Returns the manifest
     written. Fails (leaving ``output_path`` as it was) when the model directory is not a
     finished run, or the input lacks a column the model needs or breaks the run's
     validation rules.
@@ -72,7 +85,11 @@ def score_customers(
         check_paths_apart(source.path, output_path, "--input", "--output")
     if not is_model_uri(model_run):
         check_paths_apart(model_run, output_path, "--model", "--output")
-    target = OutputTarget(path=output_path, mode=mode, table=table)
+    names = SCORE_OUTPUT
+    check_table_options(table, table_format, table_mode,
+                        keys=(names.table, names.table_format, names.table_mode))
+    target = OutputTarget(path=output_path, mode=mode, table=table, table_format=table_format,
+                          table_mode=table_mode)
     with job_frame(spark, target, main=LABELS, names=SCORE_OUTPUT) as frame:
         return _score(spark, frame, model_run=model_run, source=source,
                       registry_uri=registry_uri, tracking=tracking)
@@ -97,7 +114,8 @@ def _score(spark: SparkSession, frame: JobFrame, *, model_run: str, source: Sour
             customers.rows.unpersist()
         out.write_csv(SEGMENTS_CSV, segments)
         manifest = frame.write_manifest(out, scoring_manifest(run, cfg, segments, customers),
-                                        tracking_hook(tracking, "score"))
+                                        tracking_hook(tracking, "score"),
+                                        id_column=cfg.input.id_column)
     log.info("scored %d customers with %s (drift share %s); outputs in %s",
              manifest["rows_scored"], model_run, manifest["drift_share"], frame.path)
     return manifest
