@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway S3-compatible server on 127.0.0.1 (moto's standalone server), for s3a:// runs.
 #
-#   scripts/s3.sh start [--port P]    -> prints http://127.0.0.1:P (the endpoint)
+#   scripts/s3.sh start [--port P] [--any-key] -> prints http://127.0.0.1:P (the endpoint)
 #   scripts/s3.sh status              -> URL, pid, whether it answers
 #   scripts/s3.sh stop                -> stops what `start` started (by its pid), removes it
 #   scripts/s3.sh url                 -> prints the endpoint URL
@@ -13,7 +13,9 @@
 # Runs `python -m moto.server` of the venv (moto[server], in the `dev` extra) in memory:
 # `stop` loses every object. `start` creates an IAM user with a random access key (written
 # to $STATE/credentials, mode 600) and then has the server check every request's signature,
-# so a wrong key is refused as by a real store. Spark reaches it through hadoop-aws with
+# so a wrong key is refused as by a real store; --any-key skips that check (Hadoop 3.3.4's AWS
+# SDK v1, Spark 3.5's hadoop-aws, is refused by moto's check with the right key too: 403 on
+# its first HEAD, measured here; its requests go through without it). Spark reaches it with
 #   spark.hadoop.fs.s3a.endpoint: <the URL>          spark.hadoop.fs.s3a.path.style.access: true
 #   spark.hadoop.fs.s3a.connection.ssl.enabled: false spark.hadoop.fs.s3a.endpoint.region: us-east-1
 # and the keys from the environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), never a file.
@@ -43,8 +45,15 @@ store() {  # store SCRIPT ARGS...: run Python with boto3 and the server's URL an
 }
 
 cmd_start() {
-  local port=""
-  port_option "$@"
+  local port="" check=0
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --port) port="$2"; shift 2 ;;
+      --any-key) check=inf; shift ;;
+      -h|--help) usage 0 ;;
+      *) die "unknown option for start: $1" ;;
+    esac
+  done
   "$PY" -c 'import moto.server, boto3' 2>/dev/null \
     || die "moto is not installed in $PY: pip install -e \".[dev]\" (or scripts/setup.sh dev)"
   refuse_if_running
@@ -56,7 +65,7 @@ cmd_start() {
   setsid "$PY" -m moto.server --host "$HOST" --port "$port" >"$STATE/log" 2>&1 </dev/null &
   echo $! >"$STATE/pid"
   await_server "$port" "$STATE/log"
-  (umask 077; store '
+  (umask 077; CHECK_AFTER="$check" store '
 import json, os, urllib.request, boto3
 url = os.environ["S3_URL"]
 iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1",
@@ -69,8 +78,9 @@ key = iam.create_access_key(UserName="segment")["AccessKey"]
 with open(os.environ["S3_CREDENTIALS"], "w") as out:
     json.dump({"AWS_ACCESS_KEY_ID": key["AccessKeyId"],
                "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}, out)
-# From now on every request must be signed with a key the server knows.
-urllib.request.urlopen(urllib.request.Request(url + "/moto-api/reset-auth", data=b"0",
+# From now on (unless --any-key) every request must be signed with a key the server knows.
+urllib.request.urlopen(urllib.request.Request(url + "/moto-api/reset-auth",
+                                              data=os.environ["CHECK_AFTER"].encode(),
                                               headers={"Content-Type": "text/plain"})).close()
 ') || { cmd_stop >/dev/null 2>&1; die "could not create the test credentials"; }
   log "S3 server $(<"$STATE/url") (pid $(server_pid)); keys: eval \"\$($0 env)\"; state in $STATE"
