@@ -3,7 +3,8 @@
 the newest line's runs: the generators, ``segment run`` with the default config (tracked to
 MLflow), ``score`` (with the newest line's model and with the registered one), ``features``,
 ``report``, spark-submit to a standalone cluster of this line's own pip Spark, and Spark
-Connect (4.0 on; refused in one line before). Each answer must be the newest line's.
+Connect (4.0 on; refused in one line before), ``s3a://`` through this line's hadoop-aws. Each
+answer must be the newest line's.
 
 The run's directory stays in ``$SEGMENT_MATRIX_DIR/lines/X.Y/run`` for
 test_across_lines.py (a model saved here, scored on the newest line).
@@ -36,6 +37,7 @@ from support.matrix import (
     matrix_dir,
     segment_here,
 )
+from support.s3 import S3Server
 from support.servers import ConnectServer
 
 from segmentation import assign, cli
@@ -215,6 +217,33 @@ def test_lakehouse_tables_score(line_run: Path, tmp_path: Path) -> None:
                         "--input-format", fmt, "--output", str(out)], cwd=tmp_path)
         assert done.returncode == 0, done.stderr[-4000:]
         assert_same_labels(out, REFERENCE)
+
+
+@pytest.mark.s3
+def test_s3a_through_this_lines_hadoop_aws(s3_server: S3Server, line_run: Path,
+                                           tmp_path: Path) -> None:
+    """``segment score`` (its own process, this line's hadoop-aws from the connectors table)
+    reads the customers from the loopback S3 server and writes the labels there: read back
+    with boto3, the newest line's labels; ``segment report`` of this line's run copied to
+    the store writes the report beside it. The keys go only through the environment."""
+    bucket = s3_server.create_bucket("matrix")
+    s3_server.upload(CUSTOMERS_PATH, f"{bucket}/customers")
+    s3_server.upload(shutil.copytree(line_run, tmp_path / "run",
+                                     ignore=shutil.ignore_patterns("report")), f"{bucket}/run")
+    config = tmp_path / "s3.yaml"
+    config.write_text(json.dumps({"input": {"path": f"{bucket}/customers"},
+                                  "spark": s3_server.spark_settings()}))
+    done = segment(["score", "--model", str(line_run), "--config", str(config), "--output",
+                    f"{bucket}/scored"], cwd=tmp_path, env=s3_server.keys)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "FileOutputCommitter" not in done.stderr  # quieted in conf/log4j2.properties
+    assert_same_labels(s3_server.download(f"{bucket}/scored", tmp_path / "scored"), REFERENCE)
+    done = segment(["report", "--run", f"{bucket}/run"], cwd=tmp_path,
+                   env={**s3_server.keys, "AWS_ENDPOINT_URL": s3_server.url})
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert done.stdout.strip() == f"{bucket}/run/report/index.html"
+    report = s3_server.objects(f"{bucket}/run/report")
+    assert b"<html" in report["index.html"] and any(key.endswith(".png") for key in report)
 
 
 def test_spark_submit_to_this_lines_cluster(cluster: Cluster, line_run: Path,

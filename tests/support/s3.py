@@ -70,6 +70,15 @@ class S3Server:
                     found[item["Key"][len(folder):]] = body
         return found
 
+    def download(self, uri: str, folder: Path) -> Path:
+        """Every object under ``s3a://BUCKET/KEY`` as files under the local ``folder``
+        (folder markers, keys ending in ``/`` as Hadoop 3.3 writes them, as folders)."""
+        for key, body in self.objects(uri).items():
+            (folder / key).parent.mkdir(parents=True, exist_ok=True)
+            if not key.endswith("/"):
+                (folder / key).write_bytes(body)
+        return folder
+
 
 def start_s3(state: Path, *, checks_keys: bool = True) -> S3Server:
     """``scripts/s3.sh start`` with its state in ``state`` (``--any-key`` unless
