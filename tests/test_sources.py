@@ -174,9 +174,6 @@ CASES = [
      "input.table)"),
     ("unknown format", {"path": "IN", "format": "parquett"}, CONFIG,
      "input.format 'parquett' is not a Spark data source; did you mean parquet?"),
-    ("delta without its connector", {"path": "IN", "format": "delta"}, CONFIG,
-     "input.format delta: Spark has no delta reader on its classpath; it comes with Delta "
-     "Lake (Maven io.delta:delta-spark_2.13"),
     ("csv without a schema", {"path": "IN", "format": "csv"}, CONFIG,
      "input.format is csv but input.schema is not set"),
     ("invalid schema", {"path": "IN", "format": "csv", "schema": "a INT,, b"}, CONFIG,

@@ -28,6 +28,7 @@ segmentation.core.errors.ConfigError: model.k_min=1 must be >= 2 (KMeans needs a
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import difflib
 import os
 import types
@@ -240,10 +241,27 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
             raise ConfigError(f"{key} must be a number, not {_describe(value)}")
         return float(value)
     if tp is str:
+        if isinstance(value, (dt.date, dt.datetime)):  # YAML reads an unquoted ISO date
+            return value.isoformat()  # as a date: back to its text
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{key} must be a non-empty string, not {_describe(value)}")
         return value
     raise TypeError(f"unsupported config annotation {tp!r} for {key}")  # a programming error
+
+
+def parse_instant(text: str, key: str) -> dt.datetime:
+    """An ISO 8601 date or date-time as an aware UTC datetime (no zone given means UTC);
+    one line naming ``key`` when it is not one."""
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(
+            f"{key} {text!r} is not an ISO 8601 date or date-time (e.g. 2011-12-10 or "
+            "2011-12-10T00:00:00+00:00)"
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
 
 
 def _describe(value: Any) -> str:

@@ -29,11 +29,13 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from pyspark.sql import SparkSession
+from typing import TYPE_CHECKING
 
 from segmentation.core.errors import ConfigError
 from segmentation.core.sparkversion import client_version, spark_line
+
+if TYPE_CHECKING:  # the table is read by config validation, which loads no Spark
+    from pyspark.sql import SparkSession
 
 #: Where ``scripts/connectors.py`` keeps each line's jar list (the jars stay in Maven's cache).
 CACHE_ENV = "SEGMENT_CONNECTORS_DIR"

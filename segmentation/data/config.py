@@ -24,12 +24,15 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from segmentation.core.configfile import (
+    NON_NEGATIVE,
     POSITIVE,
     OutputMode,
     check_unique,
     checked,
+    parse_instant,
     required,
 )
+from segmentation.core.connectors import TABLE_FORMATS
 from segmentation.core.errors import ConfigError
 
 MissingPolicy = Literal["impute", "drop", "fail"]
@@ -92,13 +95,24 @@ class SourceConfig:
     options: dict[str, str] = field(default_factory=dict)
     #: A Spark DDL schema (``"id STRING, spend DOUBLE"``) given to ``.schema()``.
     schema: str | None = None
-    #: A catalog table: ``db.table`` or ``catalog.db.table``, read with ``spark.table``.
+    #: A catalog table: ``db.table`` or ``catalog.db.table``, read with ``spark.table``
+    #: (with ``format: delta`` or ``iceberg``: a table of that format, read as of a version).
     table: str | None = None
     jdbc: JdbcConfig | None = None
     ignore_corrupt_files: bool = False
+    #: A Delta Lake table version or an Iceberg snapshot id to read (default: the latest).
+    version: int | None = checked(None, NON_NEGATIVE)
+    #: An ISO date or date-time (UTC unless it names a zone): read a Delta or Iceberg table
+    #: as it was then (its last commit at or before it).
+    timestamp: str | None = None
 
     def validate(self, key: str) -> None:
         validate_source(self, key)
+
+    def pinned_time(self) -> str | None:
+        """``timestamp`` as the point to read a table at (a subclass whose ``timestamp`` is
+        something else says None)."""
+        return self.timestamp
 
 
 @dataclass(frozen=True)
@@ -185,12 +199,19 @@ def validate_source(source: SourceConfig, key: str) -> None:
         raise ConfigError(
             f"give exactly one of {key}.path, {key}.table and {key}.jdbc (given: {which})"
         )
+    fmt = source.format.lower()
     if source.path is None:
         for name, default in (("format", "parquet"), ("schema", None), ("options", {})):
-            if getattr(source, name) != default:
-                raise ConfigError(f"{key}.{name} applies to {key}.path only, not to "
-                                  f"{key}.{given[0]}")
-    fmt = source.format.lower()
+            if getattr(source, name) == default:
+                continue
+            if name == "format" and source.table is not None:
+                if fmt in TABLE_FORMATS:
+                    continue  # a Delta or Iceberg table by name
+                raise ConfigError(f"{key}.format {source.format} applies to {key}.path only; "
+                                  f"with {key}.table it is delta or iceberg (or left out)")
+            raise ConfigError(f"{key}.{name} applies to {key}.path only, not to "
+                              f"{key}.{given[0]}")
+    validate_pin(source, key)
     if fmt == "jdbc":
         raise ConfigError(f"{key}.format jdbc: use {key}.jdbc (url, table or query, ...) instead")
     infer = source.options.get("inferSchema", "false").lower() == "true"
@@ -202,6 +223,31 @@ def validate_source(source: SourceConfig, key: str) -> None:
         )
     if source.jdbc is not None:
         validate_jdbc(source.jdbc, f"{key}.jdbc")
+
+
+def validate_pin(source: SourceConfig, key: str) -> None:
+    """``version`` and ``timestamp``: one of them at most, on a Delta or Iceberg table only.
+
+    >>> validate_pin(SourceConfig(path="in", version=3), "input")
+    Traceback (most recent call last):
+    ...
+    segmentation.core.errors.ConfigError: input.version applies to a Delta Lake or Iceberg \
+table (input.format delta or iceberg), not to parquet
+    """
+    pins = [name for name, value in (("version", source.version),
+                                      ("timestamp", source.pinned_time())) if value is not None]
+    if not pins:
+        return
+    if len(pins) == 2:
+        raise ConfigError(f"give at most one of {key}.version and {key}.timestamp (both "
+                          "name the point to read the table at)")
+    if source.format.lower() not in TABLE_FORMATS or source.jdbc is not None:
+        raise ConfigError(f"{key}.{pins[0]} applies to a Delta Lake or Iceberg table "
+                          f"({key}.format delta or iceberg), not to "
+                          f"{'jdbc' if source.jdbc else source.format}")
+    pinned_time = source.pinned_time()
+    if pinned_time is not None:
+        parse_instant(pinned_time, f"{key}.timestamp")
 
 
 def validate_jdbc_target(jdbc: JdbcConfig, key: str) -> None:

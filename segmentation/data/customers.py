@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -49,6 +50,8 @@ class Customers:
     dropped: dict[str, int]
     #: The partitions the rows were hash-partitioned into (``input.partitions`` resolved).
     partitions: int
+    #: Where the rows came from, as the manifest records it (a table's version read too).
+    source: dict[str, Any]
 
     @property
     def rows_read(self) -> int:
@@ -66,7 +69,8 @@ def load_customers(spark: SparkSession, source: InputConfig, features: FeaturesC
     Fails with an :class:`~segmentation.core.errors.InputDataError` naming the column, the
     value and the limit; the input is read once (the validation pass fills the cache).
     """
-    raw = read_source(spark, source, "input")
+    read = read_source(spark, source, "input")
+    raw = read.frame
     check_schema(raw, source, features)
     used = [source.id_column, *features.numeric, *features.categorical]
     ignored = [c for c in raw.columns if c not in used]
@@ -82,7 +86,7 @@ def load_customers(spark: SparkSession, source: InputConfig, features: FeaturesC
     except BaseException:
         partitioned.unpersist()
         raise
-    return Customers(rows, profile, dropped, partitions)
+    return Customers(rows, profile, dropped, partitions, read.summary)
 
 
 def partition_count(setting: int | str, rows: DataFrame) -> int:

@@ -1,6 +1,7 @@
 """Reading a table from wherever it lives: files in any Spark format, a catalog table, or a
 database over JDBC (:mod:`segmentation.data.jdbc`); one function, :func:`read_source`, for
-every job.
+every job. Delta Lake and Iceberg tables (by path or name, pinned to the version read) are
+read by :mod:`segmentation.data.lakehouse`; their folders are never read as plain files.
 
 Every failure a user can cause is one line: a :class:`ConfigError` (exit 2) for what the
 config gets wrong (an unknown format, a connector missing from Spark's classpath), an
@@ -17,43 +18,59 @@ Examples
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 from typing import Any
 
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, DataFrameReader, SparkSession
 
+from segmentation.core.connectors import TABLE_FORMATS
 from segmentation.core.errors import ConfigError, InputDataError, one_line
 from segmentation.core.failures import is_spark_error
 from segmentation.core.fs import absolute
 from segmentation.core.secrets import redact_text
 from segmentation.data.config import SourceConfig
 from segmentation.data.jdbc import read_jdbc
+from segmentation.data.lakehouse import missing_connector, read_lake_table, refuse_table_files
 from segmentation.data.read import read_parquet
 
 #: Spark's own file formats (for a did-you-mean when a format name is unknown).
 BUILTIN_FORMATS = ("parquet", "orc", "csv", "json", "text", "avro", "xml", "binaryFile")
-#: Formats whose connector is not part of Spark: the package that provides it.
-CONNECTORS = {
-    "delta": "Delta Lake (Maven io.delta:delta-spark_2.13, pip delta-spark)",
-    "iceberg": "Apache Iceberg (Maven org.apache.iceberg:iceberg-spark-runtime-4.0_2.13)",
-    "hudi": "Apache Hudi (Maven org.apache.hudi:hudi-spark-bundle)",
-    "avro": "Spark's Avro module (Maven org.apache.spark:spark-avro_2.13)",
-}
+#: Plain-file formats whose read of a Delta or Iceberg table's folder is refused.
+COLUMNAR_FORMATS = ("parquet", "orc")
 
 
-def read_source(spark: SparkSession, source: SourceConfig, key: str) -> DataFrame:
+@dataclass(frozen=True)
+class SourceRead:
+    """The rows of a source and what a manifest records of it (:func:`source_summary`, and
+    for a Delta or Iceberg table the exact version read)."""
+
+    frame: DataFrame
+    summary: dict[str, Any]
+
+
+def read_source(spark: SparkSession, source: SourceConfig, key: str) -> SourceRead:
     """The table ``source`` describes (config section ``key``), its schema resolved now.
 
     A JDBC read is materialised before it is returned (see :mod:`segmentation.data.jdbc`).
     """
+    fmt = source.format.lower()
+    if fmt in TABLE_FORMATS and source.jdbc is None:
+        if source.table is not None:
+            read_table(spark, source.table, key)  # exists, or one line with a did-you-mean
+        return SourceRead(*read_lake_table(spark, source, key))
+    summary = source_summary(source)
     if source.table is not None:
-        return read_table(spark, source.table, key)
+        return SourceRead(read_table(spark, source.table, key), summary)
     if source.jdbc is not None:
-        return read_jdbc(spark, source.jdbc, f"{key}.jdbc")
+        return SourceRead(read_jdbc(spark, source.jdbc, f"{key}.jdbc"), summary)
     assert source.path is not None  # validated: exactly one of path, table, jdbc
-    if source.format.lower() == "parquet" and source.schema is None:
-        return read_parquet(spark, source.path, ignore_corrupt_files=source.ignore_corrupt_files)
-    return read_files(spark, source, key)
+    if fmt in COLUMNAR_FORMATS:
+        refuse_table_files(spark, source.path, fmt, key)
+    if fmt == "parquet" and source.schema is None:
+        return SourceRead(read_parquet(spark, source.path,
+                                       ignore_corrupt_files=source.ignore_corrupt_files), summary)
+    return SourceRead(read_files(spark, source, key), summary)
 
 
 def source_name(source: SourceConfig, key: str) -> str:
@@ -67,7 +84,8 @@ def source_name(source: SourceConfig, key: str) -> str:
 
 
 def source_summary(source: SourceConfig) -> dict[str, Any]:
-    """What a manifest records of where the data came from (no secrets)."""
+    """What a manifest records of where the data came from (no secrets), as configured (a
+    Delta or Iceberg read adds the version it read: :class:`SourceRead`)."""
     if source.table is not None:
         return {"table": source.table}
     if source.jdbc is not None:
@@ -96,7 +114,7 @@ def read_files(spark: SparkSession, source: SourceConfig, key: str) -> DataFrame
             raise
         text = str(exc)
         if "DATA_SOURCE_NOT_FOUND" in text or "Failed to find the data source" in text:
-            raise ConfigError(unknown_format(source.format, key)) from exc
+            raise ConfigError(unknown_format(spark, source.format, key)) from exc
         if "PATH_NOT_FOUND" in text or "Path does not exist" in text:
             raise InputDataError(f"{key}.path {source.path} does not exist") from exc
         raise InputDataError(
@@ -112,14 +130,12 @@ def with_schema(reader: DataFrameReader, ddl: str, key: str) -> DataFrameReader:
         raise ConfigError(f"{key} is not a valid Spark DDL schema: {one_line(exc)}") from exc
 
 
-def unknown_format(name: str, key: str) -> str:
+def unknown_format(spark: SparkSession, name: str, key: str) -> str:
     """The message for a format Spark has no reader for: its connector, or a did-you-mean."""
-    connector = CONNECTORS.get(name.lower())
-    if connector:
-        return (f"{key}.format {name}: Spark has no {name} reader on its classpath; it comes "
-                f"with {connector}: add it with spark.jars.packages (or spark-submit "
-                "--packages / --jars)")
-    close = difflib.get_close_matches(name.lower(), BUILTIN_FORMATS, n=1)
+    if name.lower() in TABLE_FORMATS:
+        return missing_connector(spark, name.lower(), key)
+    others = [f for f in BUILTIN_FORMATS if f != name.lower()]  # avro is a module of Spark's
+    close = difflib.get_close_matches(name.lower(), others, n=1)
     hint = f"; did you mean {close[0]}?" if close else ""
     return (f"{key}.format {name!r} is not a Spark data source{hint} (built in: "
             f"{', '.join(BUILTIN_FORMATS)}; others need their connector on the classpath)")

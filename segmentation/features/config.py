@@ -28,6 +28,7 @@ from typing import Any
 from segmentation.core.configfile import (
     build_dataclass,
     check_paths_apart,
+    parse_instant,
     read_yaml_with_overrides,
     required,
 )
@@ -64,6 +65,10 @@ class TransactionsConfig(SourceConfig):
     #: Reference instant of recency and tenure (ISO 8601; no zone means UTC). Default:
     #: 00:00 UTC of the day after the latest timestamp read.
     as_of: str | None = None
+
+    def pinned_time(self) -> str | None:
+        """None: ``timestamp`` is a column here (pin the table with ``version``)."""
+        return None
 
     def role_columns(self) -> dict[str, str]:
         """The configured source column of each role (``transactions.<role>`` -> column)."""
@@ -110,7 +115,7 @@ def load_features_config(
 
 def features_config_from_dict(data: Mapping[str, Any]) -> FeaturesJobConfig:
     """Build and validate a :class:`FeaturesJobConfig` from plain data (as read from YAML)."""
-    cfg = build_dataclass(FeaturesJobConfig, _with_legacy_keys(_with_as_of_text(data)), "")
+    cfg = build_dataclass(FeaturesJobConfig, _with_legacy_keys(data), "")
     validate_features_config(cfg)
     return cfg
 
@@ -142,26 +147,9 @@ def _with_legacy_keys(data: Mapping[str, Any]) -> Mapping[str, Any]:
     return {**data, "transactions": tx}
 
 
-def _with_as_of_text(data: Mapping[str, Any]) -> Mapping[str, Any]:
-    """YAML reads an unquoted ``as_of: 2011-12-10`` as a date: turn it back into ISO text."""
-    tx = data.get("transactions")
-    if isinstance(tx, Mapping) and isinstance(tx.get("as_of"), (dt.date, dt.datetime)):
-        return {**data, "transactions": {**tx, "as_of": tx["as_of"].isoformat()}}
-    return data
-
-
 def parse_as_of(text: str, key: str = "transactions.as_of") -> dt.datetime:
-    """An ISO 8601 date or date-time as an aware UTC datetime (no zone given means UTC)."""
-    try:
-        value = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ConfigError(
-            f"{key} {text!r} is not an ISO 8601 date or date-time (e.g. 2011-12-10 or "
-            "2011-12-10T00:00:00+00:00)"
-        ) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
+    """``transactions.as_of`` as an aware UTC datetime (no zone given means UTC)."""
+    return parse_instant(text, key)
 
 
 def validate_features_config(cfg: FeaturesJobConfig) -> None:

@@ -19,7 +19,7 @@ from pyspark.sql import types as T
 
 from segmentation.core.caching import cached
 from segmentation.core.errors import InputDataError
-from segmentation.data.sources import read_source, source_name, source_summary
+from segmentation.data.sources import read_source, source_name
 from segmentation.features.config import FeaturesJobConfig, TransactionsConfig, parse_as_of
 from segmentation.features.customers import (
     DROP_REASONS,
@@ -58,7 +58,8 @@ def _build_features(spark: SparkSession, cfg: FeaturesJobConfig, frame: JobFrame
     timer = frame.timer
     tx = cfg.transactions
     with timer.stage("read_and_validate"):
-        lines = standard_lines(read_source(spark, tx, "transactions"), tx)
+        read = read_source(spark, tx, "transactions")
+        lines = standard_lines(read.frame, tx)
         stats = scan_lines(lines, tx)
         if tx.as_of is not None:
             as_of, as_of_source = parse_as_of(tx.as_of), "config"
@@ -88,7 +89,7 @@ def _build_features(spark: SparkSession, cfg: FeaturesJobConfig, frame: JobFrame
                 "job": "features",
                 "as_of": as_of.isoformat(),
                 "as_of_source": as_of_source,
-                "input": source_summary(tx),
+                "input": read.summary,
                 "timestamp_range": {
                     "first": from_micros(stats["earliest_us"]).isoformat(),
                     "last": from_micros(stats["latest_us"]).isoformat(),

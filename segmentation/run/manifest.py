@@ -10,7 +10,6 @@ from typing import Any
 import pandas as pd
 
 from segmentation.data.customers import Customers
-from segmentation.data.sources import source_summary
 from segmentation.model.columns import SEGMENT_COL
 from segmentation.model.fit import ChosenModel
 from segmentation.model.selection import selection_rule
@@ -56,7 +55,7 @@ def run_manifest(cfg: Config, chosen: ChosenModel, customers: Customers,
         "constant_columns": customers.profile.constant_columns,
         "config": cfg.to_dict(),
         "seed": cfg.model.seed,
-        "input": {**source_summary(cfg.input), "id_column": cfg.input.id_column,
+        "input": {**customers.source, "id_column": cfg.input.id_column,
                   "partitions": customers.partitions},
         "features": {"numeric": cfg.features.numeric, "categorical": cfg.features.categorical,
                      "log1p": cfg.features.log1p},

@@ -14,7 +14,6 @@ from typing import Any
 import pandas as pd
 
 from segmentation.data.customers import Customers
-from segmentation.data.sources import source_summary
 from segmentation.model.columns import SEGMENT_COL
 from segmentation.outputs.finished import FinishedRun
 from segmentation.outputs.layout import FORMAT_VERSION, SUPPRESSED_COL
@@ -36,7 +35,7 @@ def scoring_manifest(run: FinishedRun, cfg: ScoringConfig, segments: pd.DataFram
         "model_run": run.path,
         "chosen_k": run.manifest.chosen_k,
         "model_finished_at": run.manifest.data.get("finished_at"),
-        "input": {**source_summary(cfg.input), "id_column": cfg.input.id_column},
+        "input": {**customers.source, "id_column": cfg.input.id_column},
         "rows_read": customers.rows_read,
         "rows_scored": scored,
         "rows_dropped": customers.dropped,
