@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
+from support.servers import ConnectServer, start_server, stop_server
 
 from segmentation.core.connectors import CONNECTORS, running_line
 
@@ -49,3 +50,14 @@ def lake_spark(warehouse: Path) -> Iterator[SparkSession]:
                             connectors=("delta", "iceberg"))
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def delta_server(lake_spark: SparkSession, tmp_path_factory: pytest.TempPathFactory,
+                 request: pytest.FixtureRequest) -> ConnectServer:
+    """A Spark Connect server of this line started with the Delta Lake connector only
+    (``scripts/connect.sh start --connectors delta``), for the whole session; stopped by pid."""
+    base = tmp_path_factory.mktemp("connect-delta")
+    request.addfinalizer(lambda: stop_server(base / "state"))  # a failed start too
+    return start_server(base / "state", base / "build", "--master", "local[2]",
+                        "--driver-memory", "2g", "--connectors", "delta")

@@ -18,21 +18,11 @@ from daemons import SCRIPTS
 from pyspark.sql import SparkSession
 from support.cli import error_lines, segment
 from support.runs import fixed_k_config
-from support.servers import ConnectServer, start_server, stop_server
+from support.servers import ConnectServer
 
 from segmentation.core.connectors import coordinate, running_line
 
 pytestmark = [pytest.mark.lakehouse, pytest.mark.connect, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def delta_server(lake_spark: SparkSession, tmp_path_factory: pytest.TempPathFactory,
-                 request: pytest.FixtureRequest) -> ConnectServer:
-    """A Connect server of this line with the Delta Lake connector only; stopped by pid."""
-    base = tmp_path_factory.mktemp("connect-delta")
-    request.addfinalizer(lambda: stop_server(base / "state"))
-    return start_server(base / "state", base / "build", "--master", "local[2]",
-                        "--driver-memory", "2g", "--connectors", "delta")
 
 
 @dataclass(frozen=True)

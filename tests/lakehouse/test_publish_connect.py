@@ -12,7 +12,7 @@ import pytest
 from pyspark.sql import SparkSession
 from support.cli import segment
 from support.runs import fixed_k_config
-from support.servers import ConnectServer, start_server, stop_server
+from support.servers import ConnectServer
 
 from segmentation.run.config import config_from_dict
 from segmentation.run.job import run_segmentation
@@ -20,18 +20,8 @@ from segmentation.run.job import run_segmentation
 pytestmark = [pytest.mark.lakehouse, pytest.mark.connect, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def server(lake_spark: SparkSession, tmp_path_factory: pytest.TempPathFactory,
-           request: pytest.FixtureRequest) -> ConnectServer:
-    """A Connect server of this line with the Delta Lake connector; stopped by pid."""
-    base = tmp_path_factory.mktemp("connect-publish")
-    request.addfinalizer(lambda: stop_server(base / "state"))
-    return start_server(base / "state", base / "build", "--master", "local[2]",
-                        "--driver-memory", "2g", "--connectors", "delta")
-
-
 def test_scores_created_then_merged_over_connect(
-    lake_spark: SparkSession, server: ConnectServer, make_customers, tmp_path: Path
+    lake_spark: SparkSession, delta_server: ConnectServer, make_customers, tmp_path: Path
 ) -> None:
     customers = make_customers(2000, seed=17)
     cfg = fixed_k_config(customers, tmp_path / "model", 3, restarts=1)
@@ -48,7 +38,7 @@ def test_scores_created_then_merged_over_connect(
                           "--input", str(tmp_path / f"{name}.parquet"),
                           "--output", str(tmp_path / name), "--output-table", table,
                           "--output-table-format", "delta", "--output-table-mode", mode,
-                          "--remote", server.url], cwd=tmp_path)
+                          "--remote", delta_server.url], cwd=tmp_path)
         assert scored.returncode == 0, scored.stderr[-4000:]
         manifests.append(json.loads((tmp_path / name / "manifest.json").read_text()))
     assert [(m["output_table"]["operation"], m["output_table"]["version"])
