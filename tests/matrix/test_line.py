@@ -199,24 +199,39 @@ def test_features_give_the_newest_lines_features(spark, tmp_path: Path) -> None:
 @pytest.mark.skipif(not LAKEHOUSE, reason=f"no Delta Lake or Iceberg release for Spark {line()}")
 def test_lakehouse_tables_score(line_run: Path, tmp_path: Path) -> None:
     """The customers copied into a Delta Lake and an Iceberg table (those this line has) with
-    ``segment sql``; ``segment score`` reading each: the newest line's labels."""
+    ``segment sql``; ``segment score`` reading each and publishing the scores as a table of
+    that format: the newest line's labels, in the files and in the committed table."""
     warehouse = tmp_path / "warehouse"
     catalog = "spark.sql.catalog.lake"
-    copies = {"delta": (tmp_path / "customers-delta", "delta.`{}`"),
-              "iceberg": (warehouse / "db" / "customers", "lake.db.customers")}
-    statements = [f"CREATE TABLE {copies[fmt][1].format(copies[fmt][0])} USING {fmt} AS "
+    spark = {catalog: "org.apache.iceberg.spark.SparkCatalog", f"{catalog}.type": "hadoop",
+             f"{catalog}.warehouse": warehouse.as_uri()}
+    copies = {"delta": (tmp_path / "customers-delta", f"delta.`{tmp_path / 'customers-delta'}`",
+                        f"delta.`{tmp_path / 'scored-delta-table'}`"),
+              "iceberg": (warehouse / "db" / "customers", "lake.db.customers", "lake.db.scored")}
+    statements = [f"CREATE TABLE {copies[fmt][1]} USING {fmt} AS "
                   f"SELECT * FROM parquet.`{CUSTOMERS_PATH}`" for fmt in LAKEHOUSE]
-    done = segment(["sql", "--connectors", ",".join(LAKEHOUSE),
-                    "--conf", f"{catalog}=org.apache.iceberg.spark.SparkCatalog",
-                    "--conf", f"{catalog}.type=hadoop", "--conf",
-                    f"{catalog}.warehouse={warehouse.as_uri()}", *statements], cwd=tmp_path)
+    conf = [arg for key, value in spark.items() for arg in ("--conf", f"{key}={value}")]
+    done = segment(["sql", "--connectors", ",".join(LAKEHOUSE), *conf, *statements],
+                   cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-4000:]
     for fmt in LAKEHOUSE:
-        out = tmp_path / f"scored-{fmt}"
-        done = segment(["score", "--model", str(line_run), "--input", str(copies[fmt][0]),
-                        "--input-format", fmt, "--output", str(out)], cwd=tmp_path)
+        out, config = tmp_path / f"scored-{fmt}", tmp_path / f"score-{fmt}.yaml"
+        config.write_text(json.dumps({"input": {"path": str(copies[fmt][0]), "format": fmt},
+                                      "spark": spark}))
+        done = segment(["score", "--model", str(line_run), "--config", str(config),
+                        "--output", str(out), "--output-table", copies[fmt][2],
+                        "--output-table-format", fmt], cwd=tmp_path)
         assert done.returncode == 0, done.stderr[-4000:]
         assert_same_labels(out, REFERENCE)
+        published = json.loads((out / "manifest.json").read_text())["output_table"]
+        assert (published["format"], published["operation"]) == (fmt, "create")
+    counts = [f"SELECT count(*) AS n, sum(segment) AS s FROM {copies[fmt][2]}"
+              for fmt in LAKEHOUSE]
+    done = segment(["sql", "--connectors", ",".join(LAKEHOUSE), *conf, *counts], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-4000:]
+    want = labels(REFERENCE)
+    assert done.stdout.split() == ["n", "s", str(len(want)), str(want["segment"].sum())] * len(
+        LAKEHOUSE)
 
 
 @pytest.mark.s3
