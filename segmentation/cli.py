@@ -1,4 +1,4 @@
-"""The ``segment`` command: run, features, score, report, generate, generate-transactions.
+"""The ``segment`` command: run, features, score, report, sql, generate, generate-transactions.
 
 Parses the command line and dispatches: each command loads its config, runs the checks
 that need no Spark (the tracking server, a registered model: :mod:`segmentation.tracking.
@@ -21,6 +21,12 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from segmentation.cli_arguments import (
+    add_generate_arguments,
+    add_job_arguments,
+    add_score_arguments,
+    add_spark_arguments,
+)
 from segmentation.core.errors import ConfigError
 from segmentation.core.failures import guarded
 from segmentation.tracking.config import resolve_mlflow, with_mlflow
@@ -110,91 +116,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_generate_arguments(gen_tx)
     gen_tx.set_defaults(handler=_generate_transactions)
     return parser
-
-
-def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of the two generators."""
-    parser.add_argument("--customers", type=positive_int, required=True)
-    parser.add_argument("--output", required=True, help="directory, empty or absent")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace --output whole when it is not empty")
-
-
-def add_score_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``segment score``."""
-    parser.add_argument("--model", required=True,
-                        help="directory of a finished run, or a model it logged to MLflow: "
-                        "models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/model")
-    parser.add_argument("--input", help="customers to score: a path (Parquet unless "
-                        "--input-format); or --input-table, or --config with an input section")
-    parser.add_argument("--input-format", help="format of --input (orc, csv, json, ...)")
-    parser.add_argument("--input-option", action="append", default=[], metavar="KEY=VALUE",
-                        help="reader option for --input, e.g. header=true (repeatable)")
-    parser.add_argument("--input-schema", help="Spark DDL schema of --input")
-    parser.add_argument("--input-table", help="a catalog table (db.table) to score")
-    parser.add_argument("--config", help="YAML with an input section (path, table or jdbc, "
-                        "as in segment run) and optional spark settings")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="override a key of --config (repeatable)")
-    parser.add_argument("--output", required=True, help="directory for the scored outputs")
-    parser.add_argument("--mode", choices=["error", "overwrite"], default="error",
-                        help="what to do when --output exists (default: error)")
-    parser.add_argument("--output-table", help="also show the labels as this catalog table")
-    parser.add_argument("--output-table-format", choices=["parquet", "delta", "iceberg"],
-                        default="parquet", help="parquet: an external table over --output's "
-                        "labels; delta or iceberg: a table of that format, one commit per run")
-    parser.add_argument("--output-table-mode", choices=["overwrite", "merge"],
-                        default="overwrite", help="merge (delta, iceberg): update the scored "
-                        "customers' rows by id, insert new ones, leave the others")
-    add_spark_arguments(parser)
-    add_tracking_argument(parser)
-
-
-def add_tracking_argument(parser: argparse.ArgumentParser) -> None:
-    """``--mlflow-uri``: log the job to MLflow (needs the ``mlflow`` extra)."""
-    parser.add_argument(
-        "--mlflow-uri", metavar="URI",
-        help="log this job to the MLflow tracking server (or store) at URI; tracking is "
-        "also on with a tracking.mlflow config section, which MLFLOW_TRACKING_URI alone never "
-        "switches on")
-
-
-def add_spark_arguments(parser: argparse.ArgumentParser) -> None:
-    """Where the job's Spark is: a master of its own, or a Spark Connect server."""
-    parser.add_argument(
-        "--master", help="Spark master when not started by spark-submit (default: local[*])"
-    )
-    parser.add_argument(
-        "--remote", metavar="sc://HOST:PORT",
-        help="run over Spark Connect (default: the SPARK_REMOTE environment variable, if set)",
-    )
-
-
-def add_job_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments shared by the Spark jobs: a config file, overrides, a master."""
-    parser.add_argument("--config", required=True, help="YAML config file")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. --set model.k_max=8 (repeatable)",
-    )
-    add_spark_arguments(parser)
-    add_tracking_argument(parser)
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
 
 
 def configure_logging(debug: bool = False) -> None:
