@@ -51,6 +51,7 @@ step() {  # step NAME COMMAND...: run it, time it, note the result (never stops 
 # The newest line with both table connectors: it runs tests/lakehouse too.
 lakehouse_line="$(.venv/bin/python -c 'from segmentation.core.connectors import DELTA, ICEBERG
 print(max(set(DELTA.releases) & set(ICEBERG.releases), key=lambda v: tuple(map(int, v.split(".")))))')"
+export SEGMENT_LAKEHOUSE_LINE="$lakehouse_line"  # test_line.py leaves that line's tables to it
 
 line_tests() {  # line_tests X.Y: the line's subset under coverage, then its module report
   local venv=".venv-spark$1" data="$WORK/lines/$1/.coverage" rc=0

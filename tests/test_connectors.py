@@ -76,7 +76,8 @@ def test_user_settings_win_and_extensions_are_joined(tmp_path: Path,
     settings = session_settings(["delta"], "4.1", given)
     assert settings == {"spark.jars": f"/opt/a.jar,{jar}",
                         "spark.sql.extensions": "my.Extension,io.delta.sql."
-                                                "DeltaSparkSessionExtension"}
+                                                "DeltaSparkSessionExtension",
+                        "spark.databricks.delta.snapshotPartitions": "8"}
     by_packages = session_settings(
         ["delta"], "4.1", {"spark.jars.packages": "io.delta:delta-spark_4.1_2.13:4.4.0"})
     assert "spark.jars" not in by_packages  # Spark resolves the user's coordinate itself

@@ -66,7 +66,11 @@ DELTA = Connector(
      "4.1": "io.delta:delta-spark_4.1_2.13:4.4.0",
      "4.2": "io.delta:delta-spark_4.2_2.13:4.4.0"},
     {"spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog"},
+     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+     # Delta replays a table's log in 50 tasks by default, sized for logs of millions of
+     # files; a customer table's log is small, and on 2 cores those tasks cost about 5 s of
+     # every run that reads or writes one (measured at 2M customers, BENCHMARKS.md).
+     "spark.databricks.delta.snapshotPartitions": "8"},
 )
 ICEBERG = Connector(
     "iceberg", "Apache Iceberg",

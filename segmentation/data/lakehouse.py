@@ -146,8 +146,8 @@ def resolve_version(spark: SparkSession, source: SourceConfig, fmt: str, where: 
     pinned_time = source.pinned_time()
     if pinned_time is not None:
         return version_at(history, parse_instant(pinned_time, f"{key}.timestamp"), where, key)
-    if fmt == "delta":
-        latest = history.agg(F.max("id")).first()
+    if fmt == "delta":  # the newest commit only: a long history is not read for it
+        latest = spark.sql(f"DESCRIBE HISTORY {name} LIMIT 1").select("version").first()
     else:
         latest = metadata_table(spark, source, "refs").where(F.col("name") == "main").select(
             "snapshot_id").first()
