@@ -29,6 +29,7 @@ from segmentation.cli_arguments import (
 )
 from segmentation.core.errors import ConfigError
 from segmentation.core.failures import guarded
+from segmentation.core.secrets import RedactingFormatter
 from segmentation.tracking.config import resolve_mlflow, with_mlflow
 from segmentation.tracking.reach import check_tracking, scoring_registry
 
@@ -119,13 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def configure_logging(debug: bool = False) -> None:
-    """Progress on stderr through logging; py4j's own chatter stays quiet."""
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
+    """Progress on stderr through logging, secrets redacted (tracebacks of ``--debug`` too);
+    py4j's own chatter stays quiet."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
+                                            datefmt="%H:%M:%S"))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, handlers=[handler])
     logging.getLogger("py4j").setLevel(logging.WARNING)
 
 

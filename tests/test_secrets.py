@@ -3,7 +3,10 @@ in config dumps and free text."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from support.cli import segment
 
 from segmentation.core.secrets import REDACTED, is_secret, redact, redact_text
 from segmentation.run.config import config_from_dict
@@ -60,6 +63,9 @@ def test_nested_config_values_are_redacted_and_the_rest_kept() -> None:
     ("Password: hunter2", f"Password: {REDACTED}"),
     ("https://app:hunter2@mlflow:5000/x", f"https://app:{REDACTED}@mlflow:5000/x"),
     ("sc://host:15002", "sc://host:15002"),
+    ("{'user': 'app', 'password': 'hunter 2'}", f"{{'user': 'app', 'password': '{REDACTED}'}}"),
+    ('{"token": "a\\"b", "n": 1}', f'{{"token": "{REDACTED}", "n": 1}}'),
+    ("Token='abc' rest", f"Token='{REDACTED}' rest"),
     ("nothing secret here: 42", "nothing secret here: 42"),
 ])
 def test_secret_values_in_text_are_redacted(text: str, expected: str) -> None:
@@ -80,3 +86,13 @@ def test_errors_never_carry_a_secret() -> None:
     error = ConfigError("cannot reach jdbc:postgresql://db/crm?password=hunter2")
     assert "hunter2" not in str(error) and REDACTED in str(error)
     assert "hunter2" not in one_line(RuntimeError("spark.hadoop.fs.s3a.secret.key=hunter2"))
+
+
+def test_debug_tracebacks_are_redacted_chained_causes_too(tmp_path: Path) -> None:
+    # YAML's own error (the cause of the ConfigError) quotes the secret's line
+    config = tmp_path / "broken.yaml"
+    config.write_text("spark: {spark.hadoop.fs.s3a.secret.key: hunter2, x: [}\n")
+    done = segment(["run", "--config", str(config), "--debug"], cwd=tmp_path)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "direct cause" in done.stderr and REDACTED in done.stderr
+    assert "hunter2" not in done.stderr + done.stdout

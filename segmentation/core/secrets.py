@@ -9,9 +9,10 @@ that Spark's rule misses (:data:`STORE_KEYS`: S3A's ``fs.s3a.encryption.key`` an
 S3A key of a secret (``fs.s3a.access.key``, ``secret.key``, ``session.token``, their
 per-bucket ``fs.s3a.bucket.NAME.*`` and ``spark.hadoop.``-prefixed forms) is covered.
 In free text (a JDBC URL, an error message) a ``key=value`` or ``key: value`` whose key
-matches loses its value the same way (``password=...`` inside a JDBC URL too). The
-manifests' config dumps, the source descriptions, the error messages and the MLflow
-parameters all go through this module.
+matches loses its value the same way (``password=...`` inside a JDBC URL too), quoted and
+JSON forms (``'password': 'x'``, ``"token": "x"``) as well. The manifests' config dumps, the
+source descriptions, the error messages, every log line (:class:`RedactingFormatter`) and
+the MLflow parameters all go through this module.
 
 Examples
 --------
@@ -23,10 +24,13 @@ Examples
 'jdbc:postgresql://db:5432/crm?user=app&password=*********(redacted)'
 >>> redact_text("https://app:hunter2@mlflow.example.com:5000")
 'https://app:*********(redacted)@mlflow.example.com:5000'
+>>> redact_text("{'user': 'app', 'password': 'hunter 2'}")
+"{'user': 'app', 'password': '*********(redacted)'}"
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -40,8 +44,9 @@ _SECRET = re.compile(f"(?i){SPARK_RULE}|{STORE_KEYS}")
 #: What Spark writes instead of a redacted value.
 REDACTED = "*********(redacted)"
 _KEY_VALUE = re.compile(
-    rf"(?P<key>[\w.\-]*(?:{SPARK_RULE}|{STORE_KEYS})[\w.\-]*)"
-    r"(?P<sep>\s*[=:]\s*)(?P<value>[^\s;&,'\"}]+)",
+    rf"(?P<key>[\w.\-]*(?:{SPARK_RULE}|{STORE_KEYS})[\w.\-]*)(?P<close>['\"]?)"
+    r"(?P<sep>\s*[=:]\s*)"
+    r"(?:(?P<quote>['\"])(?:\\.|(?!(?P=quote)).)*(?P=quote)|[^\s;&,'\"}]+)",
     re.IGNORECASE,
 )
 #: The password of a URL's ``user:password@`` (an MLflow server, an object store endpoint).
@@ -70,4 +75,18 @@ def redact_text(text: str) -> str:
     """``text`` with the value of every secret ``key=value`` / ``key: value`` and every
     password of a ``scheme://user:password@host`` URL redacted."""
     text = _URL_PASSWORD.sub(lambda m: f"{m['user']}:{REDACTED}@", text)
-    return _KEY_VALUE.sub(lambda m: f"{m['key']}{m['sep']}{REDACTED}", text)
+    return _KEY_VALUE.sub(_redacted_value, text)
+
+
+def _redacted_value(match: re.Match[str]) -> str:
+    """A matched ``key=value`` with its value redacted, quotes kept (``'password': '...'``)."""
+    quote = match["quote"] or ""
+    return f"{match['key']}{match['close']}{match['sep']}{quote}{REDACTED}{quote}"
+
+
+class RedactingFormatter(logging.Formatter):
+    """A log formatter whose lines, tracebacks (chained ones too) and stacks are redacted:
+    every log line the commands print goes through it (``--debug`` included)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_text(super().format(record))

@@ -1,18 +1,22 @@
 """Is the MLflow tracking store there (and, for scoring, the registered model)? Asked before
 any Spark work starts (no Spark).
 
-A server that cannot be reached is one line and exit 4, like every other output
-destination, never after an hour of fitting. An HTTP(S) server is asked with one request
-and a short timeout (MLflow's own client retries for minutes); any other store (sqlite,
-``databricks``) through MLflow's client.
+A server that cannot be reached, or that refuses the credentials, is one line and exit 4,
+like every other output destination, never after an hour of fitting. An HTTP(S) server is
+asked with one request and a short timeout (MLflow's own client retries for minutes), with
+the credentials MLflow would send (a ``https://user:password@host`` URI, or MLflow's
+variables); no message names them. Any other store (sqlite, ``databricks``) through
+MLflow's client.
 """
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import os
 import urllib.error
 import urllib.request
+from urllib.parse import unquote, urlsplit
 
 from segmentation.core.errors import ConfigError, OutputError, one_line
 from segmentation.tracking.config import URI_VARIABLE, MlflowConfig, display_uri, is_model_uri
@@ -20,6 +24,9 @@ from segmentation.tracking.config import URI_VARIABLE, MlflowConfig, display_uri
 #: Seconds to wait for an HTTP(S) tracking server's answer.
 TIMEOUT_SECONDS = 10.0
 INSTALL_HINT = 'pip install "segmentation[mlflow]"'
+#: MLflow's client's credentials from the environment: Basic user and password, or a token.
+CREDENTIAL_VARIABLES = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD",
+                        "MLFLOW_TRACKING_TOKEN")
 
 
 def check_mlflow_installed() -> None:
@@ -35,9 +42,14 @@ def check_reachable(uri: str) -> None:
     shown = display_uri(uri)
     if uri.startswith(("http://", "https://")):
         try:
-            with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=TIMEOUT_SECONDS):
+            with urllib.request.urlopen(health_request(uri), timeout=TIMEOUT_SECONDS):
                 return
-        except urllib.error.HTTPError:
+        except urllib.error.HTTPError as exc:
+            if exc.code in (401, 403):
+                raise OutputError(
+                    f"MLflow tracking server {shown} refused the credentials (HTTP {exc.code}); "
+                    "nothing was run: fix the user and password in the URI, or "
+                    f"{', '.join(CREDENTIAL_VARIABLES)}") from None
             return  # it answered: a server without /health is still a server
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
@@ -51,6 +63,26 @@ def check_reachable(uri: str) -> None:
     except Exception as exc:  # noqa: BLE001 - any MLflow or driver error: one line, exit 4
         raise OutputError(f"MLflow tracking store {shown} cannot be used ({one_line(exc)}); "
                           "nothing was run") from None
+
+
+def health_request(uri: str) -> urllib.request.Request:
+    """The request for ``uri``'s ``/health``, with the credentials MLflow's client sends:
+    the URI's ``user:password@`` (which ``requests`` turns into Basic authentication), else
+    ``MLFLOW_TRACKING_USERNAME`` and ``_PASSWORD``, else ``MLFLOW_TRACKING_TOKEN`` (Bearer).
+    The URL itself carries no credentials (``urllib`` would take them for the host)."""
+    parts = urlsplit(uri)
+    url = f"{display_uri(uri).rstrip('/')}/health"
+    user, password = os.environ.get(CREDENTIAL_VARIABLES[0]), os.environ.get(
+        CREDENTIAL_VARIABLES[1])
+    token = os.environ.get(CREDENTIAL_VARIABLES[2])
+    if parts.username is not None or parts.password is not None:
+        user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    if user and password:
+        basic = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        return urllib.request.Request(url, headers={"Authorization": f"Basic {basic}"})
+    if token:
+        return urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    return urllib.request.Request(url)
 
 
 def check_tracking(target: MlflowConfig | None) -> None:
