@@ -7,8 +7,10 @@ import datetime as dt
 import json
 import multiprocessing
 import os
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -28,13 +30,28 @@ def dead_pid() -> int:
     return proc.pid
 
 
-def write_lock(out: Path, *, host: str, pid: int, age_seconds: float = 0.0) -> Path:
-    """A lock file as another run would have left it."""
+#: This machine as a lock records it: the kernel's boot id and our pid namespace.
+MACHINE = (f"boot:{Path('/proc/sys/kernel/random/boot_id').read_text().strip()} "
+           f"{os.readlink('/proc/self/ns/pid')}")
+
+
+def started(pid: int) -> str:
+    """Field 22 of ``/proc/PID/stat``: when the process started, in clock ticks."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19]
+
+
+def write_lock(out: Path, *, host: str, pid: int, age_seconds: float = 0.0,
+               machine: str | None = MACHINE, pid_started: str = "") -> Path:
+    """A lock file as another run would have left it (``machine=None``: as a version
+    before the machine was recorded left it)."""
     when = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=age_seconds)).isoformat()
     path = Path(lock_path(str(out)))
     written = path.with_name(path.name + ".writing")  # renamed in place, as runs write it
-    written.write_text(json.dumps({"host": host, "pid": pid, "started_at": when,
-                                   "run_id": "otherrun0000", "renewed_at": when}))
+    fields = {"host": host, "pid": pid, "started_at": when, "run_id": "otherrun0000",
+              "renewed_at": when}
+    if machine is not None:
+        fields.update(machine=machine, pid_started=pid_started)
+    written.write_text(json.dumps(fields))
     written.replace(path)
     return path
 
@@ -45,7 +62,9 @@ def test_lock_file_names_this_run_and_goes_away_on_release(tmp_path):
         held = json.loads((tmp_path / ".out.lock").read_text())
         assert held["host"] == socket.gethostname() and held["pid"] == os.getpid()
         assert held["run_id"] == lock.holder.run_id
-        assert set(held) == {"host", "pid", "started_at", "run_id", "renewed_at"}
+        assert set(held) == {"host", "pid", "started_at", "run_id", "renewed_at", "machine",
+                             "pid_started"}
+        assert (held["machine"], held["pid_started"]) == (MACHINE, started(os.getpid()))
     assert not (tmp_path / ".out.lock").exists()
 
 
@@ -84,6 +103,61 @@ def test_stale_lock_is_taken_over(tmp_path, caplog, host, pid, age):
         assert json.loads(stale.read_text())["run_id"] == lock.holder.run_id
     assert "taking over the lock of run otherrun0000" in caplog.text
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no lock, nothing moved aside
+
+
+@pytest.mark.parametrize("machine", ["boot:5b66fa43 pid:[4026599999]", None],
+                         ids=["another pid namespace", "a lock of an earlier version"])
+def test_a_gone_pid_of_another_namespace_is_judged_by_the_lease_only(tmp_path, machine):
+    # A container of the same host name (a restarted pod, host networking): its pid means
+    # nothing here, and the run may be alive; likewise a lock that does not say.
+    write_lock(tmp_path / "out", host=socket.gethostname(), pid=dead_pid(), age_seconds=30,
+               machine=machine)
+    with pytest.raises(OutputError, match="is being written by another run otherrun0000"):
+        OutputLock(LocalFS(), str(tmp_path / "out")).acquire()
+    write_lock(tmp_path / "out", host=socket.gethostname(), pid=dead_pid(), age_seconds=600,
+               machine=machine)
+    with OutputLock(LocalFS(), str(tmp_path / "out")):  # once the lease expired
+        pass
+
+
+def test_a_reused_pid_is_not_the_holder(tmp_path, caplog):
+    other = subprocess.Popen(["sleep", "60"])
+    try:  # a live process has the holder's pid, but started at another time
+        write_lock(tmp_path / "out", host=socket.gethostname(), pid=other.pid,
+                   pid_started=str(int(started(other.pid)) - 1))
+        with OutputLock(LocalFS(), str(tmp_path / "out")):
+            pass
+        assert f"pid {other.pid} on this host is another process now" in caplog.text
+        write_lock(tmp_path / "out", host=socket.gethostname(), pid=other.pid,
+                   pid_started=started(other.pid))  # the very process: alive
+        with pytest.raises(OutputError, match="is being written by another"):
+            OutputLock(LocalFS(), str(tmp_path / "out")).acquire()
+    finally:
+        other.kill()
+        other.wait()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a pid namespace needs root")
+def test_a_holder_in_another_pid_namespace_is_not_taken_over(tmp_path):
+    # A real run's lock from a new pid namespace (unshare, as a container runtime does):
+    # its pid there is 1, which here is init; the namespace tells them apart.
+    holder = subprocess.Popen(
+        ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", sys.executable, "-c",
+         "import sys, time\n"
+         "from segmentation.core.fs import LocalFS\n"
+         "from segmentation.core.lock import OutputLock\n"
+         "with OutputLock(LocalFS(), sys.argv[1]):\n"
+         "    print('held', flush=True); time.sleep(60)\n", str(tmp_path / "out")],
+        stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        held = json.loads(Path(lock_path(str(tmp_path / "out"))).read_text())
+        assert held["machine"] != MACHINE and held["machine"].startswith(MACHINE.split()[0])
+        with pytest.raises(OutputError, match="is being written by another"):
+            OutputLock(LocalFS(), str(tmp_path / "out")).acquire()
+    finally:  # the group: the holder is its namespace's init, deaf to anything but SIGKILL
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
 
 
 def test_unreadable_lock_is_refused(tmp_path):

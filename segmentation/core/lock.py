@@ -1,14 +1,19 @@
 """One run per output path: a lock file next to the output, held for the whole job.
 
 The lock is ``<parent>/.<name>.lock``, created only if absent (see
-:meth:`~segmentation.core.fs.FileSystem.create_new`) and holding JSON ``{host, pid,
-started_at, run_id, renewed_at}``. While the job runs, a daemon thread rewrites
-``renewed_at`` every :data:`RENEW_SECONDS`. Another run that finds the lock is refused
-(:class:`~segmentation.core.errors.OutputError`, naming the holder) unless the lock is
-stale: its holder ran on this host and its pid is gone, or its ``renewed_at`` is more
-than :data:`LEASE_SECONDS` old (a run on another host, or a pid reused since). A pid
-check alone cannot see a run on another host, hence the lease; clocks of the hosts must
-agree to well within the lease.
+:meth:`~segmentation.core.fs.FileSystem.create_new`) and holding JSON ``{host, machine,
+pid, pid_started, started_at, run_id, renewed_at}``. While the job runs, a daemon thread
+rewrites ``renewed_at`` every :data:`RENEW_SECONDS`. Another run that finds the lock is
+refused (:class:`~segmentation.core.errors.OutputError`, naming the holder) unless the lock
+is stale: its holder's process is gone, or its ``renewed_at`` is more than
+:data:`LEASE_SECONDS` old. Clocks of the hosts must agree to well within the lease.
+
+A process is judged gone only where its pid means the same process to us: the same host
+name, the same kernel boot and the same pid namespace (``machine``), and then either no
+process has the pid or the one that has it started at another time than the holder
+(``pid_started``: a pid reused). Containers share host names across pid namespaces
+(restarted pods, host networking) and a host name can come back on another node: a lock
+from any of those is judged by its lease only, so a live run's lock is never taken.
 
 Taking over a stale lock: the stale lock is renamed to a name unique to the taker (only
 one rename of a file succeeds), judged again there, deleted, and a new lock created; a
@@ -55,6 +60,28 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def this_machine() -> str:
+    """The kernel boot and pid namespace this process runs in (``boot:ID pid:[N]``), or ""
+    where ``/proc`` does not tell (macOS)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as boot:
+            return f"boot:{boot.read().strip()} {os.readlink('/proc/self/ns/pid')}"
+    except OSError:
+        return ""
+
+
+def process_started(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, ``/proc/PID/stat``); ""
+    without ``/proc``; None when no live process has the pid (gone, or a zombie)."""
+    if not pid_alive(pid):
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rpartition(")")[2].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
 @dataclass(frozen=True)
 class Holder:
     """Who holds a lock: the content of the lock file."""
@@ -64,11 +91,16 @@ class Holder:
     started_at: str
     run_id: str
     renewed_at: str
+    #: :func:`this_machine` of the holder ("" in locks of versions before it).
+    machine: str = ""
+    #: :func:`process_started` of the holder's pid.
+    pid_started: str = ""
 
     @classmethod
     def this_process(cls) -> Holder:
         now = _now().isoformat()
-        return cls(socket.gethostname(), os.getpid(), now, uuid.uuid4().hex[:12], now)
+        return cls(socket.gethostname(), os.getpid(), now, uuid.uuid4().hex[:12], now,
+                   this_machine(), process_started(os.getpid()) or "")
 
     @classmethod
     def parse(cls, data: bytes) -> Holder | None:
@@ -76,7 +108,8 @@ class Holder:
         try:
             fields = json.loads(data)
             return cls(str(fields["host"]), int(fields["pid"]), str(fields["started_at"]),
-                       str(fields["run_id"]), str(fields["renewed_at"]))
+                       str(fields["run_id"]), str(fields["renewed_at"]),
+                       str(fields.get("machine", "")), str(fields.get("pid_started", "")))
         except (ValueError, KeyError, TypeError):
             return None
 
@@ -92,8 +125,12 @@ class Holder:
 
     def stale_reason(self, lease_seconds: float) -> str | None:
         """Why this lock no longer protects a live run, or None while it does."""
-        if self.host == socket.gethostname() and not pid_alive(self.pid):
-            return f"pid {self.pid} on this host is gone"
+        if self.host == socket.gethostname() and self.machine == this_machine():
+            started = process_started(self.pid)
+            if started is None:
+                return f"pid {self.pid} on this host is gone"
+            if started and self.pid_started and started != self.pid_started:
+                return f"pid {self.pid} on this host is another process now"
         if self.age_seconds() > lease_seconds:
             return f"not renewed for {self.age_seconds():.0f} s (lease {lease_seconds:.0f} s)"
         return None

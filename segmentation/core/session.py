@@ -27,6 +27,7 @@ from pyspark.sql import SparkSession
 
 from segmentation.core.connectors import check_loaded, running_line, session_settings
 from segmentation.core.errors import ConfigError, SparkUnavailableError
+from segmentation.core.memory import usable_memory
 from segmentation.core.sparkversion import MASTER_UI_PORT, check_master, require_connect_client
 
 log = logging.getLogger(__name__)
@@ -207,14 +208,15 @@ def redact_url(url: str) -> str:
 
 
 def local_driver_memory() -> str:
-    """Half of this machine's RAM, in whole GB (at least 1g), for a local-mode driver.
+    """Half of the memory this process may use (the machine's RAM, or a container's cgroup
+    limit when smaller), in whole GB (at least 1g), for a local-mode driver.
 
     In local mode the driver JVM is also the only executor: Spark's default heap of 1g runs
-    out of memory sorting 20 million customers, while the machine has far more to give.
+    out of memory sorting 20 million customers, while the machine has far more to give;
+    half of the machine inside a smaller container gets the JVM killed instead.
     """
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # not a POSIX system: Spark's default
+    total = usable_memory()
+    if total is None:  # the system does not say: Spark's default
         return "1g"
     return f"{max(1, total // 2 // 2**30)}g"
 
