@@ -5,8 +5,9 @@ Outputs are written into a staging directory next to the destination
 ``_SUCCESS`` are there. On a local disk the destination is a symbolic link to the
 complete run (``.<name>.run-<run id>``), replaced atomically; a killed run leaves the
 previous outputs byte for byte where they were. On other file systems (HDFS, S3) the old
-destination is renamed aside and the staging directory renamed into place; a run that dies
-between the two renames leaves the previous outputs in ``.<name>.previous-<run id>``,
+destination is renamed aside and the staging directory renamed into place; when the second
+rename fails, whatever it left is removed and the previous outputs renamed back; a run that
+dies between the two renames leaves the previous outputs in ``.<name>.previous-<run id>``,
 from which the next run restores them. One run per output path at a time.
 
 The runs of every job and the report use this one mechanism.
@@ -195,12 +196,34 @@ def _swap(fs: FileSystem, staging: str, path: str, previous: str, mode: str, nam
     if local is not None:
         _swap_local(local_path(staging) or staging, local, local_path(previous) or previous)
         return
-    if fs.exists(path):
+    had_outputs = fs.exists(path)
+    if had_outputs:
         fs.rename(path, previous)
+    try:
         fs.rename(staging, path)
+    except (OSError, pa.ArrowException) as exc:
+        kept = _roll_back(fs, path, previous if had_outputs else None)
+        raise OutputError(f"{name} {path}: the new outputs could not be moved into place "
+                          f"({one_line(exc)}); {kept}") from exc
+    if had_outputs:
         fs.delete(previous)
-    else:
-        fs.rename(staging, path)
+
+
+def _roll_back(fs: FileSystem, path: str, previous: str | None) -> str:
+    """Undo a swap whose second rename failed: remove what it left at ``path`` (a rename that
+    is a copy on object stores can stop half-way), put the ``previous`` outputs back; say
+    where the user's outputs are."""
+    try:
+        fs.delete(path)
+        if previous is None:
+            return "nothing was there before, and nothing is now"
+        fs.rename(previous, path)
+    except (OSError, pa.ArrowException) as exc:
+        if previous is None:
+            return f"removing what it left failed too ({one_line(exc)}): delete {path}"
+        return (f"rolling back failed too ({one_line(exc)}): the previous outputs are in "
+                f"{previous}, and the next run puts them back")
+    return "the previous outputs are back in place"
 
 
 def _swap_local(staging: str, path: str, previous: str) -> None:
