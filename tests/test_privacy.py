@@ -236,3 +236,42 @@ def test_the_report_says_statistics_are_withheld(runs) -> None:
     page = (runs[0] / "report" / "index.html").read_text(encoding="utf-8")
     assert "fewer than 50 customers: statistics withheld" in page
     assert "customers of the shown segments" in page
+
+
+@pytest.fixture(scope="module")
+def with_missing(spark, make_customers, tmp_path_factory) -> tuple[Path, Path]:
+    """A run and its scoring where one of the three lacks two values (imputed, kept)."""
+    unique = UNIQUE.copy()
+    unique.loc[1, "age"] = np.nan
+    unique.loc[2, "web_share"] = np.nan
+    generated = pd.read_parquet(make_customers(3000, seed=17))
+    root = tmp_path_factory.mktemp("missing")
+    data = write_parquet(pd.concat([generated, unique], ignore_index=True),
+                         root / "customers", files=2)
+    run, scored = root / "run", root / "scored"
+    run_segmentation(spark, config_from_dict(config(data, run)))
+    score_customers(spark, model_run=str(run), input_path=str(data), output_path=str(scored))
+    return run, scored
+
+
+def test_no_count_gives_a_withheld_segments_missing_values_by_subtraction(
+        with_missing) -> None:
+    """An attacker's sum: a manifest's missing-value count of a feature, minus what the shown
+    segments' sizes and counts say they miss, is the withheld segment's. Every exported
+    count of missing values must therefore be over the shown segments only."""
+    run, scored = with_missing
+    segments = pd.read_csv(run / "segments.csv")
+    shown = segments.loc[~segments["suppressed"], "segment"]
+    assert segments["suppressed"].sum() == 1
+    profiles = pd.read_csv(run / "profiles.csv")
+    numeric = profiles[(profiles["kind"] == "numeric") & profiles["segment"].isin(shown)]
+    sizes = segments.set_index("segment")["size"]
+    missing_in_shown = (numeric.assign(size=numeric["segment"].map(sizes))
+                        .assign(missing=lambda f: f["size"] - f["count"])
+                        .groupby("feature")["missing"].sum())
+    for folder in (run, scored):
+        exported = json.loads((folder / "manifest.json").read_text()).get("missing_values")
+        for feature, kinds in (exported or {}).items():
+            assert sum(kinds.values()) == missing_in_shown.get(feature, 0), (folder, feature)
+    privacy = json.loads((run / "manifest.json").read_text())["privacy"]
+    assert privacy["withheld_counts"] == ["missing_values"]

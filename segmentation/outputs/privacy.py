@@ -11,6 +11,11 @@ Migration counts say which customers moved where: a cell of fewer than
 column of the table lets a withheld cell be recovered from the exported segment sizes
 (:func:`suppress_small_cells`).
 
+Counts over all rows are exported only when they cannot hold a withheld segment's: the
+input's missing values per feature, with every segment's size and each shown segment's
+count per feature, would give a withheld segment's by subtraction
+(:func:`exported_missing`).
+
 Pure pandas (no Spark): the job, scoring and the report share these rules.
 
 Examples
@@ -116,3 +121,13 @@ def marked(frame: pd.DataFrame) -> pd.Series:
     """The ``suppressed`` column as booleans, however it was read (bool, or text from a CSV
     with empty cells)."""
     return frame[SUPPRESSED_COL].astype(str).str.lower().isin(["true", "1"])
+
+
+def exported_missing(missing: dict[str, dict[str, int]], segments: pd.DataFrame,
+                     policy: str) -> dict[str, dict[str, int]] | None:
+    """The input's missing-value counts as a manifest may export them: None when any of
+    ``segments`` (as exported, with ``suppressed``) is withheld and the missing-value
+    ``policy`` kept such rows in the segments (under ``drop`` every one of them was dropped
+    before clustering: no segment holds any)."""
+    withheld = bool(segments[SUPPRESSED_COL].any()) and policy != "drop"
+    return None if withheld else missing

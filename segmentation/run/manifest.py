@@ -15,6 +15,7 @@ from segmentation.model.fit import ChosenModel
 from segmentation.model.selection import selection_rule
 from segmentation.model.verdicts import run_warnings
 from segmentation.outputs.layout import FORMAT_VERSION, STAYS_WITH_DATA, SUPPRESSED_COL
+from segmentation.outputs.privacy import exported_missing
 from segmentation.outputs.write import Written
 from segmentation.run.config import Config
 
@@ -33,6 +34,8 @@ def stability_entry(cfg: Config, chosen: ChosenModel) -> dict[str, Any] | None:
 def run_manifest(cfg: Config, chosen: ChosenModel, customers: Customers,
                  written: Written) -> dict[str, Any]:
     """What the manifest says of the run's choice, its outputs, its rows and its config."""
+    missing = exported_missing(customers.profile.missing, written.segments,
+                               cfg.features.missing)
     return {
         "format_version": FORMAT_VERSION,
         "chosen_k": chosen.chosen_k,
@@ -47,11 +50,12 @@ def run_manifest(cfg: Config, chosen: ChosenModel, customers: Customers,
         **({"migration": written.migration} if written.migration is not None else {}),
         "pca": written.pca,
         "segments": written.segments[[SEGMENT_COL, "size"]].to_dict(orient="records"),
-        "privacy": privacy_entry(written.segments, cfg.output.min_segment_size),
+        "privacy": privacy_entry(written.segments, cfg.output.min_segment_size,
+                                 withheld_counts=[] if missing is not None else ["missing_values"]),
         "rows_read": customers.rows_read,
         "rows_used": customers.rows_used,
         "rows_dropped": customers.dropped,
-        "missing_values": customers.profile.missing,
+        "missing_values": missing,
         "constant_columns": customers.profile.constant_columns,
         "config": cfg.to_dict(),
         "seed": cfg.model.seed,
@@ -62,14 +66,16 @@ def run_manifest(cfg: Config, chosen: ChosenModel, customers: Customers,
     }
 
 
-def privacy_entry(segments: pd.DataFrame, min_segment_size: int) -> dict[str, Any]:
-    """The manifest's ``privacy`` entry: the threshold, the withheld segments and what the
-    overall statistics are computed over."""
+def privacy_entry(segments: pd.DataFrame, min_segment_size: int, *,
+                  withheld_counts: list[str]) -> dict[str, Any]:
+    """The manifest's ``privacy`` entry: the threshold, the withheld segments, what the
+    overall statistics are computed over, and the manifest's counts withheld with them."""
     hidden = segments[SUPPRESSED_COL]
     return {
         "min_segment_size": min_segment_size,
         "suppressed_segments": [int(s) for s in segments.loc[hidden, SEGMENT_COL]],
         "overall_statistics_over": "customers of the segments shown",
         "customers_shown": int(segments.loc[~hidden, "size"].sum()),
+        "withheld_counts": withheld_counts,
         "not_exportable": list(STAYS_WITH_DATA),
     }

@@ -17,6 +17,7 @@ from segmentation.data.customers import Customers
 from segmentation.model.columns import SEGMENT_COL
 from segmentation.outputs.finished import FinishedRun
 from segmentation.outputs.layout import FORMAT_VERSION, SUPPRESSED_COL
+from segmentation.outputs.privacy import exported_missing
 from segmentation.scoring.config import ScoringConfig
 
 
@@ -39,7 +40,8 @@ def scoring_manifest(run: FinishedRun, cfg: ScoringConfig, segments: pd.DataFram
         "rows_read": customers.rows_read,
         "rows_scored": scored,
         "rows_dropped": customers.dropped,
-        "missing_values": customers.profile.missing,
+        "missing_values": exported_missing(customers.profile.missing, segments,
+                                           cfg.features.missing),
         "drift_share": drifted / in_shown if in_shown else None,
         "drift_share_by_segment": by_segment,
         "drift_rule": "distance above the training run's 99th percentile of the segment",
