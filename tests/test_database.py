@@ -130,6 +130,20 @@ def test_query_and_partitioned_subquery_score_like_parquet(
                                       check_exact=True, obj=name)
 
 
+def test_a_table_spelling_its_columns_in_capitals_scores_by_the_models_names(
+    spark: SparkSession, postgres: Postgres, data: Path, parquet_run: Path, tmp_path: Path
+) -> None:
+    """Spark resolves column names ignoring case; the model's spelling names the outputs."""
+    capitals = ", ".join(f'"{c}" AS "{c.upper()}"' for c in spark.read.parquet(str(data)).columns)
+    postgres.psql(f"DROP VIEW IF EXISTS shouting; CREATE VIEW shouting AS "
+                  f"SELECT {capitals} FROM customers")
+    source = build_dataclass(SourceConfig, {"jdbc": postgres.jdbc(table="shouting")}, "input.")
+    score_customers(spark, model_run=str(parquet_run), source=source,
+                    output_path=str(tmp_path / "scored"))
+    pd.testing.assert_frame_equal(labels(tmp_path / "scored"), labels(parquet_run),
+                                  check_exact=True)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -18,40 +18,12 @@ import pytest
 import yaml
 from support.cli import DEFAULT_CONFIG, error_lines, segment
 from support.files import tree_digest
+from support.small_table import config, good_table, write
 
 from segmentation.cli import main
 from segmentation.core.failures import guarded
 
 CONFIG, INPUT, OUTPUT, RUNTIME = 2, 3, 4, 5
-
-
-def good_table(n: int = 60, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "customer_id": np.arange(n, dtype=np.int64),
-        "spend": rng.lognormal(3, 1, n),
-        "visits": rng.poisson(4, n).astype(np.int64),
-        "channel": rng.choice(["web", "store"], n),
-    })
-
-
-def write(df: pd.DataFrame, directory: Path, name: str = "part-0.parquet") -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    df.to_parquet(directory / name, index=False)
-    return directory
-
-
-def config(tmp: Path, data: Path, **sections) -> dict:
-    cfg = {
-        "input": {"path": str(data), "partitions": 2},
-        "features": {"numeric": ["spend", "visits"], "categorical": ["channel"]},
-        "model": {"k_min": 2, "k_max": 3, "restarts": 2},
-        "evaluation": {"sample_size": 200},
-        "output": {"path": str(tmp / "out"), "mode": "overwrite", "pca_sample_size": 0},
-    }
-    for name, values in sections.items():
-        cfg.setdefault(name, {}).update(values)
-    return cfg
 
 
 def previous_output(tmp: Path) -> Path:
@@ -147,6 +119,13 @@ CASES: list[Case] = [
      "id column 'cust' (input.id_column) not found"),
     ("feature missing", _cfg(features={"numeric": ["spend", "age"]}), INPUT,
      "present columns: customer_id, spend, visits, channel"),
+    ("feature misspelt", _cfg(features={"numeric": ["spnd", "visits"]}), INPUT,
+     "feature column 'spnd' (features.numeric) not found in input.path "),
+    ("feature misspelt in capitals", _cfg(features={"numeric": ["Spnd", "visits"]}), INPUT,
+     "; did you mean 'spend'?; present columns:"),
+    ("column in two cases", lambda t: config(t, _input(t, good_table().assign(
+        SPEND=lambda d: d.spend * 2)), features={"numeric": ["Spend", "visits"]}),
+     INPUT, "The column `spend` already exists"),  # Spark's Parquet reader refuses it first
     ("feature not numeric", _bad_values("visits", lambda d: [f"{v},5" for v in d.visits]), INPUT,
      "feature column 'visits' (features.numeric) has type string"),
     ("feature all null", _bad_values("spend", np.nan), INPUT,

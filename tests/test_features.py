@@ -187,8 +187,9 @@ def test_rfm_scores_match_pandas(spark: SparkSession) -> None:
 
 def test_missing_column_lists_present_ones(retail: DataFrame) -> None:
     tx = dataclasses.replace(RETAIL_TX, unit_price="Price")
-    with pytest.raises(InputDataError, match=r"'Price' \(transactions.unit_price\).*present: "
-                                             r"CustomerID, InvoiceNo"):
+    with pytest.raises(InputDataError, match=r"'Price' \(transactions.unit_price\) not found "
+                                             r".*; did you mean 'UnitPrice'\?; present "
+                                             r"columns: CustomerID, InvoiceNo"):
         standard_lines(retail, tx)
 
 

@@ -70,8 +70,7 @@ def load_customers(spark: SparkSession, source: InputConfig, features: FeaturesC
     value and the limit; the input is read once (the validation pass fills the cache).
     """
     read = read_source(spark, source, "input")
-    raw = read.frame
-    check_schema(raw, source, features)
+    raw = check_schema(read.frame, source, features)
     used = [source.id_column, *features.numeric, *features.categorical]
     ignored = [c for c in raw.columns if c not in used]
     if ignored:

@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segmentation.core.errors import InputDataError
+from segmentation.data.columns import with_configured_names
 from segmentation.data.config import FeaturesConfig, InputConfig
 from segmentation.data.missing import any_missing, present_value
 from segmentation.data.sources import source_name
@@ -41,35 +42,29 @@ class InputProfile:
     category_levels: dict[str, int] = field(default_factory=dict)
 
 
-def check_schema(df: DataFrame, source: InputConfig, features: FeaturesConfig) -> None:
-    """Fail with one line when a configured column is absent or has an unusable type."""
-    present = df.columns
+def check_schema(df: DataFrame, source: InputConfig, features: FeaturesConfig) -> DataFrame:
+    """``df`` with the configured columns found as Spark resolves names and named as
+    configured (:mod:`segmentation.data.columns`); fails with one line when one is absent,
+    ambiguous or of an unusable type."""
+    labels = {name: f"{label} {name!r} ({key})" for name, label, key in (
+        (source.id_column, "id column", "input.id_column"),
+        *((n, "feature column", "features.numeric") for n in features.numeric),
+        *((n, "feature column", "features.categorical") for n in features.categorical),
+    )}
+    df = with_configured_names(df, labels, source_name(source, "input"))
     types = dict(df.dtypes)
     fields = {f.name: f.dataType for f in df.schema.fields}
-    listing = ", ".join(present)
-    id_col = source.id_column
-    if id_col not in fields:
-        raise InputDataError(
-            f"id column {id_col!r} (input.id_column) not found in "
-            f"{source_name(source, 'input')}; "
-            f"present columns: {listing}"
-        )
     for key, names, allowed, kind in (
         ("features.numeric", features.numeric, NUMERIC_TYPES, "numeric"),
         ("features.categorical", features.categorical, CATEGORICAL_TYPES, "categorical"),
     ):
         for name in names:
-            if name not in fields:
-                raise InputDataError(
-                    f"feature column {name!r} ({key}) not found in "
-                    f"{source_name(source, 'input')}; "
-                    f"present columns: {listing}"
-                )
             if not isinstance(fields[name], allowed):
                 raise InputDataError(
                     f"feature column {name!r} ({key}) has type {types[name]}, which is not "
                     f"{kind}; convert it upstream (values like '12,5' are never cast silently)"
                 )
+    return df
 
 
 def profile_input(df: DataFrame, source: InputConfig, features: FeaturesConfig

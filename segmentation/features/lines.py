@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from segmentation.core.errors import ConfigError, InputDataError
+from segmentation.data.columns import with_configured_names
 from segmentation.data.missing import present_value
 from segmentation.data.sources import source_name
 from segmentation.features.config import TransactionsConfig
@@ -39,22 +40,16 @@ _ZONE_LETTERS = re.compile(r"[VzOXxZ]")
 _QUOTED = re.compile(r"'[^']*'")
 
 
-def check_transaction_columns(df: DataFrame, tx: TransactionsConfig) -> None:
-    """Fail with one message when a mapped column is missing or has an unusable type.
+def check_transaction_columns(df: DataFrame, tx: TransactionsConfig) -> DataFrame:
+    """``df`` with the mapped columns found as Spark resolves names and named as configured
+    (:mod:`segmentation.data.columns`); fails with one message when one is missing,
+    ambiguous or has an unusable type.
 
     Only the schema is inspected (no Spark job runs).
     """
-    present = df.columns
-    missing = [
-        f"{col!r} (transactions.{role})"
-        for role, col in tx.role_columns().items()
-        if col not in present
-    ]
-    if missing:
-        raise InputDataError(
-            f"{source_name(tx, 'transactions')} lacks column(s) {', '.join(missing)}; "
-            f"present: {', '.join(present)}"
-        )
+    mapped = {col: f"column {col!r} (transactions.{role})"
+              for role, col in tx.role_columns().items()}
+    df = with_configured_names(df, mapped, source_name(tx, "transactions"))
     types = {f.name: f.dataType for f in df.schema.fields}
 
     def wrong(role: str, expected: str) -> InputDataError:
@@ -95,6 +90,7 @@ def check_transaction_columns(df: DataFrame, tx: TransactionsConfig) -> None:
             )
     else:
         raise wrong("timestamp", "a timestamp, a date or a string")
+    return df
 
 
 def _is_number(data_type: T.DataType) -> bool:
@@ -113,7 +109,7 @@ def standard_lines(raw: DataFrame, tx: TransactionsConfig) -> DataFrame:
     Numbers that are missing (null, NaN or infinite: :mod:`segmentation.data.missing`) are
     null, so their lines are dropped as ``missing_value``.
     """
-    check_transaction_columns(raw, tx)
+    raw = check_transaction_columns(raw, tx)
     customer = F.col(tx.customer_id)
     if isinstance(raw.schema[tx.customer_id].dataType, T.FractionalType):
         customer = F.when(~F.isnan(customer), customer)
