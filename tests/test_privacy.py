@@ -275,3 +275,59 @@ def test_no_count_gives_a_withheld_segments_missing_values_by_subtraction(
             assert sum(kinds.values()) == missing_in_shown.get(feature, 0), (folder, feature)
     privacy = json.loads((run / "manifest.json").read_text())["privacy"]
     assert privacy["withheld_counts"] == ["missing_values"]
+
+
+def test_kept_share_is_withheld_with_a_withheld_diagonal_cell(runs) -> None:
+    """``kept_share`` times the customers in both runs, minus the shown diagonal cells, is
+    the withheld diagonal cells' total: it is left out when one is withheld."""
+    _, second, _ = runs
+    cells = pd.read_csv(second / "migration.csv").dropna(subset=["previous_segment", "segment"])
+    diagonal = cells[cells["previous_segment"] == cells["segment"]]
+    assert diagonal["suppressed"].any()  # the three customers kept their segment
+    manifest = json.loads((second / "manifest.json").read_text())
+    assert manifest["migration"]["kept_share"] is None
+    assert "migration.kept_share" in manifest["privacy"]["withheld_counts"]
+
+
+def cell_bounds(complete: pd.DataFrame, shown: pd.DataFrame) -> list[tuple[float, float]]:
+    """The least and greatest value an attacker can give each withheld cell: every
+    exported cell, each row's and column's total (the runs' exported segment sizes) and
+    counts of at least zero, solved as linear programs (scipy, independent of the rule)."""
+    from scipy.optimize import linprog
+
+    keys = ["previous_segment", "segment"]
+    merged = complete.merge(shown, on=keys, how="outer", suffixes=("", "_shown"))
+    merged["count"] = merged["count"].fillna(0)
+    withheld = merged.index[merged["suppressed"].fillna(True).astype(bool)]
+    equalities, totals = [], []
+    for key in keys:
+        for _, line in merged.groupby(merged[key].astype("Int64").fillna(-1)):
+            equalities.append([1.0 if i in line.index else 0.0 for i in withheld])
+            totals.append(line["count"].sum() - line.loc[~line.index.isin(withheld),
+                                                         "count"].sum())
+    bounds = []
+    for j in range(len(withheld)):
+        objective = np.eye(len(withheld))[j]
+        low = linprog(objective, A_eq=equalities, b_eq=totals, bounds=(0, None))
+        high = linprog(-objective, A_eq=equalities, b_eq=totals, bounds=(0, None))
+        assert low.status == 0 and high.status == 0
+        bounds.append((low.fun, -high.fun))
+    return bounds
+
+
+def test_a_lone_withheld_cell_cannot_be_recovered_from_the_line_totals() -> None:
+    """Previous segment 3 (four customers) moved whole into segment 1: its row has a single
+    cell, equal to its exported size. Every withheld cell must keep a range of values."""
+    from segmentation.outputs.privacy import suppress_small_cells
+
+    complete = pd.DataFrame({
+        "previous_segment": [0, 0, 0, 1, 1, 1, 2, 2, 2, 3],
+        "segment": [0, 1, 2, 0, 1, 2, 0, 1, 2, 1],
+        "count": [500, 60, 70, 80, 400, 90, 55, 65, 600, 4],
+    }).astype("Int64")
+    shown = suppress_small_cells(complete, 50)
+    assert shown.loc[shown["suppressed"], "count"].isna().all()
+    lone = (shown["previous_segment"] == 3) & (shown["segment"] == 1)
+    assert shown.loc[lone, "suppressed"].all()
+    for low, high in cell_bounds(complete, shown):
+        assert high - low >= 1, (low, high)

@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from segmentation.data.read import read_parquet
 from segmentation.model.columns import SEGMENT_COL
 from segmentation.outputs.finished import FinishedRun
-from segmentation.outputs.layout import PREVIOUS_SEGMENT_COL
+from segmentation.outputs.layout import PREVIOUS_SEGMENT_COL, SUPPRESSED_COL
 from segmentation.outputs.privacy import hidden_segments
 from segmentation.outputs.relabel import Matching
 
@@ -50,26 +50,30 @@ def migration_counts(
 
 def migration_summary(
     previous: FinishedRun, matching: Matching, counts: pd.DataFrame, *, hidden: set[int],
-    suppressed_cells: int,
+    shown: pd.DataFrame,
 ) -> dict[str, Any]:
-    """The manifest's ``migration`` entry, from the complete ``counts``.
+    """The manifest's ``migration`` entry, from the complete ``counts`` and the cells as
+    exported (``shown``: :func:`~segmentation.outputs.privacy.suppress_small_cells`).
 
-    ``kept_share`` is over customers present in both runs (None when there are none). The
-    centroid shift of a segment withheld in either run (``hidden``: this run's; the
-    previous run's from its ``segments.csv``) is left out: it is computed from the
-    segment's centre.
+    ``kept_share`` is over customers present in both runs (None when there are none, or
+    when a cell of the diagonal is withheld: with the shown ones it would give the withheld
+    cells' total). The centroid shift of a segment withheld in either run (``hidden``: this
+    run's; the previous run's from its ``segments.csv``) is left out: it is computed from
+    the segment's centre.
     """
     withheld = hidden | hidden_segments(previous.segments, previous.manifest.min_segment_size)
     both = counts.dropna(subset=[PREVIOUS_SEGMENT_COL, SEGMENT_COL])
     in_both = int(both["count"].sum())
     kept = int(both.loc[both[PREVIOUS_SEGMENT_COL] == both[SEGMENT_COL], "count"].sum())
+    diagonal = (shown[PREVIOUS_SEGMENT_COL] == shown[SEGMENT_COL]).fillna(False)
+    diagonal_withheld = bool(shown.loc[diagonal, SUPPRESSED_COL].any())
     return {
         "previous_run": previous.path,
         "customers_in_both": in_both,
         "only_previous": int(counts.loc[counts[SEGMENT_COL].isna(), "count"].sum()),
         "only_this_run": int(counts.loc[counts[PREVIOUS_SEGMENT_COL].isna(), "count"].sum()),
-        "kept_share": kept / in_both if in_both else None,
-        "suppressed_cells": suppressed_cells,
+        "kept_share": kept / in_both if in_both and not diagonal_withheld else None,
+        "suppressed_cells": int(shown[SUPPRESSED_COL].sum()),
         "centroid_shift": {str(k): v for k, v in matching.centroid_shift.items()
                            if k not in withheld},
         "new_segments": matching.new_segments,

@@ -9,7 +9,8 @@ computed over the customers of the shown segments only (:func:`shown_ids`).
 Migration counts say which customers moved where: a cell of fewer than
 ``min_segment_size`` customers is withheld, and so are further cells until no row or
 column of the table lets a withheld cell be recovered from the exported segment sizes
-(:func:`suppress_small_cells`).
+(:func:`suppress_small_cells`); a line whose only cell is withheld gets withheld zero cells
+beside it (:func:`with_decoys_of_lone_cells`).
 
 Counts over all rows are exported only when they cannot hold a withheld segment's: the
 input's missing values per feature, with every segment's size and each shown segment's
@@ -89,6 +90,7 @@ def suppress_small_cells(counts: pd.DataFrame, min_segment_size: int) -> pd.Data
     >>> suppress_small_cells(counts, 50)["count"].tolist()
     [500, <NA>, <NA>, <NA>, 400, <NA>, <NA>, <NA>, 600]
     """
+    counts = with_decoys_of_lone_cells(counts, min_segment_size)
     hidden = (counts["count"] < min_segment_size).to_numpy()
     values = counts["count"].to_numpy(dtype=float)
     lines = [counts[col].astype("Int64").fillna(-1).to_numpy() for col in
@@ -105,6 +107,39 @@ def suppress_small_cells(counts: pd.DataFrame, min_segment_size: int) -> pd.Data
                     hidden[shown[np.argmin(values[shown])]] = True
                     changed = True
     return withhold(counts, hidden, ["count"]).astype({"count": "Int64"})
+
+
+def with_decoys_of_lone_cells(counts: pd.DataFrame, min_segment_size: int) -> pd.DataFrame:
+    """``counts`` with a zero cell at every other crossing of a line (row or column) whose
+    only cell is below ``min_segment_size``.
+
+    Such a cell equals its line's total, an exported segment size, so withholding it hides
+    nothing: its position alone says where the small group went. With the line's zero
+    cells beside it (withheld like any cell below the threshold, and protected in their
+    own lines in turn) a reader cannot tell which of them holds the group.
+
+    >>> counts = pd.DataFrame({"previous_segment": [0, 0, 1], "segment": [0, 1, 1],
+    ...                        "count": [500, 90, 4]})
+    >>> with_decoys_of_lone_cells(counts, 50).values.tolist()
+    [[0, 0, 500], [0, 1, 90], [1, 0, 0], [1, 1, 4]]
+    """
+    keys = (PREVIOUS_SEGMENT_COL, SEGMENT_COL)
+    decoys = []
+    for key, other in (keys, keys[::-1]):
+        lines = counts.groupby(key, dropna=False)["count"].agg(["size", "max"])
+        lone = lines.index[(lines["size"] == 1) & (lines["max"] < min_segment_size)]
+        crossing = counts[other].unique()
+        for line in lone:
+            for value in crossing:
+                present = (counts[key].isna() if pd.isna(line) else counts[key] == line) & (
+                    counts[other].isna() if pd.isna(value) else counts[other] == value)
+                if not present.any() and not (pd.isna(line) and pd.isna(value)):
+                    decoys.append({key: line, other: value, "count": 0})
+    if not decoys:
+        return counts
+    added = pd.DataFrame(decoys).astype(counts.dtypes.to_dict())
+    return pd.concat([counts, added], ignore_index=True).drop_duplicates(
+        subset=list(keys)).sort_values(list(keys), na_position="last", ignore_index=True)
 
 
 def hidden_segments(segments: pd.DataFrame, min_segment_size: int) -> set[int]:

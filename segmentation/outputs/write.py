@@ -99,7 +99,7 @@ def write_outputs(
         migration = migration_summary(
             previous.run, previous.matching, counts,
             hidden={s for s, n in zip(ids, chosen.sizes, strict=True) if n < min_size},
-            suppressed_cells=int(shown[SUPPRESSED_COL].sum()))
+            shown=shown)
     final.pipeline.write().save(out.file(MODEL))
     profiles, segments = segment_profiles(
         labelled, features, dict(zip(ids, chosen.sizes, strict=True)),

@@ -51,7 +51,7 @@ def run_manifest(cfg: Config, chosen: ChosenModel, customers: Customers,
         "pca": written.pca,
         "segments": written.segments[[SEGMENT_COL, "size"]].to_dict(orient="records"),
         "privacy": privacy_entry(written.segments, cfg.output.min_segment_size,
-                                 withheld_counts=[] if missing is not None else ["missing_values"]),
+                                 withheld_counts=withheld_counts(missing, written.migration)),
         "rows_read": customers.rows_read,
         "rows_used": customers.rows_used,
         "rows_dropped": customers.dropped,
@@ -64,6 +64,16 @@ def run_manifest(cfg: Config, chosen: ChosenModel, customers: Customers,
         "features": {"numeric": cfg.features.numeric, "categorical": cfg.features.categorical,
                      "log1p": cfg.features.log1p},
     }
+
+
+def withheld_counts(missing: dict[str, Any] | None, migration: dict[str, Any] | None
+                    ) -> list[str]:
+    """The manifest's counts left out because they would give a withheld segment's away."""
+    withheld = [] if missing is not None else ["missing_values"]
+    if migration is not None and migration["customers_in_both"] and (
+            migration["kept_share"] is None):
+        withheld.append("migration.kept_share")
+    return withheld
 
 
 def privacy_entry(segments: pd.DataFrame, min_segment_size: int, *,
