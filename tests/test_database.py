@@ -28,6 +28,7 @@ from support.runs import fixed_k_config
 
 from segmentation.cli import main
 from segmentation.core.configfile import build_dataclass
+from segmentation.core.errors import OutputError
 from segmentation.data.config import JdbcConfig, SourceConfig
 from segmentation.data.sinks import write_jdbc_table
 from segmentation.features.config import features_config_from_dict
@@ -254,7 +255,7 @@ def test_output_jdbc_swaps_labels_in_one_transaction(
      .to_parquet(run_b, index=False))
     target = build_dataclass(JdbcConfig, postgres.jdbc(table="public.crm_segments"),
                              "output.jdbc.")
-    write_jdbc_table(spark, run_a, target, "output.jdbc")
+    write_jdbc_table(spark, run_a, target, "customer_id", "output.jdbc")
     seen: list[str] = []
     stop = threading.Event()
 
@@ -271,7 +272,7 @@ def test_output_jdbc_swaps_labels_in_one_transaction(
     reader.start()
     try:
         for path in (str(run_b), run_a, str(run_b)):
-            write_jdbc_table(spark, path, target, "output.jdbc")
+            write_jdbc_table(spark, path, target, "customer_id", "output.jdbc")
     finally:
         stop.set()
         reader.join()
@@ -281,6 +282,86 @@ def test_output_jdbc_swaps_labels_in_one_transaction(
     leftovers = postgres.psql("SELECT count(*) FROM pg_tables WHERE tablename LIKE "
                               "'crm_segments_staging%'")
     assert leftovers == "0"
+
+
+def crm_table(postgres: Postgres, name: str, columns: str) -> JdbcConfig:
+    postgres.psql(f"DROP TABLE IF EXISTS {name}; CREATE TABLE {name} ({columns})")
+    return build_dataclass(JdbcConfig, postgres.jdbc(table=name), "output.jdbc.")
+
+
+def table_labels(postgres: Postgres, name: str) -> pd.DataFrame:
+    rows = postgres.psql(f'SELECT "Customer_Id", segment, distance FROM {name}').splitlines()
+    frame = pd.DataFrame([r.split("|") for r in rows],
+                         columns=["customer_id", "segment", "distance"])
+    return frame.astype({"segment": "int32", "distance": "float64"}).sort_values(
+        "customer_id", ignore_index=True)
+
+
+def test_output_jdbc_fills_an_existing_table_by_column_name(
+    spark: SparkSession, postgres: Postgres, parquet_run: Path
+) -> None:
+    """Columns in another order and spelling, and one the labels do not fill: each value
+    lands in its own column (a positional insert put distances into segment, rounded)."""
+    target = crm_table(postgres, "crm_by_name", 'note text DEFAULT \'kept\', '
+                       '"Customer_Id" text, distance double precision, segment integer')
+    write_jdbc_table(spark, str(parquet_run / "labels"), target, "customer_id", "output.jdbc")
+    pd.testing.assert_frame_equal(table_labels(postgres, "crm_by_name"), labels(parquet_run),
+                                  check_exact=True)
+    assert postgres.psql("SELECT DISTINCT note FROM crm_by_name") == "kept"
+
+
+@pytest.mark.parametrize(("columns", "fragment"), [
+    ("customer_id text, segment text, distance double precision",
+     "column 'segment' has type text; the labels' segment needs one of smallint"),
+    ("customer_id text, segment integer", "has no column 'distance' for the labels"),
+    ("customer_id text, segment integer, distance real, owner text NOT NULL",
+     "columns the labels do not fill, without a default and NOT NULL: owner"),
+], ids=["wrong type", "missing column", "unfilled column"])
+def test_output_jdbc_refuses_a_table_it_cannot_fill_before_any_work(
+    spark: SparkSession, postgres: Postgres, data: Path, tmp_path: Path, columns: str,
+    fragment: str
+) -> None:
+    target = postgres.jdbc(table="crm_unfit")
+    crm_table(postgres, "crm_unfit", columns)
+    cfg = fixed_k_config(data, tmp_path / "run", 5)
+    cfg["output"]["jdbc"] = target
+    with pytest.raises(OutputError, match=fragment):
+        run_segmentation(spark, config_from_dict(cfg))
+    assert not (tmp_path / "run").exists()
+
+
+def test_output_jdbc_waits_for_another_writer_and_leaves_only_its_own_rows(
+    spark: SparkSession, postgres: Postgres, parquet_run: Path
+) -> None:
+    """Another run's swap is under way (rows deleted and inserted, not committed) when this
+    one swaps: without a table lock its DELETE missed the other's new rows and the table
+    held both runs' labels."""
+    target = crm_table(postgres, "crm_locked",
+                       "customer_id text, segment integer, distance double precision")
+    other = subprocess.Popen(
+        ["psql", "-X", "-q", "-A", "-t", "-h", "127.0.0.1", "-p", str(postgres.port),
+         "-U", "segment", "-d", "segment"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PGPASSWORD": postgres.password})
+    try:
+        assert other.stdin is not None and other.stdout is not None
+        other.stdin.write("BEGIN; DELETE FROM crm_locked; INSERT INTO crm_locked "
+                          "SELECT 'other-' || g, 99, 0 FROM generate_series(1, 10) g; "
+                          "SELECT 'inserted';\n")
+        other.stdin.flush()
+        assert other.stdout.readline().strip() == "inserted"
+        writer = threading.Thread(target=write_jdbc_table, args=(
+            spark, str(parquet_run / "labels"), target, "customer_id", "output.jdbc"))
+        writer.start()
+        writer.join(timeout=20)
+        assert writer.is_alive()  # waiting for the other transaction's table lock
+        other.stdin.write("COMMIT;\n")
+        other.stdin.close()
+        other.wait(timeout=60)
+        writer.join(timeout=300)
+    finally:
+        other.kill()
+    assert postgres.psql("SELECT count(*), max(segment) FROM crm_locked") == f"{CUSTOMERS}|4"
 
 
 def test_features_from_a_database_table_equal_those_from_parquet(

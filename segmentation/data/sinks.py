@@ -20,6 +20,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 
@@ -29,7 +30,8 @@ from segmentation.core.errors import OutputError, one_line
 from segmentation.core.failures import is_spark_error
 from segmentation.core.fs import absolute
 from segmentation.data.config import JdbcConfig
-from segmentation.data.jdbc import jdbc_connection, jdbc_error
+from segmentation.data.jdbc import jdbc_connection, jdbc_error, jdbc_reader
+from segmentation.model.columns import DISTANCE_COL, SEGMENT_COL
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +94,83 @@ def _plain(location: str) -> str:
     return location.rstrip("/")
 
 
-def write_jdbc_table(spark: SparkSession, path: str, jdbc: JdbcConfig, key: str) -> None:
+#: What each labels column needs of an existing database table's column (information_schema
+#: data types); an id column takes any type the database casts the id into.
+LABEL_COLUMN_TYPES = {
+    SEGMENT_COL: ("smallint", "integer", "bigint"),
+    DISTANCE_COL: ("double precision", "real", "numeric"),
+}
+
+
+def check_jdbc_target(spark: SparkSession, jdbc: JdbcConfig, id_column: str, key: str
+                      ) -> dict[str, str]:
+    """The existing table's spelling of each labels column (empty when there is no table
+    yet), after checking, before any work, that the table can take the labels by name.
+
+    Fails with one line when a labels column is missing or of another type, or when a
+    column the labels do not fill has neither a default nor NULL allowed.
+    """
+    columns = table_columns(spark, jdbc, key)
+    if not columns:
+        return {}
+    spelling: dict[str, str] = {}
+    for name in (id_column, SEGMENT_COL, DISTANCE_COL):
+        found = columns.get(name.lower())
+        if found is None:
+            raise OutputError(
+                f"{key}.table {jdbc.table} has no column {name!r} for the labels; its "
+                f"columns: {', '.join(c[0] for c in columns.values())}")
+        actual, data_type, _ = found
+        allowed = LABEL_COLUMN_TYPES.get(name)
+        if allowed is not None and data_type not in allowed:
+            raise OutputError(
+                f"{key}.table {jdbc.table} column {actual!r} has type {data_type}; the "
+                f"labels' {name} needs one of {', '.join(allowed)}")
+        spelling[name] = actual
+    filled = {n.lower() for n in spelling}
+    unfilled = [c[0] for lower, c in columns.items() if lower not in filled and not c[2]]
+    if unfilled:
+        raise OutputError(
+            f"{key}.table {jdbc.table} has columns the labels do not fill, without a default "
+            f"and NOT NULL: {', '.join(unfilled)}")
+    return spelling
+
+
+def table_columns(spark: SparkSession, jdbc: JdbcConfig, key: str
+                  ) -> dict[str, tuple[str, str, bool]]:
+    """The database table's columns: lower-case name -> (name, data type, whether a row may
+    leave it out), from information_schema; empty when there is no such table."""
+    schema, _, name = str(jdbc.table).rpartition(".")
+    where_schema = f"'{_literal(schema)}'" if schema else "current_schema()"
+    listing = dataclasses.replace(
+        jdbc, table=None, partition_column=None, lower_bound=None, upper_bound=None,
+        num_partitions=None,
+        query="SELECT column_name, data_type, is_nullable = 'YES' OR column_default IS NOT "
+              "NULL AS optional FROM information_schema.columns WHERE table_schema = "
+              f"{where_schema} AND lower(table_name) = lower('{_literal(name)}')")
+    try:
+        rows = jdbc_reader(spark, listing, key).load().collect()
+    except Exception as exc:
+        if not is_spark_error(exc):
+            raise
+        raise OutputError(f"{key}: cannot read the columns of {jdbc.table}: "
+                          f"{jdbc_error(spark, exc, jdbc, key)}") from exc
+    return {str(r[0]).lower(): (str(r[0]), str(r[1]), bool(r[2])) for r in rows}
+
+
+def _literal(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def write_jdbc_table(spark: SparkSession, path: str, jdbc: JdbcConfig, id_column: str,
+                     key: str) -> None:
     """Replace the rows of the database table ``jdbc.table`` by the Parquet at ``path``.
 
     Spark's JDBC writer fills a new staging table (readers never see it); one PL/pgSQL
-    block then replaces the table's rows by the staging table's and drops it, in one
-    transaction: a concurrent reader sees the old labels or the new ones, never a mix. On
+    block then locks the table against other writers (readers still read it), replaces its
+    rows by the staging table's, by column name, and drops the staging table, in one
+    transaction: a concurrent reader sees the old labels or the new ones, never a mix, and
+    two runs writing the same table one after the other leave only the second's rows. On
     a first run the staging table is renamed to the table. Statements run through the
     JDBC source's ``sessionInitStatement`` (public API, Spark Connect too); the block does
     nothing when the staging table is gone, so a retried task cannot run it twice.
@@ -107,11 +180,14 @@ def write_jdbc_table(spark: SparkSession, path: str, jdbc: JdbcConfig, key: str)
     staging_name = f"{name}_staging_{uuid.uuid4().hex[:8]}"
     staging = f"{schema}.{staging_name}" if schema else staging_name
     options = jdbc_connection(jdbc, key)
+    spelling = check_jdbc_target(spark, jdbc, id_column, key)
+    labels = [id_column, SEGMENT_COL, DISTANCE_COL]
+    columns = [(spelling.get(c, c), c) for c in labels]
     try:
-        (spark.read.parquet(absolute(path)).write.format("jdbc").options(**options)
-         .option("dbtable", staging).option("batchsize", str(jdbc.fetch_size or 10_000))
-         .mode("overwrite").save())
-        run_statement(spark, options, swap_block(staging, table, name))
+        (spark.read.parquet(absolute(path)).select(*labels).write.format("jdbc")
+         .options(**options).option("dbtable", staging)
+         .option("batchsize", str(jdbc.fetch_size or 10_000)).mode("overwrite").save())
+        run_statement(spark, options, swap_block(staging, table, name, columns))
     except Exception as exc:
         if not is_spark_error(exc):
             raise
@@ -121,15 +197,23 @@ def write_jdbc_table(spark: SparkSession, path: str, jdbc: JdbcConfig, key: str)
     log.info("labels written to database table %s", table)
 
 
-def swap_block(staging: str, table: str, name: str) -> str:
-    """The PL/pgSQL block that moves the staging table's rows into ``table`` atomically."""
+def swap_block(staging: str, table: str, name: str, columns: list[tuple[str, str]]) -> str:
+    """The PL/pgSQL block that moves the staging table's rows into ``table`` atomically,
+    ``columns`` as (the table's name, the staging table's name) pairs."""
+    into = ", ".join(_quoted(target) for target, _ in columns)
+    values = ", ".join(_quoted(source) for _, source in columns)
     return (
         "DO $swap$ BEGIN "
         f"IF to_regclass('{staging}') IS NOT NULL THEN "
         f"IF to_regclass('{table}') IS NULL THEN ALTER TABLE {staging} RENAME TO {name}; "
-        f"ELSE DELETE FROM {table}; INSERT INTO {table} SELECT * FROM {staging}; "
+        f"ELSE LOCK TABLE {table} IN EXCLUSIVE MODE; DELETE FROM {table}; "
+        f"INSERT INTO {table} ({into}) SELECT {values} FROM {staging}; "
         f"DROP TABLE {staging}; END IF; END IF; END $swap$"
     )
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
 
 
 def run_statement(spark: SparkSession, options: dict[str, str], sql: str) -> None:

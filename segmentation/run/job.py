@@ -19,7 +19,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from segmentation.data.customers import load_customers
-from segmentation.data.sinks import write_jdbc_table
+from segmentation.data.sinks import check_jdbc_target, write_jdbc_table
 from segmentation.model.assign import final_model, ids_by_size
 from segmentation.model.fit import (
     check_distinct_points,
@@ -60,6 +60,8 @@ def _segment(spark: SparkSession, cfg: Config, frame: JobFrame) -> dict[str, Any
     if cfg.evaluation.stability_resamples == 0:
         timer.estimate.skip("stability")
     previous_run = load_previous_run(spark, cfg.model.previous_run, cfg.features)
+    if cfg.output.jdbc is not None:
+        check_jdbc_target(spark, cfg.output.jdbc, cfg.input.id_column, "output.jdbc")
     with timer.stage("read_and_validate"):
         customers = load_customers(spark, cfg.input, cfg.features)
         timer.rows = customers.rows_read
@@ -94,6 +96,7 @@ def _segment(spark: SparkSession, cfg: Config, frame: JobFrame) -> dict[str, Any
             cfg.tracking.mlflow, "segment", model_input=model_input),
             id_column=cfg.input.id_column)
     if cfg.output.jdbc is not None:
-        write_jdbc_table(spark, frame.main_location, cfg.output.jdbc, "output.jdbc")
+        write_jdbc_table(spark, frame.main_location, cfg.output.jdbc, cfg.input.id_column,
+                         "output.jdbc")
     log.info("chosen k=%d; outputs in %s", manifest["chosen_k"], cfg.output.path)
     return manifest
