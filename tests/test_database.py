@@ -284,6 +284,31 @@ def test_output_jdbc_swaps_labels_in_one_transaction(
     assert leftovers == "0"
 
 
+def test_only_the_used_columns_leave_the_database(
+    spark: SparkSession, postgres: Postgres, parquet_run: Path, tmp_path: Path
+) -> None:
+    """A column the run does not use (personal notes) is in no query that reads rows, and
+    rows come in batches through a cursor (PostgreSQL's driver otherwise buffers each
+    partition's whole result); the server logs this run's statements
+    (``-c log_statement=all``)."""
+    postgres.psql("DROP TABLE IF EXISTS customers_pii; CREATE TABLE customers_pii AS "
+                  "SELECT *, 'private note ' || account_no AS private_notes FROM customers")
+    log = postgres.state / "server" / "log"
+    start = log.stat().st_size
+    cfg = jdbc_config(postgres, Path(), tmp_path / "run", table="customers_pii",
+                      options={"options": "-c log_statement=all"})
+    run_segmentation(spark, config_from_dict(cfg))
+    pd.testing.assert_frame_equal(labels(tmp_path / "run"), labels(parquet_run),
+                                  check_exact=True)
+    with log.open() as text:
+        text.seek(start)
+        reads = [line for line in text if "customers_pii" in line and "LOG:" in line]
+    rows = [line for line in reads if "WHERE 1=0" not in line]
+    assert rows and all("private_notes" not in line and "account_no" not in line
+                        for line in rows), rows
+    assert any("execute fetch from" in line for line in rows)  # a cursor: default fetch_size
+
+
 def crm_table(postgres: Postgres, name: str, columns: str) -> JdbcConfig:
     postgres.psql(f"DROP TABLE IF EXISTS {name}; CREATE TABLE {name} ({columns})")
     return build_dataclass(JdbcConfig, postgres.jdbc(table=name), "output.jdbc.")

@@ -69,14 +69,18 @@ def load_customers(spark: SparkSession, source: InputConfig, features: FeaturesC
     Fails with an :class:`~segmentation.core.errors.InputDataError` naming the column, the
     value and the limit; the input is read once (the validation pass fills the cache).
     """
-    read = read_source(spark, source, "input")
-    raw = check_schema(read.frame, source, features)
     used = [source.id_column, *features.numeric, *features.categorical]
-    ignored = [c for c in raw.columns if c not in used]
-    if ignored:
-        log.info("ignoring %d input columns the model does not use: %s",
-                 len(ignored), ", ".join(ignored))
-    selected = raw.select(*used)
+
+    def keep(raw: DataFrame) -> DataFrame:
+        checked = check_schema(raw, source, features)
+        ignored = [c for c in checked.columns if c not in used]
+        if ignored:
+            log.info("ignoring %d input columns the model does not use: %s",
+                     len(ignored), ", ".join(ignored))
+        return checked.select(*used)
+
+    read = read_source(spark, source, "input", keep)
+    selected = read.frame
     partitions = partition_count(source.partitions, selected)
     partitioned = partition_by_id(selected, source.id_column, partitions)
     try:

@@ -5,7 +5,10 @@ connects the same way.
 A database is read once: the JDBC read is materialised (``localCheckpoint``, kept in
 memory and on local disk, lineage cut) before anything counts or fits, since each JDBC
 partition is its own transaction and a recomputed partition of a live table could give
-other rows to a later stage.
+other rows to a later stage. Only the columns the job uses are read: the schema comes
+first (Spark asks for no rows), the job checks and selects its columns, and the query
+that reads rows names those columns only (a table's other columns, personal data the run
+never uses among them, stay in the database).
 
 Failures are one line: a :class:`ConfigError` (exit 2) for a JDBC driver missing from
 Spark's classpath or a partition column Spark cannot split on, an :class:`InputDataError`
@@ -27,6 +30,7 @@ import difflib
 import os
 import re
 import socket
+from collections.abc import Callable
 
 from pyspark.sql import DataFrame, DataFrameReader, SparkSession
 
@@ -51,6 +55,9 @@ DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306, "sqlserver"
                  "db2": 50000}
 #: Seconds-valued connection timeouts of the PostgreSQL driver.
 POSTGRES_TIMEOUTS = ("connectTimeout", "loginTimeout")
+#: Rows per round trip when ``fetch_size`` is not set: PostgreSQL's driver otherwise
+#: buffers each partition's whole result in the executor's memory. Also the write's batch.
+DEFAULT_FETCH_SIZE = 10_000
 
 
 def jdbc_reader(spark: SparkSession, jdbc: JdbcConfig, key: str) -> DataFrameReader:
@@ -65,8 +72,8 @@ def jdbc_reader(spark: SparkSession, jdbc: JdbcConfig, key: str) -> DataFrameRea
                                 lowerBound=str(jdbc.lower_bound),
                                 upperBound=str(jdbc.upper_bound),
                                 numPartitions=str(jdbc.num_partitions))
-    if jdbc.fetch_size is not None:
-        reader = reader.option("fetchsize", str(jdbc.fetch_size))
+    if jdbc.fetch_size is not None or jdbc.url.startswith("jdbc:postgresql:"):
+        reader = reader.option("fetchsize", str(jdbc.fetch_size or DEFAULT_FETCH_SIZE))
     return reader
 
 
@@ -90,13 +97,15 @@ def jdbc_connection(jdbc: JdbcConfig, key: str) -> dict[str, str]:
     return options
 
 
-def read_jdbc(spark: SparkSession, jdbc: JdbcConfig, key: str) -> DataFrame:
-    """A database table or query over JDBC, read once and materialised."""
+def read_jdbc(spark: SparkSession, jdbc: JdbcConfig, key: str,
+              keep: Callable[[DataFrame], DataFrame]) -> DataFrame:
+    """A database table or query over JDBC, its schema checked and the columns ``keep``
+    keeps selected before any row is read, then read once and materialised."""
     reader = jdbc_reader(spark, jdbc, key)
     try:
         df = reader.load()
         df.schema  # noqa: B018 - connects now: a wrong URL or login fails here
-        return df.localCheckpoint(eager=True)
+        return keep(df).localCheckpoint(eager=True)
     except Exception as exc:
         if not is_spark_error(exc):
             raise

@@ -30,7 +30,7 @@ from segmentation.core.errors import OutputError, one_line
 from segmentation.core.failures import is_spark_error
 from segmentation.core.fs import absolute
 from segmentation.data.config import JdbcConfig
-from segmentation.data.jdbc import jdbc_connection, jdbc_error, jdbc_reader
+from segmentation.data.jdbc import DEFAULT_FETCH_SIZE, jdbc_connection, jdbc_error, jdbc_reader
 from segmentation.model.columns import DISTANCE_COL, SEGMENT_COL
 
 log = logging.getLogger(__name__)
@@ -186,7 +186,7 @@ def write_jdbc_table(spark: SparkSession, path: str, jdbc: JdbcConfig, id_column
     try:
         (spark.read.parquet(absolute(path)).select(*labels).write.format("jdbc")
          .options(**options).option("dbtable", staging)
-         .option("batchsize", str(jdbc.fetch_size or 10_000)).mode("overwrite").save())
+         .option("batchsize", str(jdbc.fetch_size or DEFAULT_FETCH_SIZE)).mode("overwrite").save())
         run_statement(spark, options, swap_block(staging, table, name, columns))
     except Exception as exc:
         if not is_spark_error(exc):

@@ -18,6 +18,7 @@ Examples
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,21 +50,33 @@ class SourceRead:
     summary: dict[str, Any]
 
 
-def read_source(spark: SparkSession, source: SourceConfig, key: str) -> SourceRead:
-    """The table ``source`` describes (config section ``key``), its schema resolved now.
+def read_source(spark: SparkSession, source: SourceConfig, key: str,
+                keep: Callable[[DataFrame], DataFrame] | None = None) -> SourceRead:
+    """The table ``source`` describes (config section ``key``), its schema resolved now;
+    ``keep`` (checks and the columns a job uses) applied to it.
 
-    A JDBC read is materialised before it is returned (see :mod:`segmentation.data.jdbc`).
+    A JDBC read is materialised before it is returned, after ``keep``: only the kept
+    columns are in the query Spark sends (see :mod:`segmentation.data.jdbc`).
     """
+    kept = keep or (lambda frame: frame)
+    if source.jdbc is not None:
+        return SourceRead(read_jdbc(spark, source.jdbc, f"{key}.jdbc", kept),
+                          source_summary(source))
+    read = read_frame(spark, source, key)
+    return SourceRead(kept(read.frame), read.summary)
+
+
+def read_frame(spark: SparkSession, source: SourceConfig, key: str) -> SourceRead:
+    """The table ``source`` describes when it is not a database's: files, a catalog table,
+    a Delta or Iceberg table (lazy: Spark reads only the columns a job selects)."""
     fmt = source.format.lower()
-    if fmt in TABLE_FORMATS and source.jdbc is None:
+    if fmt in TABLE_FORMATS:
         if source.table is not None:
             read_table(spark, source.table, key)  # exists, or one line with a did-you-mean
         return SourceRead(*read_lake_table(spark, source, key))
     summary = source_summary(source)
     if source.table is not None:
         return SourceRead(read_table(spark, source.table, key), summary)
-    if source.jdbc is not None:
-        return SourceRead(read_jdbc(spark, source.jdbc, f"{key}.jdbc"), summary)
     assert source.path is not None  # validated: exactly one of path, table, jdbc
     if fmt in COLUMNAR_FORMATS:
         refuse_table_files(spark, source.path, fmt, key)

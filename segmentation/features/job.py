@@ -31,6 +31,7 @@ from segmentation.features.lines import (
     LINE_REASONS,
     PURCHASE,
     RETURN,
+    check_transaction_columns,
     classify_lines,
     standard_lines,
 )
@@ -58,7 +59,8 @@ def _build_features(spark: SparkSession, cfg: FeaturesJobConfig, frame: JobFrame
     timer = frame.timer
     tx = cfg.transactions
     with timer.stage("read_and_validate"):
-        read = read_source(spark, tx, "transactions")
+        read = read_source(spark, tx, "transactions", lambda raw: check_transaction_columns(
+            raw, tx).select(*dict.fromkeys(tx.role_columns().values())))
         lines = standard_lines(read.frame, tx)
         stats = scan_lines(lines, tx)
         if tx.as_of is not None:
