@@ -5,7 +5,8 @@ that need no Spark (the tracking server, a registered model: :mod:`segmentation.
 reach`), opens the job's session (:func:`segmentation.core.session.job_session`) and calls
 its job (``jobs/`` are thin spark-submit entry points that call :func:`main`). Every error
 a user can cause is printed as one line on stderr with an exit code per class (2 config,
-3 input, 4 output, 5 runtime failure of Spark or the machine, 70 internal error: a bug of
+3 input, 4 output, 5 runtime failure of Spark or the machine, 6 a service that cannot be
+reached or refuses the credentials, 70 internal error: a bug of
 ours, whose traceback goes to a file in the system temp directory; see
 :func:`segmentation.core.failures.guarded`); ``--debug`` adds the stack trace.
 """

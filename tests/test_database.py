@@ -39,7 +39,7 @@ from segmentation.scoring.job import score_customers
 
 pytestmark = pytest.mark.database
 
-CONFIG, INPUT = 2, 3
+CONFIG, INPUT, SERVICE = 2, 3, 6
 CUSTOMERS = 100_000
 PG_TYPES = {"bigint": "bigint", "int": "integer", "double": "double precision",
             "string": "text", "decimal(12,2)": "numeric(12,2)"}
@@ -152,9 +152,9 @@ def free_port() -> int:
 
 
 CASES = [
-    ("unreachable", {"url": "jdbc:postgresql://127.0.0.1:PORT/segment"}, INPUT,
+    ("unreachable", {"url": "jdbc:postgresql://127.0.0.1:PORT/segment"}, SERVICE,
      "cannot reach the database at 127.0.0.1:PORT (input.jdbc.url)"),
-    ("wrong password", {"password_env": "WRONG_PASSWORD"}, INPUT,
+    ("wrong password", {"password_env": "WRONG_PASSWORD"}, SERVICE,
      "refused the login of user 'segment': wrong password (from the environment variable "
      "WRONG_PASSWORD)"),
     ("password variable not set", {"password_env": "NO_SUCH_VARIABLE_HERE"}, CONFIG,

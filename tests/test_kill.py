@@ -95,3 +95,28 @@ def test_sigkill_of_a_connect_client_leaves_previous_outputs(setup, connect_serv
     """The client commits a Connect run (the server only writes into its staging
     directory): a killed client leaves the previous outputs as they were."""
     kill_at(setup, point, delay, ["--remote", connect_server.url])
+
+
+@pytest.mark.slow
+def test_an_interrupt_is_exit_130_and_leaves_previous_outputs(setup):
+    """Ctrl-C (SIGINT to the job's process group) during the evaluation: Spark's jobs are
+    cancelled, the error is one line, the exit code 130, the previous outputs stay as they
+    were and the lock and staging directory are gone."""
+    base, config = setup
+    out = base / "out"
+    before, entries = tree_digest(out), sorted(p.name for p in base.iterdir())
+    job = _segment(config, ["--master", "local[2]"])
+    assert job.stderr is not None
+    for line in job.stderr:
+        if "evaluate:" in line:
+            break
+    else:
+        pytest.fail("the job ended before its evaluation")
+    time.sleep(1.5)
+    os.killpg(job.pid, signal.SIGINT)
+    rest = job.stderr.read()
+    assert job.wait(timeout=120) == 130, rest[-3000:]
+    errors = [line for line in rest.splitlines() if line.startswith("error:")]
+    assert errors == ["error: interrupted"], rest[-3000:]
+    assert tree_digest(out) == before
+    assert sorted(p.name for p in base.iterdir()) == entries

@@ -178,7 +178,7 @@ def test_an_unusable_store_is_one_line_and_leaves_the_output_as_it_was(
                    cwd=tmp_path, env=keys)
     seconds = time.monotonic() - started
     errors = error_lines(done.stderr)
-    assert done.returncode == 4, done.stderr[-3000:]
+    assert done.returncode == 6, done.stderr[-3000:]
     assert len(errors) == 1 and target in errors[0], errors
     assert seconds < 90, f"{failure}: {seconds:.0f} s"  # a JVM start, then seconds
     assert s3_server.objects(target) == before

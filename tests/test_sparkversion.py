@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from segmentation.core.errors import ConfigError, InputDataError
+from segmentation.core.errors import ConfigError, InputDataError, SparkUnavailableError
 from segmentation.core.fs import LocalFS
 from segmentation.core.sparkversion import (
     check_master,
@@ -103,6 +103,23 @@ def test_a_master_that_cannot_tell_is_not_checked() -> None:
     check_master("local[2]", "not even a port")
     with pytest.raises(ConfigError, match="spark.master.ui.port must be a port number"):
         check_master("spark://127.0.0.1:7077", "eighty")
+
+
+def test_a_master_that_does_not_answer_at_all_is_refused_in_seconds() -> None:
+    """No page and nothing at the master's port: one line naming the address, exit 6 (a
+    service), instead of Spark's minute of retries; of several masters one answering is
+    enough."""
+    down, ui = closed_port(), closed_port()
+    with pytest.raises(SparkUnavailableError, match=rf"cannot reach the standalone master "
+                       rf"spark://127.0.0.1:{down}: 127.0.0.1:{down} \(connection refused\)"
+                       ) as refused:
+        check_master(f"spark://127.0.0.1:{down}", ui)
+    assert refused.value.exit_code == 6
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        alive = listening.getsockname()[1]
+        check_master(f"spark://127.0.0.1:{down},127.0.0.1:{alive}", ui)
+    with pytest.raises(ConfigError, match="is not HOST:PORT"):
+        check_master("spark://127.0.0.1:port", ui)
 
 
 def test_connect_needs_4_0() -> None:

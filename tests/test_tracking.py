@@ -26,7 +26,7 @@ from support.cli import error_lines, segment
 from support.runs import job_config
 
 from segmentation.core.atomic import StagedOutput
-from segmentation.core.errors import ConfigError, OutputError
+from segmentation.core.errors import ConfigError, ServiceError
 from segmentation.core.fs import file_system
 from segmentation.core.secrets import REDACTED
 from segmentation.features.config import features_config_from_dict
@@ -120,14 +120,14 @@ def test_an_unreachable_server_is_refused_before_spark_starts(
     config = tmp_path / "run.yaml"
     config.write_text(yaml.safe_dump(job_config(customers, tmp_path / "out")))
     unreachable = f"http://127.0.0.1:{closed_port()}"
-    assert cli.main(["run", "--config", str(config), "--mlflow-uri", unreachable]) == 4
+    assert cli.main(["run", "--config", str(config), "--mlflow-uri", unreachable]) == 6
     errors = error_lines(capsys.readouterr().err)
     assert len(errors) == 1 and unreachable in errors[0] and "cannot be reached" in errors[0]
     assert not (tmp_path / "out").exists()
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", unreachable)
     assert cli.main(["score", "--model", f"models:/{MODEL_NAME}/1", "--input", str(customers),
-                     "--output", str(tmp_path / "scored")]) == 4
+                     "--output", str(tmp_path / "scored")]) == 6
     assert "cannot be reached" in capsys.readouterr().err
     # the environment variable alone does not switch tracking on
     assert resolve_mlflow(config_from_dict(job_config(customers, tmp_path / "o")).tracking.mlflow,
@@ -283,7 +283,7 @@ def test_a_logging_failure_keeps_the_outputs_and_names_what_was_not_logged(
 
     monkeypatch.setattr(runs, "log_pipeline_model", broken)
     out = tmp_path / "run"
-    with pytest.raises(OutputError, match=r"complete, but MLflow run \w+ lacks: model "
+    with pytest.raises(ServiceError, match=r"complete, but MLflow run \w+ lacks: model "
                        r"\(.*artifact store went away"):
         run_segmentation(spark, config_from_dict(tracked_config(customers, out, store)))
     assert all((out / name).exists() for name in RUN_FILES)
@@ -299,7 +299,7 @@ def test_a_logging_failure_keeps_the_outputs_and_names_what_was_not_logged(
 def test_a_store_that_cannot_open_keeps_the_outputs_of_a_features_run(spark, tmp_path) -> None:
     (tmp_path / "a-file").write_text("not a folder")
     cfg = features_config(tmp_path, f"sqlite:///{tmp_path / 'a-file' / 'mlflow.db'}")
-    with pytest.raises(OutputError, match=r"complete, but nothing was logged to MLflow"):
+    with pytest.raises(ServiceError, match=r"complete, but nothing was logged to MLflow"):
         run_features(spark, features_config_from_dict(cfg))
     manifest = json.loads((tmp_path / "features" / "manifest.json").read_text())
     assert "tracking" not in manifest and (tmp_path / "features" / "_SUCCESS").exists()

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import pytest
 
-from segmentation.core.errors import OutputError
+from segmentation.core.errors import ServiceError
 from segmentation.tracking import reach
 
 mlflow = pytest.importorskip("mlflow", reason="mlflow is not installed")
@@ -102,15 +102,15 @@ def test_refused_or_unreachable_credentials_are_one_line_without_them(
     for name in MLFLOW_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     server.accepted = {"Basic nobody"}
-    with pytest.raises(OutputError, match="refused the credentials") as refused:
+    with pytest.raises(ServiceError, match="refused the credentials") as refused:
         reach.check_reachable(server.url.replace("://", f"://{USERINFO}@"))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
-    with pytest.raises(OutputError, match="cannot be reached") as unreachable:
+    with pytest.raises(ServiceError, match="cannot be reached") as unreachable:
         reach.check_reachable(f"http://{USERINFO}@127.0.0.1:{closed}")
     for error in (refused, unreachable):
         message = str(error.value)
-        assert error.value.exit_code == 4 and "\n" not in message
+        assert error.value.exit_code == 6 and "\n" not in message
         assert "p@ss" not in message and quote(PASSWORD, safe="") not in message
         assert f"{USER}:" not in message

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from segmentation.core.errors import OutputError, one_line
+from segmentation.core.errors import OutputError, one_line, service_or
 from segmentation.core.fs import FileSystem, absolute, file_system, local_path, name_of, parent_of
 from segmentation.core.lock import OutputLock
 
@@ -115,8 +115,8 @@ class ClaimedOutput:
             step = f"delete a file in {staging}"
             fs.delete(probe)
         except (OSError, pa.ArrowException) as exc:
-            raise OutputError(f"{name} {path} is not writable: cannot {step}: "
-                              f"{one_line(exc)}") from exc
+            raise service_or(OutputError, f"{name} {path} is not writable: cannot {step}: "
+                             f"{one_line(exc)}", exc) from exc
         try:
             yield StagedOutput(fs, staging)
             fs.write_bytes(f"{staging}/{SUCCESS_MARKER}", b"")
@@ -154,8 +154,8 @@ def claimed_output(
         step = f"create its parent directory {parent}"
         fs.mkdirs(parent)
     except (OSError, pa.ArrowException) as exc:
-        raise OutputError(f"{name} {path} is not writable: cannot {step}: "
-                          f"{one_line(exc)}") from exc
+        raise service_or(OutputError, f"{name} {path} is not writable: cannot {step}: "
+                         f"{one_line(exc)}", exc) from exc
     with OutputLock(fs, path, name=name) as lock:
         _check_target(fs, path, mode, name, overwrite_hint)
         yield ClaimedOutput(fs, path, mode, name, lock)
@@ -203,8 +203,8 @@ def _swap(fs: FileSystem, staging: str, path: str, previous: str, mode: str, nam
         fs.rename(staging, path)
     except (OSError, pa.ArrowException) as exc:
         kept = _roll_back(fs, path, previous if had_outputs else None)
-        raise OutputError(f"{name} {path}: the new outputs could not be moved into place "
-                          f"({one_line(exc)}); {kept}") from exc
+        raise service_or(OutputError, f"{name} {path}: the new outputs could not be moved "
+                         f"into place ({one_line(exc)}); {kept}", exc) from exc
     if had_outputs:
         fs.delete(previous)
 

@@ -1,6 +1,11 @@
 """Exception classes the jobs turn into one-line messages and distinct exit codes, and
 :func:`one_line`, the line any exception is told in.
 
+The exit code says what the user must do: fix the config (2), fix the input (3), fix or free
+the output location (4), retry or give Spark more (5, Spark or the machine failed), bring a
+service back or fix its address or credentials (6), or report a bug (70); 130 is an
+interrupt.
+
 Each class is a ``ValueError`` so library callers can catch them broadly, while the
 CLI maps each class to its own exit code. Pure Python (no Spark), so that the file-system
 and lock code the report shares can tell its failures the same way.
@@ -50,17 +55,52 @@ class OutputError(SegmentationError):
     exit_code = 4
 
 
+class ServiceError(SegmentationError):
+    """A service the job uses cannot be reached, refuses the credentials or fails: a Spark
+    Connect server, a database, an MLflow tracking server, an object store."""
+
+    exit_code = 6
+
+
+class SparkUnavailableError(ServiceError):
+    """Spark cannot be reached (for example a Spark Connect server that does not answer)."""
+
+
 #: Exit code for failures that are not the user's input (Spark or the machine failed).
 RUNTIME_FAILURE_EXIT_CODE = 5
 
 #: Exit code for a bug in this package's own code (``EX_SOFTWARE`` of ``sysexits.h``).
 INTERNAL_ERROR_EXIT_CODE = 70
 
+#: Exit code for an interrupt (Ctrl-C, SIGINT): 128 + the signal's number, as shells report.
+INTERRUPT_EXIT_CODE = 130
 
-class SparkUnavailableError(SegmentationError):
-    """Spark cannot be reached (for example a Spark Connect server that does not answer)."""
+#: What a store or server says when it cannot be reached or refuses the credentials: the
+#: pyarrow S3 client's and Hadoop's (S3A, HDFS) words, the JVM's and Python's socket errors.
+#: An object store's "access denied" counts: a wrong key gets it (a HEAD has no body to
+#: say more), and a right key without the rights needs the same fix, its policy.
+_SERVICE_FAILURE = re.compile(
+    r"NETWORK_CONNECTION|Could not connect|Couldn't connect|Connection refused|"
+    r"UnknownHost|Could not resolve host|Name or service not known|No route to host|"
+    r"ACCESS_DENIED|AccessDenied|SIGNATURE_DOES_NOT_MATCH|SignatureDoesNotMatch|"
+    r"INVALID_ACCESS_KEY_ID|InvalidAccessKeyId|InvalidClientTokenId|ExpiredToken|"
+    r"signature we calculated does not match|Access Key Id you provided does not exist")
 
-    exit_code = RUNTIME_FAILURE_EXIT_CODE
+
+def service_or(kind: type[SegmentationError], message: str, cause: BaseException
+               ) -> SegmentationError:
+    """``kind(message)``, or a :class:`ServiceError` when ``cause`` says that the store or
+    server could not be reached or refused the credentials: the user must then bring the
+    service back or fix its keys, not change the path or the data. A ``cause`` that is a
+    ServiceError already (a database that refused the login) stays one.
+
+    >>> type(service_or(OutputError, "x", OSError("curlCode: 7, Could not connect"))).__name__
+    'ServiceError'
+    >>> type(service_or(OutputError, "x", PermissionError("Permission denied"))).__name__
+    'OutputError'
+    """
+    unusable = isinstance(cause, ServiceError) or _SERVICE_FAILURE.search(str(cause))
+    return (ServiceError if unusable else kind)(message)
 
 
 def one_line(exc: BaseException) -> str:

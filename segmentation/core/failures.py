@@ -27,6 +27,7 @@ from pyspark.errors import PySparkException
 
 from segmentation.core.errors import (
     INTERNAL_ERROR_EXIT_CODE,
+    INTERRUPT_EXIT_CODE,
     RUNTIME_FAILURE_EXIT_CODE,
     SegmentationError,
     one_line,
@@ -131,7 +132,7 @@ def guarded(action: Callable[[], Any], *, debug: bool) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPT_EXIT_CODE
     except Exception as exc:  # noqa: BLE001 - Spark, machine or our bug: one line unless --debug
         if debug:
             log.exception("failed")

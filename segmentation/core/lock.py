@@ -37,7 +37,7 @@ import uuid
 from dataclasses import asdict, dataclass, replace
 from types import TracebackType
 
-from segmentation.core.errors import OutputError, one_line
+from segmentation.core.errors import OutputError, one_line, service_or
 from segmentation.core.fs import FileSystem, name_of, parent_of
 
 log = logging.getLogger(__name__)
@@ -195,8 +195,9 @@ class OutputLock:
             try:
                 created = self.fs.create_new(self.file, self.holder.encode())
             except OSError as exc:
-                raise OutputError(f"{self.name} {self.path} is not writable: cannot create "
-                                  f"its lock file {self.file}: {one_line(exc)}") from exc
+                raise service_or(OutputError, f"{self.name} {self.path} is not writable: "
+                                 f"cannot create its lock file {self.file}: {one_line(exc)}",
+                                 exc) from exc
             if created:
                 self._start_renewing()
                 return

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -28,7 +27,12 @@ from pyspark.sql import SparkSession
 from segmentation.core.connectors import check_loaded, running_line, session_settings
 from segmentation.core.errors import ConfigError, SparkUnavailableError
 from segmentation.core.memory import usable_memory
-from segmentation.core.sparkversion import MASTER_UI_PORT, check_master, require_connect_client
+from segmentation.core.sparkversion import (
+    MASTER_UI_PORT,
+    check_master,
+    require_connect_client,
+    unreachable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -189,15 +193,11 @@ def probe_connect_server(url: str) -> None:
         raise ConfigError(f"Spark Connect address {redact_url(url)!r} must look like "
                           "sc://HOST:PORT")
     port = parsed.port or CONNECT_PORT
-    try:
-        with socket.create_connection((parsed.hostname, port), timeout=PROBE_SECONDS):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
+    reason = unreachable(parsed.hostname, port, PROBE_SECONDS)
+    if reason is not None:
         raise SparkUnavailableError(
             f"cannot reach the Spark Connect server at {parsed.hostname}:{port} "
-            f"({reason.lower()}): is it running? (scripts/connect.sh start starts one here)"
-        ) from exc
+            f"({reason}): is it running? (scripts/connect.sh start starts one here)")
 
 
 def redact_url(url: str) -> str:

@@ -17,13 +17,14 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 import sys
 import urllib.request
 from importlib import metadata
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from segmentation.core.errors import ConfigError, InputDataError
+from segmentation.core.errors import ConfigError, InputDataError, SparkUnavailableError
 
 if TYPE_CHECKING:
     from segmentation.core.fs import FileSystem
@@ -36,6 +37,10 @@ CONNECT_SINCE = (4, 0)
 MASTER_UI_PORT = 8080
 #: Seconds to wait for the master's status page; a cluster that does not answer is not checked.
 PROBE_SECONDS = 3.0
+#: Seconds a standalone master has to accept a connection before the job is refused.
+MASTER_CONNECT_SECONDS = 10.0
+#: The standalone master's port when its URL names none (Spark's default).
+MASTER_PORT = 7077
 
 # The master page's header: <span class="version ...">4.1.4</span> ... Spark Master at spark://
 VERSION_SPAN = re.compile(r'<span class="version[^"]*"[^>]*>\s*(\d+\.\d+[^<\s]*)\s*</span>')
@@ -92,15 +97,16 @@ def master_version(master: str, ui_port: int = MASTER_UI_PORT) -> str | None:
 
 def check_master(master: str, ui_port: int | str = MASTER_UI_PORT,
                  client: str | None = None) -> None:
-    """Refuse a standalone master whose Spark line differs from this client's pyspark (other
-    masters, and a master whose page cannot be read, pass unchecked). ``ui_port``: the
-    master's web UI port (``spark.master.ui.port``)."""
+    """Refuse a standalone master whose Spark line differs from this client's pyspark, or
+    that does not answer at all (other masters, and a master whose page cannot be read,
+    pass unchecked). ``ui_port``: the master's web UI port (``spark.master.ui.port``)."""
     if not master.startswith("spark://"):
         return
     if not str(ui_port).isdigit():
         raise ConfigError(f"spark.master.ui.port must be a port number, got {ui_port!r}")
     cluster = master_version(master, int(ui_port))
     if cluster is None:
+        require_reachable_master(master)
         log.info("the Spark version of %s could not be read from its web UI (port %d; "
                  "spark.master.ui.port names another): the client's pyspark must be of its "
                  "line", master, ui_port)
@@ -113,6 +119,42 @@ def check_master(master: str, ui_port: int | str = MASTER_UI_PORT,
             f"{client}: client and cluster must be the same Spark line (major.minor); set up "
             f"a matching client with scripts/setup.sh --spark {wanted}")
     log.info("standalone master %s runs Spark %s (client pyspark %s)", master, cluster, client)
+
+
+def unreachable(host: str, port: int, timeout: float) -> str | None:
+    """Why a TCP connection to ``host:port`` fails within ``timeout`` seconds, in a few
+    lower-case words (``connection refused``); None when it succeeds. Asked of a service
+    before any work (a Connect server, a standalone master, a database), so that an address
+    that is down is one line in seconds, not a minute of retries.
+
+    >>> unreachable("127.0.0.1", 9, 1.0)
+    'connection refused'
+    """
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return (exc.strerror or type(exc).__name__).lower()
+
+
+def require_reachable_master(master: str) -> None:
+    """Fail in seconds, naming the addresses, when no master of ``master`` (``spark://H:P``,
+    or several for high availability) accepts a connection: Spark itself would retry for a
+    minute and then report only that all masters are unresponsive."""
+    reasons = []
+    for address in master.removeprefix("spark://").split(","):
+        parsed = urlparse(f"spark://{address}")
+        try:
+            host, port = parsed.hostname or address, parsed.port or MASTER_PORT
+        except ValueError as exc:
+            raise ConfigError(f"master {master}: {address} is not HOST:PORT") from exc
+        reason = unreachable(host, port, MASTER_CONNECT_SECONDS)
+        if reason is None:
+            return
+        reasons.append(f"{host}:{port} ({reason})")
+    raise SparkUnavailableError(f"cannot reach the standalone master {master}: "
+                                f"{', '.join(reasons)}: is it running? (scripts/cluster.sh "
+                                "start starts one here)")
 
 
 def check_model_line(fs: FileSystem, model: str, *, key: str,

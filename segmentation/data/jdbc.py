@@ -11,9 +11,10 @@ that reads rows names those columns only (a table's other columns, personal data
 never uses among them, stay in the database).
 
 Failures are one line: a :class:`ConfigError` (exit 2) for a JDBC driver missing from
-Spark's classpath or a partition column Spark cannot split on, an :class:`InputDataError`
-(exit 3) for a database that cannot be reached, refuses the login or rejects the query
-(its own message, with a did-you-mean for a missing table). Passwords never reach a
+Spark's classpath or a partition column Spark cannot split on, a :class:`ServiceError`
+(exit 6) for a database that cannot be reached or refuses the login, an
+:class:`InputDataError` (exit 3) for one that rejects the query (its own message, with a
+did-you-mean for a missing table). Passwords never reach a
 message: they come from an environment variable and every message goes through
 :func:`segmentation.core.secrets.redact_text`.
 
@@ -29,14 +30,14 @@ import dataclasses
 import difflib
 import os
 import re
-import socket
 from collections.abc import Callable
 
 from pyspark.sql import DataFrame, DataFrameReader, SparkSession
 
-from segmentation.core.errors import ConfigError, InputDataError, one_line
+from segmentation.core.errors import ConfigError, InputDataError, ServiceError, one_line
 from segmentation.core.failures import is_spark_error
 from segmentation.core.secrets import redact_text
+from segmentation.core.sparkversion import unreachable
 from segmentation.data.config import JdbcConfig
 
 #: Driver classes by JDBC URL scheme: named explicitly, a driver jar given with spark.jars
@@ -113,7 +114,7 @@ def read_jdbc(spark: SparkSession, jdbc: JdbcConfig, key: str,
 
 
 def jdbc_error(spark: SparkSession, exc: BaseException, jdbc: JdbcConfig, key: str
-               ) -> ConfigError | InputDataError:
+               ) -> ConfigError | InputDataError | ServiceError:
     """One line for a failed JDBC read, from the text of the driver's exception."""
     text = error_text(exc)
     where = database_address(jdbc.url)
@@ -132,13 +133,13 @@ def jdbc_error(spark: SparkSession, exc: BaseException, jdbc: JdbcConfig, key: s
         # from here whether the server answers at all.
         unreachable = probe_database(jdbc)
         if unreachable:
-            return InputDataError(f"cannot reach the database at {where} ({key}.url): "
-                                  f"{unreachable}")
+            return ServiceError(f"cannot reach the database at {where} ({key}.url): "
+                                f"{unreachable}")
         if "authentication failed" in text or "Access denied" in text:
-            return InputDataError(
+            return ServiceError(
                 f"the database at {where} refused the login of user {jdbc.user!r}: wrong "
                 f"password (from the environment variable {jdbc.password_env}) or user")
-        return InputDataError(
+        return ServiceError(
             f"the database at {where} answers but the connection failed "
             f"({database_message(exc)}): check {key}.user, the password in "
             f"{jdbc.password_env or 'no password_env'} and {key}.options (e.g. sslmode)")
@@ -170,12 +171,11 @@ def probe_database(jdbc: JdbcConfig) -> str | None:
         jdbc.url.split(":")[1], 0))
     if not port:
         return None
-    try:
-        with socket.create_connection((host, port), timeout=jdbc.connect_timeout):
-            return None
-    except OSError as exc:
-        return (f"{(exc.strerror or type(exc).__name__).lower()} (connect timeout "
-                f"{jdbc.connect_timeout} s): is the database running and the address right?")
+    reason = unreachable(host, port, jdbc.connect_timeout)
+    if reason is None:
+        return None
+    return (f"{reason} (connect timeout {jdbc.connect_timeout} s): is the database running "
+            "and the address right?")
 
 
 def database_address(url: str) -> str:

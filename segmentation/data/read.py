@@ -8,7 +8,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from segmentation.core.errors import InputDataError, one_line
+from segmentation.core.errors import InputDataError, one_line, service_or
 from segmentation.core.failures import is_spark_error
 from segmentation.core.fs import absolute, file_system
 
@@ -34,12 +34,17 @@ def read_parquet(
     except Exception as exc:
         if not is_spark_error(exc):
             raise
-        raise InputDataError(_explain_read_error(spark, path, exc)) from exc
+        raise service_or(InputDataError, _explain_read_error(spark, path, exc), exc) from exc
 
 
 def read_json(spark: SparkSession, path: str) -> Any:
-    """Read a small JSON file from any path the session can reach."""
-    return json.loads(file_system(path, spark).read_bytes(path).decode("utf-8"))
+    """Read a small JSON file from any path the session can reach; a file that is not
+    JSON (cut short, edited by hand) is the input's fault, told in one line."""
+    data = file_system(path, spark).read_bytes(path)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise InputDataError(f"{path} is not valid JSON: {exc}") from exc
 
 
 def _explain_read_error(spark: SparkSession, path: str, exc: Exception) -> str:

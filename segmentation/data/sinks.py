@@ -26,7 +26,7 @@ import uuid
 
 from pyspark.sql import SparkSession
 
-from segmentation.core.errors import OutputError, one_line
+from segmentation.core.errors import OutputError, one_line, service_or
 from segmentation.core.failures import is_spark_error
 from segmentation.core.fs import absolute
 from segmentation.data.config import JdbcConfig
@@ -153,8 +153,9 @@ def table_columns(spark: SparkSession, jdbc: JdbcConfig, key: str
     except Exception as exc:
         if not is_spark_error(exc):
             raise
-        raise OutputError(f"{key}: cannot read the columns of {jdbc.table}: "
-                          f"{jdbc_error(spark, exc, jdbc, key)}") from exc
+        cause = jdbc_error(spark, exc, jdbc, key)
+        raise service_or(OutputError, f"{key}: cannot read the columns of {jdbc.table}: "
+                         f"{cause}", cause) from exc
     return {str(r[0]).lower(): (str(r[0]), str(r[1]), bool(r[2])) for r in rows}
 
 
@@ -192,8 +193,9 @@ def write_jdbc_table(spark: SparkSession, path: str, jdbc: JdbcConfig, id_column
         if not is_spark_error(exc):
             raise
         _drop_quietly(spark, options, staging)
-        raise OutputError(f"{key}: the outputs are complete, but the labels were not written "
-                          f"to the database: {jdbc_error(spark, exc, jdbc, key)}") from exc
+        cause = jdbc_error(spark, exc, jdbc, key)
+        raise service_or(OutputError, f"{key}: the outputs are complete, but the labels were "
+                         f"not written to the database: {cause}", cause) from exc
     log.info("labels written to database table %s", table)
 
 

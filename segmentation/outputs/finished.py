@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ from segmentation.core.fs import FileSystem, absolute, file_system
 from segmentation.core.sparkversion import check_model_line
 from segmentation.data.config import FeaturesConfig
 from segmentation.data.read import read_json
+from segmentation.model.columns import SEGMENT_COL
 from segmentation.outputs.layout import (
     LABELS,
     MANIFEST,
@@ -25,6 +25,7 @@ from segmentation.outputs.layout import (
     THRESHOLD_COLUMNS,
     THRESHOLDS_CSV,
     RunManifest,
+    parse_csv,
     read_manifest,
 )
 
@@ -80,10 +81,11 @@ def read_run(fs: FileSystem, path: str, manifest: Any) -> FinishedRun:
     """The run whose files are complete at ``path`` on ``fs`` and whose manifest is
     ``manifest`` (parsed JSON): a finished run, or one still in its staging directory."""
     checked = read_manifest(manifest, path)
-    segments = pd.read_csv(io.BytesIO(fs.read_bytes(f"{path}/{SEGMENTS_CSV}")))
+    segments = parse_csv(fs.read_bytes(f"{path}/{SEGMENTS_CSV}"), f"{path}/{SEGMENTS_CSV}",
+                         [SEGMENT_COL, "size"])
     private = f"{path}/{THRESHOLDS_CSV}"
-    thresholds = (pd.read_csv(io.BytesIO(fs.read_bytes(private))) if fs.exists(private)
-                  else segments)[THRESHOLD_COLUMNS]
+    thresholds = (parse_csv(fs.read_bytes(private), private, THRESHOLD_COLUMNS)
+                  if fs.exists(private) else segments)[THRESHOLD_COLUMNS]
     check_model_line(fs, f"{path}/{MODEL}", key=path)
     model = PipelineModel.load(absolute(f"{path}/{MODEL}"))
     return FinishedRun(path, checked, segments, model, thresholds)

@@ -23,9 +23,12 @@ the private thresholds: as sensitive as the customer data).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import io
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import pandas as pd
 
 from segmentation.core.atomic import SUCCESS_MARKER
 from segmentation.core.errors import InputDataError
@@ -165,3 +168,20 @@ def _require(data: Mapping[str, Any], source: str, key: str, kind: type, *, pref
             f"{source} is not a segmentation run's manifest: {prefix}{key} is {what}"
         )
     return value
+
+
+def parse_csv(data: bytes, where: object, required: Sequence[str]) -> pd.DataFrame:
+    """The rows of a run's CSV file ``where`` (its bytes ``data``), its ``required``
+    columns checked: a file cut short or edited into something else is the input's fault,
+    told in one line naming it."""
+    try:
+        frame = pd.read_csv(io.BytesIO(data))
+    except ValueError as exc:  # pandas' parser errors are ValueErrors
+        raise InputDataError(f"cannot read {where}: {exc}") from exc
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise InputDataError(
+            f"{where} lacks column(s) {', '.join(missing)} "
+            f"(present: {', '.join(map(str, frame.columns)) or 'none'})"
+        )
+    return frame

@@ -54,6 +54,7 @@ from segmentation.outputs.layout import (
     SMALL_FILES,
     STABILITY_COL,
     SUPPRESSED_COL,
+    parse_csv,
 )
 from segmentation.outputs.privacy import (
     hidden_segments,
@@ -249,15 +250,10 @@ def _read_csv(path: Path, columns: Sequence[str], *, required: Sequence[str]) ->
     as NaN where missing, but for ``suppressed``, whose absence tells a run written before
     the privacy layout (:mod:`segmentation.outputs.privacy` then withholds by size)."""
     try:
-        frame = pd.read_csv(path)
-    except (OSError, ValueError) as exc:  # pandas parser errors are ValueErrors
+        data = path.read_bytes()
+    except OSError as exc:
         raise InputDataError(f"cannot read {path}: {exc}") from exc
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise InputDataError(
-            f"{path} lacks column(s) {', '.join(missing)} "
-            f"(present: {', '.join(map(str, frame.columns)) or 'none'})"
-        )
+    frame = parse_csv(data, path, required)
     if frame.empty:
         raise InputDataError(f"{path} has no rows")
     for column in columns:

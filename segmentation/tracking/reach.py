@@ -1,8 +1,8 @@
 """Is the MLflow tracking store there (and, for scoring, the registered model)? Asked before
 any Spark work starts (no Spark).
 
-A server that cannot be reached, or that refuses the credentials, is one line and exit 4,
-like every other output destination, never after an hour of fitting. An HTTP(S) server is
+A server that cannot be reached, or that refuses the credentials, is one line and exit 6,
+like every other service, never after an hour of fitting. An HTTP(S) server is
 asked with one request and a short timeout (MLflow's own client retries for minutes), with
 the credentials MLflow would send (a ``https://user:password@host`` URI, or MLflow's
 variables); no message names them. Any other store (sqlite, ``databricks``) through
@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from urllib.parse import unquote, urlsplit
 
-from segmentation.core.errors import ConfigError, OutputError, one_line
+from segmentation.core.errors import ConfigError, ServiceError, one_line
 from segmentation.tracking.config import URI_VARIABLE, MlflowConfig, display_uri, is_model_uri
 
 #: Seconds to wait for an HTTP(S) tracking server's answer.
@@ -37,7 +37,7 @@ def check_mlflow_installed() -> None:
 
 
 def check_reachable(uri: str) -> None:
-    """Raise an OutputError (exit 4) unless the tracking store at ``uri`` answers."""
+    """Raise a ServiceError (exit 6) unless the tracking store at ``uri`` answers."""
     check_mlflow_installed()
     shown = display_uri(uri)
     if uri.startswith(("http://", "https://")):
@@ -46,22 +46,22 @@ def check_reachable(uri: str) -> None:
                 return
         except urllib.error.HTTPError as exc:
             if exc.code in (401, 403):
-                raise OutputError(
+                raise ServiceError(
                     f"MLflow tracking server {shown} refused the credentials (HTTP {exc.code}); "
                     "nothing was run: fix the user and password in the URI, or "
                     f"{', '.join(CREDENTIAL_VARIABLES)}") from None
             return  # it answered: a server without /health is still a server
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise OutputError(f"MLflow tracking server {shown} cannot be reached ({reason}); "
+            raise ServiceError(f"MLflow tracking server {shown} cannot be reached ({reason}); "
                               "nothing was run: start it or fix --mlflow-uri / "
                               "tracking.mlflow.tracking_uri") from None
     from mlflow.tracking import MlflowClient
 
     try:
         MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
-    except Exception as exc:  # noqa: BLE001 - any MLflow or driver error: one line, exit 4
-        raise OutputError(f"MLflow tracking store {shown} cannot be used ({one_line(exc)}); "
+    except Exception as exc:  # noqa: BLE001 - any MLflow or driver error: one line, exit 6
+        raise ServiceError(f"MLflow tracking store {shown} cannot be used ({one_line(exc)}); "
                           "nothing was run") from None
 
 

@@ -4,7 +4,7 @@ Called through the job frame (:mod:`segmentation.outputs.jobframe`) once the job
 are complete in its staging directory, before they are swapped into place, so that the
 manifest written with them says which MLflow run holds what was logged (its ``tracking``
 entry). An MLflow failure never costs a run: it is recorded, the outputs are swapped into
-place all the same, and then the job fails with one line (exit 4) naming what was not
+place all the same, and then the job fails with one line (exit 6) naming what was not
 logged.
 
 What each job logs (only the run's exportable files and aggregates; the config as in the
@@ -39,7 +39,7 @@ import pandas as pd
 from pyspark.sql import DataFrame
 
 from segmentation.core.atomic import StagedOutput, json_text
-from segmentation.core.errors import OutputError, one_line
+from segmentation.core.errors import ServiceError, one_line
 from segmentation.outputs.finished import read_run
 from segmentation.outputs.layout import (
     MANIFEST,
@@ -98,13 +98,13 @@ class LoggedRun:
         return entry
 
     def raise_if_incomplete(self, output_path: str) -> None:
-        """An OutputError (exit 4) when a step failed; the outputs are complete either way."""
+        """A ServiceError (exit 6) when a step failed; the outputs are complete either way."""
         if self.run_id is None:
-            raise OutputError(f"the outputs in {output_path} are complete, but nothing was "
+            raise ServiceError(f"the outputs in {output_path} are complete, but nothing was "
                               "logged to MLflow at "
                               f"{display_uri(self.target.tracking_uri or '')} ({self.error})")
         if self.not_logged:
-            raise OutputError(
+            raise ServiceError(
                 f"the outputs in {output_path} are complete, but MLflow run {self.run_id} "
                 f"lacks: {', '.join(self.not_logged)} ({self.error})")
 
@@ -193,8 +193,8 @@ def log_report(target: MlflowConfig, run_id: str, report_dir: str | Path) -> Non
         with mlflow.start_run(run_id=run_id):
             mlflow.log_artifacts(str(report_dir), f"{RUN_ARTIFACTS}/report")
     except Exception as exc:  # noqa: BLE001 - any MLflow failure: the report stays on disk
-        raise OutputError(f"the report in {report_dir} is complete, but MLflow run {run_id} "
-                          f"lacks it ({one_line(exc)})") from exc
+        raise ServiceError(f"the report in {report_dir} is complete, but MLflow run {run_id} "
+                           f"lacks it ({one_line(exc)})") from exc
 
 
 def _start(target: MlflowConfig, job: str, output_path: str) -> LoggedRun:

@@ -159,7 +159,7 @@ def test_an_unreachable_server_is_named_within_seconds(customers: Path, work: Pa
     done = segment([*run_args(customers, work / "never"), "--remote", "sc://127.0.0.1:9"],
                    cwd=work, timeout=60)
     assert time.monotonic() - began < 30
-    assert done.returncode == 5
+    assert done.returncode == 6
     (line,) = error_lines(done.stderr)
     assert "cannot reach the Spark Connect server at 127.0.0.1:9" in line
 
