@@ -14,6 +14,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from support.attacker import (
+    Number,
+    distinct,
+    exported_totals,
+    numbers_in_mlflow,
+    numbers_in_tree,
+    recoveries,
+    segment_secrets,
+    totals_over_everyone,
+)
 from support.runs import fixed_k_config, write_parquet
 
 from segmentation.outputs.layout import EXPORTABLE, STAYS_WITH_DATA, THRESHOLDS_CSV
@@ -40,6 +50,7 @@ UNIQUE = pd.DataFrame({
 })
 NUMERIC = [c for c in UNIQUE.columns if UNIQUE[c].dtype.kind in "fi"
            and c not in ("customer_id", "true_segment")]
+CATEGORICAL = ["channel", "region"]
 K = 7  # six generated segments and the three
 
 
@@ -331,3 +342,129 @@ def test_a_lone_withheld_cell_cannot_be_recovered_from_the_line_totals() -> None
     assert shown.loc[lone, "suppressed"].all()
     for low, high in cell_bounds(complete, shown):
         assert high - low >= 1, (low, high)
+
+
+def clock(where: str) -> bool:
+    """Whether an exported number is a wall-clock time or duration (not data)."""
+    return any(word in where for word in (*CLOCK_KEYS, "seconds"))
+
+
+def exported_numbers(run: Path) -> list[Number]:
+    return [n for n in numbers_in_tree(run, EXPORTABLE, without_clock) if not clock(n.where)]
+
+
+#: Totals that are exported although they include the withheld segments, and why no
+#: subtraction isolates them (checked by the attack below): WCSS (metrics.csv, MLflow) is
+#: every customer's squared distance, but no segment's sum of squared distances is exported.
+NOT_A_SUBTRACTION_AWAY = {"all customers' distance sum of squares": "distance sum of squares"}
+
+
+def labelled_customers(data: Path, labelled: Path) -> pd.DataFrame:
+    """The customers with their segment and distance (the labels stay with the data)."""
+    labels = pd.read_parquet(labelled / "labels")[["customer_id", "segment", "distance"]]
+    return pd.read_parquet(data).merge(labels, on="customer_id")
+
+
+def attack(numbers: list[Number], rows: pd.DataFrame, exported: Path) -> list[str]:
+    """What the attacker recovers from ``numbers`` about the withheld segments of the run
+    or scoring at ``exported``; ``rows``: its customers (:func:`labelled_customers`)."""
+    segments = pd.read_csv(exported / "segments.csv")
+    withheld = segments.loc[segments["suppressed"], "segment"].tolist()
+    shown = segments.loc[~segments["suppressed"], "segment"].tolist()
+    assert withheld
+    totals = totals_over_everyone(rows, withheld, NUMERIC, CATEGORICAL)
+    found = recoveries(numbers, segment_secrets(rows, withheld, NUMERIC, CATEGORICAL))
+    found += exported_totals(
+        numbers, {k: v for k, v in totals.items() if k not in NOT_A_SUBTRACTION_AWAY})
+    for part in NOT_A_SUBTRACTION_AWAY.values():
+        found += recoveries(numbers, {name: value for name, value in segment_secrets(
+            rows, shown, NUMERIC, CATEGORICAL).items() if name.endswith(part)})
+    return found
+
+
+@pytest.mark.parametrize("which", ["run", "retrain", "scoring", "run with missing values",
+                                   "its scoring"])
+def test_an_attacker_of_every_exported_number_recovers_nothing(runs, with_missing, data,
+                                                                which) -> None:
+    """Every number of every exported file, each alone, as sums and differences of two,
+    and as totals over every customer to subtract the shown segments from. The same
+    attacker does find a shown segment's statistics in a run's files."""
+    first, second, scored = runs
+    run, scored_missing = with_missing
+    exported, source = {
+        "run": (first, data), "retrain": (second, data), "scoring": (scored, data),
+        "run with missing values": (run, run.parent / "customers"),
+        "its scoring": (scored_missing, run.parent / "customers"),
+    }[which]
+    numbers = exported_numbers(exported)
+    rows = labelled_customers(source, exported)
+    assert attack(numbers, rows, exported) == []
+    if "scoring" not in which:
+        shown = segment_secrets(rows, [0], NUMERIC, [])
+        # (Spark's quantiles are approximate, and no distance statistic but the mean is
+        # exported: the rest is what profiles.csv gives exactly)
+        profiled = {name for name, secret in shown.items() if distinct(secret.value)
+                    and "distance" not in name
+                    and name.endswith(("mean", "sample std", "min", "max"))}
+        assert len(profiled) > 2 * len(NUMERIC)
+        assert profiled <= {f.split(" = ")[0] for f in recoveries(numbers, shown)}
+
+
+def test_the_attacker_finds_a_total_a_difference_and_a_value() -> None:
+    """The attacker at work on what exports gave before the privacy passes: a mean over
+    every customer, a missing count over every row (totals to subtract the shown segments
+    from), a total and the shown part of it, a withheld segment's mean."""
+    rows = pd.DataFrame({"segment": [0] * 4 + [1] * 4 + [2] * 3,
+                         "age": [31.5, 42.25, 38.0, 55.125, 23.0, 29.5, 33.75, 27.0,
+                                 913.37, 1001.53, np.nan],
+                         "distance": np.linspace(0.1234567, 1.9876543, 11),
+                         "channel": ["web"] * 8 + ["kiosk"] * 3})
+    mean_of_everyone = Number(rows["age"].mean(), 1e-15, "profiles.csv:overall_mean[age]")
+    missing = Number(1.0, 0.0, "manifest.json.missing_values.age.nan")
+    found = exported_totals([mean_of_everyone, missing],
+                            totals_over_everyone(rows, [2], ["age"], ["channel"]))
+    assert set(found) == {"all customers' age mean = profiles.csv:overall_mean[age]",
+                          "all customers' missing age = manifest.json.missing_values.age.nan"}
+    total, shown = rows["age"].sum(), rows.loc[rows["segment"] < 2, "age"].sum()
+    exported = [Number(total, 1e-12, "manifest.json.age_total"),
+                Number(shown, 1e-12, "manifest.json.age_total_shown"),
+                Number(957.45, 0.005, "profiles.csv:mean[age,2]"),
+                Number(957.45, 0.0, "profiles.csv:mean[income,2]")]
+    secrets = segment_secrets(rows, [2], ["age"], ["channel"])
+    assert set(recoveries(exported, secrets)) == {
+        "segment 2 age sum = manifest.json.age_total - manifest.json.age_total_shown",
+        "segment 2 age sum = profiles.csv:mean[age,2] + profiles.csv:mean[age,2]",
+        "segment 2 age mean = profiles.csv:mean[age,2]",
+        "segment 2 age median = profiles.csv:mean[age,2]"}  # two values: the median is the mean
+
+
+@pytest.fixture(scope="module")
+def tracked(spark, data, tmp_path_factory) -> tuple[Path, str, str]:
+    """The first run of ``runs`` logged to an MLflow store (sqlite) with its report: its
+    folder, the store and the MLflow run id."""
+    tracking = pytest.importorskip("mlflow.tracking", reason="MLflow: the dev or mlflow extra")
+    from segmentation.tracking.config import MlflowConfig
+    from segmentation.tracking.runs import log_report
+
+    root = tmp_path_factory.mktemp("tracked")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    tracking.MlflowClient(uri).create_experiment("privacy",
+                                                 artifact_location=(root / "art").as_uri())
+    cfg = config(data, root / "run")
+    cfg["tracking"] = {"mlflow": {"tracking_uri": uri, "experiment": "privacy"}}
+    run_id = run_segmentation(spark, config_from_dict(cfg))["tracking"]["run_id"]
+    log_report(MlflowConfig(tracking_uri=uri, experiment="privacy"), run_id,
+               Path(build_report(root / "run")).parent)
+    return root / "run", uri, run_id
+
+
+@pytest.mark.tracking
+def test_an_attacker_of_the_mlflow_run_recovers_nothing(tracked, data, tmp_path) -> None:
+    """The same attack on everything logged to MLflow (parameters, every metric's history,
+    artifacts) together with the run's exported files."""
+    run, uri, run_id = tracked
+    logged = [n for n in numbers_in_mlflow(uri, run_id, tmp_path, without_clock)
+              if not clock(n.where)]
+    assert any(n.where.startswith("mlflow metric") for n in logged)
+    assert any("report/" in n.where for n in logged)
+    assert attack(exported_numbers(run) + logged, labelled_customers(data, run), run) == []
