@@ -18,6 +18,7 @@ from support.attacker import (
     Number,
     distinct,
     exported_totals,
+    files_under,
     numbers_in_mlflow,
     numbers_in_tree,
     recoveries,
@@ -115,17 +116,14 @@ def without_clock(path: Path, text: str) -> str:
 def exported_texts(run: Path) -> Iterator[tuple[str, str]]:
     """(name, text) of every exportable file of ``run`` (timings aside); Parquet tables as
     CSV text."""
-    for name in EXPORTABLE:
-        top = run / name
-        for path in [top] if top.is_file() else sorted(top.rglob("*")):
-            if not path.is_file() or path.name.startswith((".", "_")) and path.stat().st_size \
-                    == 0:
-                continue
-            if path.suffix == ".parquet":
-                yield str(path), pd.read_parquet(path).to_csv(index=False) + repr(
-                    pd.read_parquet(path).to_dict())
-            elif path.suffix != ".png" and not path.name.endswith(".crc"):
-                yield str(path), without_clock(path, path.read_text(encoding="utf-8"))
+    for path in files_under(run, EXPORTABLE):
+        if path.name.startswith((".", "_")) and path.stat().st_size == 0:
+            continue
+        if path.suffix == ".parquet":
+            table = pd.read_parquet(path)
+            yield str(path), table.to_csv(index=False) + repr(table.to_dict())
+        elif path.suffix != ".png" and not path.name.endswith(".crc"):
+            yield str(path), without_clock(path, path.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,11 @@ artifacts) and tries to recover what is secret about a withheld segment: a stati
 values (directly, as ``a + b`` or as ``a - b`` of two exported numbers), or, by subtraction
 from what the shown segments export, a total over every customer that includes it.
 
+Numbers in prose (the report's HTML) are read but carry no column name, so the attacker,
+which combines only numbers about one column, does not use them: the report is made from
+the exported tables alone, and its renderings of the secrets are looked for by
+``test_privacy``'s text search.
+
 The secrets are computed here with pandas from the input and the labels (which stay with
 the data), not by the code under test. Non-linear metrics of the whole clustering
 (silhouette, Davies-Bouldin, ...) are not attacked: no sum or difference isolates a segment
@@ -38,7 +43,7 @@ ARITHMETIC_PRECISION = 1e-11
 @dataclass(frozen=True)
 class Number:
     """One number an exported file shows: its value, how far from it the true value may be
-    (half a unit of its last printed digit) and where it is shown."""
+    (:func:`printed`) and where it is shown."""
 
     value: float
     error: float
@@ -65,13 +70,13 @@ def numbers_in_csv(text: str, where: str) -> Iterator[Number]:
     """Each numeric cell, named by its column and the row's text cells (segment, feature)."""
     rows = list(csv.reader(io.StringIO(text)))
     for row in rows[1:]:
-        yield from numbers_in_row(dict(zip(rows[0], row)), where, exact=False)
+        yield from numbers_in_row(dict(zip(rows[0], row)), where)
 
 
-def numbers_in_row(row: dict[str, object], where: str, exact: bool) -> Iterator[Number]:
+def numbers_in_row(row: dict[str, object], where: str) -> Iterator[Number]:
     """The numbers of one table row, named by column and the row's text cells. Cells that
-    are numbers already (a Parquet file's) are ``exact``; printed cells are as precise as
-    their digits."""
+    are numbers already (a Parquet file's) are exact; printed cells are as precise as
+    :func:`printed` says."""
     label = ",".join(f"{c}={v}" if c in LABELS else str(v) for c, v in row.items()
                      if c in LABELS or isinstance(v, str) and v and not NUMBER.fullmatch(v))
     for column, cell in row.items():
@@ -83,7 +88,7 @@ def numbers_in_row(row: dict[str, object], where: str, exact: bool) -> Iterator[
                 yield printed(cell, here, table=True)
             else:
                 yield from numbers_in_text(cell, here)
-        elif exact and isinstance(cell, (int, float, np.number)) and np.isfinite(cell):
+        elif isinstance(cell, (int, float, np.number)) and np.isfinite(cell):
             yield Number(float(cell), 1e-15 * abs(float(cell)), here)
 
 
@@ -111,7 +116,7 @@ def numbers_in_file(path: Path, where: str, clean: Cleaner) -> Iterator[Number]:
         return
     if path.suffix == ".parquet":
         for row in pd.read_parquet(path).to_dict("records"):
-            yield from numbers_in_row(row, where, exact=True)
+            yield from numbers_in_row(row, where)
         return
     text = clean(path, path.read_text(encoding="utf-8"))
     if path.suffix == ".csv":
@@ -122,13 +127,18 @@ def numbers_in_file(path: Path, where: str, clean: Cleaner) -> Iterator[Number]:
         yield from numbers_in_text(text, where)
 
 
-def numbers_in_tree(root: Path, names: Iterable[str], clean: Cleaner) -> Iterator[Number]:
-    """Every number of the files ``names`` (files or folders) under ``root``."""
+def files_under(root: Path, names: Iterable[str]) -> Iterator[Path]:
+    """The files ``names`` under ``root`` and the files in the folders among them."""
     for name in names:
         top = root / name
-        for path in [top] if top.is_file() else sorted(top.rglob("*")):
-            if path.is_file():
-                yield from numbers_in_file(path, str(path.relative_to(root)), clean)
+        yield from (p for p in ([top] if top.is_file() else sorted(top.rglob("*")))
+                    if p.is_file())
+
+
+def numbers_in_tree(root: Path, names: Iterable[str], clean: Cleaner) -> Iterator[Number]:
+    """Every number of the files ``names`` (files or folders) under ``root``."""
+    for path in files_under(root, names):
+        yield from numbers_in_file(path, str(path.relative_to(root)), clean)
 
 
 def numbers_in_mlflow(uri: str, run_id: str, download_to: Path,
