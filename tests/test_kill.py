@@ -101,8 +101,9 @@ def test_sigkill_of_a_connect_client_leaves_previous_outputs(setup, connect_serv
 def test_an_interrupt_is_exit_130_and_leaves_previous_outputs(setup):
     """Ctrl-C (SIGINT to the job's process group) during the evaluation: Spark's jobs are
     cancelled, the error is one line, the exit code 130, the previous outputs stay as they
-    were and no lock or staging directory is left (the earlier kills' ones included: the
-    interrupted run took them over and cleaned them up)."""
+    were and nothing but the current run is left beside them (no lock, staging directory,
+    link or unlinked run: the earlier kills' ones included, which the interrupted run took
+    over and cleaned up)."""
     base, config = setup
     out = base / "out"
     before, entries = tree_digest(out), sorted(p.name for p in base.iterdir())
@@ -120,6 +121,7 @@ def test_an_interrupt_is_exit_130_and_leaves_previous_outputs(setup):
     errors = [line for line in rest.splitlines() if line.startswith("error:")]
     assert errors == ["error: interrupted"], rest[-3000:]
     assert tree_digest(out) == before
-    leftovers = (".out.lock", ".out.staging-")
+    current = os.path.basename(os.path.realpath(out))
+    leftovers = tuple(f".out.{kind}" for kind in ("lock", "staging-", "link-", "run-", "previous-"))
     assert sorted(p.name for p in base.iterdir()) == [
-        name for name in entries if not name.startswith(leftovers)]
+        name for name in entries if name == current or not name.startswith(leftovers)]
