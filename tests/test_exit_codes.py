@@ -10,10 +10,13 @@ tests/connect, test_s3), a bug (test_internal_errors, 70) and an interrupt (test
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from support.cli import ROOT
 
@@ -52,19 +55,31 @@ def test_a_service_that_cannot_be_reached_is_6_wherever_it_is_named() -> None:
         assert service in readme_codes()[6], service
 
 
-@pytest.mark.parametrize(("damage", "named"), [
-    ("manifest.json", "is not valid JSON"),
-    ("segments.csv", "lacks column(s) segment, size"),
-])
+def truncated(data: bytes) -> bytes:
+    return data[: len(data) // 3]
+
+
+def without_thresholds(data: bytes) -> bytes:
+    """A run of the first format (no private/thresholds.csv) whose segments.csv lost the
+    drift thresholds scoring reads from it."""
+    return pd.read_csv(io.BytesIO(data)).drop(columns="distance_p99").to_csv(
+        index=False).encode()
+
+
+@pytest.mark.parametrize(("damage", "change", "named"), [
+    ("manifest.json", truncated, "is not valid JSON"),
+    ("segments.csv", lambda data: b"customer,value\n1,2\n", "lacks column(s) segment"),
+    ("segments.csv", without_thresholds, "lacks column(s) distance_p99"),
+], ids=["truncated manifest", "other segments file", "segments without thresholds"])
 def test_a_damaged_run_is_an_input_error_naming_the_file(
-    spark, make_customers, tmp_path: Path, capsys, damage: str, named: str
+    spark, make_customers, tmp_path: Path, capsys, damage: str,
+    change: Callable[[bytes], bytes], named: str
 ) -> None:
-    """A model's run cut short by a copy (a truncated manifest) or a segments file replaced
-    by something else: exit 3 and one line naming the file, not an internal error."""
+    """A model's run cut short by a copy (a truncated manifest), a segments file replaced
+    by something else or edited: exit 3 and one line naming the file, not a bug (70)."""
     run = shutil.copytree(FIXTURE, tmp_path / "run")
-    data = (run / damage).read_bytes()
-    (run / damage).write_bytes(data[: len(data) // 3] if damage.endswith(".json")
-                               else b"customer,value\n1,2\n")
+    assert not (run / "private").exists()
+    (run / damage).write_bytes(change((run / damage).read_bytes()))
     out = tmp_path / "scored"
     code = cli.main(["score", "--model", str(run), "--input", str(make_customers(50, seed=2)),
                      "--output", str(out)])

@@ -81,11 +81,13 @@ def read_run(fs: FileSystem, path: str, manifest: Any) -> FinishedRun:
     """The run whose files are complete at ``path`` on ``fs`` and whose manifest is
     ``manifest`` (parsed JSON): a finished run, or one still in its staging directory."""
     checked = read_manifest(manifest, path)
-    segments = parse_csv(fs.read_bytes(f"{path}/{SEGMENTS_CSV}"), f"{path}/{SEGMENTS_CSV}",
-                         [SEGMENT_COL, "size"])
     private = f"{path}/{THRESHOLDS_CSV}"
+    # runs before the privacy layout (format 3) keep the thresholds in segments.csv
+    separate = fs.exists(private)
+    segments = parse_csv(fs.read_bytes(f"{path}/{SEGMENTS_CSV}"), f"{path}/{SEGMENTS_CSV}",
+                         [SEGMENT_COL, "size"] if separate else [*THRESHOLD_COLUMNS, "size"])
     thresholds = (parse_csv(fs.read_bytes(private), private, THRESHOLD_COLUMNS)
-                  if fs.exists(private) else segments)[THRESHOLD_COLUMNS]
+                  if separate else segments)[THRESHOLD_COLUMNS]
     check_model_line(fs, f"{path}/{MODEL}", key=path)
     model = PipelineModel.load(absolute(f"{path}/{MODEL}"))
     return FinishedRun(path, checked, segments, model, thresholds)
