@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import re
-from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -35,16 +33,6 @@ def read_parquet(
         if not is_spark_error(exc):
             raise
         raise service_or(InputDataError, _explain_read_error(spark, path, exc), exc) from exc
-
-
-def read_json(spark: SparkSession, path: str) -> Any:
-    """Read a small JSON file from any path the session can reach; a file that is not
-    JSON (cut short, edited by hand) is the input's fault, told in one line."""
-    data = file_system(path, spark).read_bytes(path)
-    try:
-        return json.loads(data.decode("utf-8"))
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise InputDataError(f"{path} is not valid JSON: {exc}") from exc
 
 
 def _explain_read_error(spark: SparkSession, path: str, exc: Exception) -> str:

@@ -14,7 +14,6 @@ from segmentation.core.errors import ConfigError, InputDataError
 from segmentation.core.fs import FileSystem, absolute, file_system
 from segmentation.core.sparkversion import check_model_line
 from segmentation.data.config import FeaturesConfig
-from segmentation.data.read import read_json
 from segmentation.model.columns import SEGMENT_COL
 from segmentation.outputs.layout import (
     LABELS,
@@ -26,6 +25,7 @@ from segmentation.outputs.layout import (
     THRESHOLDS_CSV,
     RunManifest,
     parse_csv,
+    parse_json,
     read_manifest,
 )
 
@@ -74,7 +74,8 @@ def load_finished_run(spark: SparkSession, path: str, *, key: str) -> FinishedRu
             f"{key} {path} is not a finished segmentation run: missing {', '.join(missing)} "
             "(expected the output.path of a completed `segment run`)"
         )
-    return read_run(fs, path, read_json(spark, f"{path}/{MANIFEST}"))
+    manifest = f"{path}/{MANIFEST}"
+    return read_run(fs, path, parse_json(fs.read_bytes(manifest), manifest))
 
 
 def read_run(fs: FileSystem, path: str, manifest: Any) -> FinishedRun:

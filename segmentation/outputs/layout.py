@@ -24,6 +24,7 @@ the private thresholds: as sensitive as the customer data).
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -168,6 +169,15 @@ def _require(data: Mapping[str, Any], source: str, key: str, kind: type, *, pref
             f"{source} is not a segmentation run's manifest: {prefix}{key} is {what}"
         )
     return value
+
+
+def parse_json(data: bytes, where: object) -> Any:
+    """The value of a run's JSON file ``where`` (its bytes ``data``): a file cut short or
+    edited by hand is the input's fault, told in one line naming it."""
+    try:
+        return json.loads(data.decode("utf-8"))
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise InputDataError(f"{where} is not valid JSON: {exc}") from exc
 
 
 def parse_csv(data: bytes, where: object, required: Sequence[str]) -> pd.DataFrame:

@@ -17,7 +17,6 @@ their centroid and sample points dropped; migration cells below the threshold li
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -55,6 +54,7 @@ from segmentation.outputs.layout import (
     STABILITY_COL,
     SUPPRESSED_COL,
     parse_csv,
+    parse_json,
 )
 from segmentation.outputs.privacy import (
     hidden_segments,
@@ -237,8 +237,8 @@ def local_run_dir(run_dir: str | os.PathLike[str]) -> Path:
 
 def _read_manifest(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        data = parse_json(path.read_bytes(), path)
+    except OSError as exc:
         raise InputDataError(f"cannot read {path}: {exc}") from exc
     if not isinstance(data, dict):
         raise InputDataError(f"{path} must hold a JSON object, not {type(data).__name__}")
