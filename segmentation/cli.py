@@ -1,4 +1,5 @@
-"""The ``segment`` command: run, features, score, report, sql, generate, generate-transactions.
+"""The ``segment`` command: run, features, score, export-sql, report, sql, generate,
+generate-transactions.
 
 Parses the command line and dispatches: each command loads its config, runs the checks
 that need no Spark (the tracking server, a registered model: :mod:`segmentation.tracking.
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segmentation.cli_arguments import (
+    add_export_sql_arguments,
     add_generate_arguments,
     add_job_arguments,
     add_score_arguments,
@@ -89,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="assign segments to new customers with a saved run")
     add_score_arguments(score)
     score.set_defaults(handler=_score)
+
+    export = sub.add_parser("export-sql", help="a finished run's model as a SQL query or view "
+                            "that segments a table's rows where they live")
+    add_export_sql_arguments(export)
+    export.set_defaults(handler=_export_sql)
 
     report = sub.add_parser("report", help="plots and an HTML page from a finished run")
     report.add_argument("--run", required=True,
@@ -201,6 +208,16 @@ def _score(args: argparse.Namespace) -> None:
                         table_format=args.output_table_format,
                         table_mode=args.output_table_mode, tracking=tracking,
                         registry_uri=registry_uri)
+
+
+def _export_sql(args: argparse.Namespace) -> None:
+    from segmentation.export.job import export_sql
+
+    with _job_session("segment-export-sql", args, {}, paths=[args.run]) as spark:
+        text = export_sql(spark, run=args.run, dialect=args.dialect, table=args.table,
+                          id_column=args.id_column, view=args.view,
+                          include_withheld=args.include_withheld)
+    sys.stdout.write(text)
 
 
 def _report(args: argparse.Namespace) -> None:

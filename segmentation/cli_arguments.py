@@ -45,6 +45,26 @@ def add_score_arguments(parser: argparse.ArgumentParser) -> None:
     add_tracking_argument(parser)
 
 
+def add_export_sql_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``segment export-sql``."""
+    from segmentation.export.sql import DIALECTS
+
+    parser.add_argument("--run", required=True, help="directory of a finished segment run")
+    parser.add_argument("--dialect", required=True, choices=sorted(DIALECTS),
+                        help="SQL dialect of the query: postgresql, spark (Spark SQL) or ansi")
+    parser.add_argument("--table", help="table whose rows to segment, as written in SQL "
+                        "(default: the table the run read, if it read one)")
+    parser.add_argument("--id", dest="id_column", metavar="COLUMN",
+                        help="id column of --table (default: the run's input.id_column)")
+    parser.add_argument("--view", metavar="NAME",
+                        help="print a statement that creates (or replaces) this view instead "
+                        "of the bare query")
+    parser.add_argument("--include-withheld", action="store_true",
+                        help="export a run that withholds small segments all the same: the "
+                        "SQL then holds their centres (for a database trusted like the data)")
+    add_spark_arguments(parser)
+
+
 def add_tracking_argument(parser: argparse.ArgumentParser) -> None:
     """``--mlflow-uri``: log the job to MLflow (needs the ``mlflow`` extra)."""
     parser.add_argument(

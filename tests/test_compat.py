@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 from pyspark.ml import PipelineModel
+from support.sqlexport import assert_labels_match, spark_sql_labels
 
 from segmentation.core.errors import InputDataError
 from segmentation.model.selection import STABILITY_COLUMNS
@@ -51,6 +52,12 @@ def test_its_model_loads_and_reproduces_its_labels(spark, customers) -> None:
     assert (mine["segment"].to_numpy() == expected["segment"].to_numpy()).all()
     assert mine["distance"].to_numpy() == pytest.approx(expected["distance"].to_numpy(),
                                                         rel=1e-9)
+
+
+def test_its_model_exports_as_sql_that_gives_its_labels(spark, customers) -> None:
+    """Spark's ImputerModel and StandardScalerModel of the first layout, read for SQL."""
+    assert_labels_match(spark_sql_labels(spark, FIXTURE, customers, table="v1_customers"),
+                        labels(FIXTURE))
 
 
 def test_it_scores_new_customers(spark, customers, tmp_path) -> None:

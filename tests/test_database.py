@@ -41,17 +41,6 @@ pytestmark = pytest.mark.database
 
 CONFIG, INPUT, SERVICE = 2, 3, 6
 CUSTOMERS = 100_000
-PG_TYPES = {"bigint": "bigint", "int": "integer", "double": "double precision",
-            "string": "text", "decimal(12,2)": "numeric(12,2)"}
-
-
-def load_table(spark: SparkSession, postgres: Postgres, frame: DataFrame, name: str) -> None:
-    """Create ``name`` with PostgreSQL types matching ``frame`` and fill it over JDBC."""
-    columns = ", ".join(f'"{f.name}" {PG_TYPES[f.dataType.simpleString()]}'  # case kept
-                        for f in frame.schema.fields)
-    postgres.psql(f"DROP TABLE IF EXISTS {name}; CREATE TABLE {name} ({columns})")
-    (frame.write.format("jdbc").options(**postgres.spark_options(), dbtable=name,
-                                        batchsize="10000").mode("append").save())
 
 
 def customer_frame(spark: SparkSession, make_customers: Callable[..., Path],
@@ -72,7 +61,7 @@ def data(spark: SparkSession, postgres: Postgres, make_customers, tmp_path_facto
     base = tmp_path_factory.mktemp("database")
     frame = customer_frame(spark, make_customers, CUSTOMERS)
     frame.write.parquet(str(base / "customers"))
-    load_table(spark, postgres, spark.read.parquet(str(base / "customers")), "customers")
+    postgres.load(spark.read.parquet(str(base / "customers")), "customers")
     assert postgres.psql("SELECT count(*) FROM customers") == str(CUSTOMERS)
     return base / "customers"
 
@@ -206,7 +195,7 @@ def test_missing_table_gets_a_did_you_mean(
 def small_table(spark: SparkSession, postgres: Postgres,
                 make_customers: Callable[..., Path]) -> None:
     frame = customer_frame(spark, make_customers, 400)
-    load_table(spark, postgres, frame, "small_customers")
+    postgres.load(frame, "small_customers")
 
 
 def test_no_driver_and_no_secret_anywhere(
@@ -394,7 +383,7 @@ def test_features_from_a_database_table_equal_those_from_parquet(
 ) -> None:
     lines = spark.createDataFrame(RETAIL_ROWS, RETAIL_SCHEMA)
     lines.write.parquet(str(tmp_path / "lines"))
-    load_table(spark, postgres, lines, "invoice_lines")
+    postgres.load(lines, "invoice_lines")
     mapping = {"customer_id": "CustomerID", "invoice_id": "InvoiceNo",
                "timestamp": "InvoiceDate", "timestamp_format": "yyyy-MM-dd HH:mm:ss",
                "quantity": "Quantity", "unit_price": "UnitPrice", "product": "StockCode",

@@ -39,6 +39,7 @@ from support.matrix import (
 )
 from support.s3 import S3Server
 from support.servers import ConnectServer
+from support.sqlexport import assert_labels_match, spark_sql_labels
 
 from segmentation import assign, cli
 from segmentation.core.connectors import CONNECTORS, TABLE_FORMATS
@@ -129,6 +130,13 @@ def test_a_database_table_scores(spark, postgres, line_run: Path, tmp_path: Path
                  "--output", str(tmp_path / "scored"), "--output-table", "matrix_scored")
     assert_same_labels(tmp_path / "scored", REFERENCE)
     assert spark.table("matrix_scored").count() == CUSTOMERS
+
+
+def test_the_sql_export_labels_like_the_run(spark, line_run: Path) -> None:
+    """The model read back with this line's Spark ML, written as Spark SQL and run by this
+    line's SQL engine: the run's segments, distances to 1e-9 relative."""
+    assert_labels_match(spark_sql_labels(spark, line_run, CUSTOMERS_PATH,
+                                         table="matrix_customers"), labels(line_run))
 
 
 def test_the_report(line_run: Path) -> None:

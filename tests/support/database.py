@@ -9,6 +9,7 @@ filled with ``psql`` and Spark's JDBC writer; the tests read them through the pr
 from __future__ import annotations
 
 import glob
+import io
 import os
 import shutil
 import subprocess
@@ -16,7 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import daemons
+import pandas as pd
+from pyspark.sql import DataFrame
 
+#: The PostgreSQL type of each Spark type the tests' tables have.
+PG_TYPES = {"bigint": "bigint", "int": "integer", "double": "double precision",
+            "string": "text", "decimal(12,2)": "numeric(12,2)"}
 #: Debian's libpostgresql-jdbc-java.
 JDBC_JAR = Path("/usr/share/java/postgresql.jar")
 #: The environment variable the tests' configs name in ``jdbc.password_env``.
@@ -48,15 +54,35 @@ class Postgres:
         """An ``input.jdbc`` section for this server (password through PASSWORD_ENV)."""
         return {"url": self.url, "user": self.user, "password_env": PASSWORD_ENV, **keys}
 
-    def psql(self, sql: str) -> str:
-        """Run SQL with psql; return its unaligned output."""
+    @property
+    def psql_url(self) -> str:
+        """The database for psql's command line (the password in :meth:`client_env`)."""
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/segment"
+
+    def client_env(self) -> dict[str, str]:
+        """The environment of a client process: this one's, and the password for psql."""
+        return {**os.environ, "PGPASSWORD": self.password}
+
+    def psql(self, sql: str, *options: str) -> str:
+        """Run SQL with psql; return its unaligned output (or, with ``--csv``, CSV)."""
         done = subprocess.run(
-            ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
-             "-p", str(self.port), "-U", self.user, "-d", "segment", "-c", sql],
-            env={**os.environ, "PGPASSWORD": self.password}, capture_output=True, text=True,
-            timeout=300, check=False)
+            ["psql", "-X", "-q", *(options or ("-A", "-t")), "-v", "ON_ERROR_STOP=1",
+             self.psql_url, "-c", sql],
+            env=self.client_env(), capture_output=True, text=True, timeout=300, check=False)
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
+
+    def frame(self, query: str) -> pd.DataFrame:
+        """The rows of ``query``, as psql prints them (doubles with every digit)."""
+        return pd.read_csv(io.StringIO(self.psql(query, "--csv")))
+
+    def load(self, frame: DataFrame, name: str) -> None:
+        """Create ``name`` with PostgreSQL types matching ``frame`` and fill it over JDBC."""
+        columns = ", ".join(f'"{f.name}" {PG_TYPES[f.dataType.simpleString()]}'  # case kept
+                            for f in frame.schema.fields)
+        self.psql(f"DROP TABLE IF EXISTS {name} CASCADE; CREATE TABLE {name} ({columns})")
+        (frame.write.format("jdbc").options(**self.spark_options(), dbtable=name,
+                                            batchsize="10000").mode("append").save())
 
     def spark_options(self) -> dict[str, str]:
         """Options of Spark's JDBC writer for this server (tests load data with it)."""
