@@ -124,6 +124,21 @@ def test_score_over_connect_reproduces_the_labels(connect_server: ConnectServer,
     assert manifest["rows_scored"] == 3000
 
 
+def test_sql_export_over_connect_is_the_classic_text(connect_server: ConnectServer,
+                                                      classic_run: Path, work: Path) -> None:
+    """The model's numbers read through Connect's ML client: the same SQL, character for
+    character (the labels it gives are checked in test_export_sql.py)."""
+    args = ["export-sql", "--run", str(classic_run), "--dialect", "postgresql",
+            "--table", "customers"]
+    texts = []
+    for spark in (["--master", "local[2]"], ["--remote", connect_server.url]):
+        done = segment([*args, *spark], cwd=work)
+        assert done.returncode == 0, done.stderr[-4000:]
+        texts.append(done.stdout)
+    assert "CREATE" not in texts[0] and "FROM customers" in texts[0]
+    assert texts[1] == texts[0]
+
+
 def test_features_over_connect_match_classic(connect_server: ConnectServer, work: Path) -> None:
     transactions = work / "transactions"
     generate_transactions(400, transactions, seed=3)
