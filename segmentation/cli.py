@@ -1,5 +1,5 @@
-"""The ``segment`` command: run, features, score, export-sql, report, sql, generate,
-generate-transactions.
+"""The ``segment`` command: run, features, score, export-sql, export-pmml, report, sql,
+generate, generate-transactions.
 
 Parses the command line and dispatches: each command loads its config, runs the checks
 that need no Spark (the tracking server, a registered model: :mod:`segmentation.tracking.
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segmentation.cli_arguments import (
+    add_export_pmml_arguments,
     add_export_sql_arguments,
     add_generate_arguments,
     add_job_arguments,
@@ -96,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "that segments a table's rows where they live")
     add_export_sql_arguments(export)
     export.set_defaults(handler=_export_sql)
+
+    pmml = sub.add_parser("export-pmml", help="a finished run's model, its preparation "
+                          "included, as a PMML 4.4 document")
+    add_export_pmml_arguments(pmml)
+    pmml.set_defaults(handler=_export_pmml)
 
     report = sub.add_parser("report", help="plots and an HTML page from a finished run")
     report.add_argument("--run", required=True,
@@ -217,6 +223,14 @@ def _export_sql(args: argparse.Namespace) -> None:
         text = export_sql(spark, run=args.run, dialect=args.dialect, table=args.table,
                           id_column=args.id_column, view=args.view,
                           include_withheld=args.include_withheld)
+    sys.stdout.write(text)
+
+
+def _export_pmml(args: argparse.Namespace) -> None:
+    from segmentation.export.job import export_pmml
+
+    with _job_session("segment-export-pmml", args, {}, paths=[args.run]) as spark:
+        text = export_pmml(spark, run=args.run, include_withheld=args.include_withheld)
     sys.stdout.write(text)
 
 

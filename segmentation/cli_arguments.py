@@ -59,10 +59,22 @@ def add_export_sql_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--view", metavar="NAME",
                         help="print a statement that creates (or replaces) this view instead "
                         "of the bare query")
+    _include_withheld(parser)
+    add_spark_arguments(parser)
+
+
+def add_export_pmml_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``segment export-pmml``."""
+    parser.add_argument("--run", required=True, help="directory of a finished segment run")
+    _include_withheld(parser)
+    add_spark_arguments(parser)
+
+
+def _include_withheld(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--include-withheld", action="store_true",
                         help="export a run that withholds small segments all the same: the "
-                        "SQL then holds their centres (for a database trusted like the data)")
-    add_spark_arguments(parser)
+                        "export then holds their centres (for a destination trusted like "
+                        "the data)")
 
 
 def add_tracking_argument(parser: argparse.ArgumentParser) -> None:

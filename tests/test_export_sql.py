@@ -1,10 +1,12 @@
-"""``segment export-sql``: the run's model as SQL, run where the customers are.
+"""``segment export-sql`` and ``export-pmml``: the run's model as SQL, run where the
+customers are, and as PMML, read by an independent evaluator.
 
-The query is run in Spark SQL and in the project's PostgreSQL (scripts/postgres.sh) on the
-run's own customers and on new ones with what the model must handle (missing values, NaN,
-infinity, a channel it never saw): segments identical to the run's ``labels/`` and to
-``segment score``, distances equal to 1e-9 relative. Two implementations of one model
-checked against each other: Spark's ``PipelineModel`` and the SQL text.
+The query is run in Spark SQL and in the project's PostgreSQL (scripts/postgres.sh), the
+PMML by pypmml (the JPMML evaluator), on the run's own customers and on new ones with what
+the model must handle (missing values, NaN, infinity, a channel it never saw): segments
+identical to the run's ``labels/`` and to ``segment score``, distances equal to 1e-9
+relative. Implementations of one model checked against each other: Spark's
+``PipelineModel``, the SQL text and the PMML document.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from support.runs import fixed_k_config
 from support.sqlexport import assert_labels_match, by_id, spark_sql_labels
 
 from segmentation.cli import main
-from segmentation.export.job import export_sql
+from segmentation.export.job import export_pmml, export_sql
 from segmentation.run.config import config_from_dict
 from segmentation.run.job import run_segmentation
 from segmentation.scoring.job import score_customers
@@ -141,6 +143,9 @@ def test_a_run_with_a_withheld_segment_is_refused_unless_included(spark, custome
     assert main(args) == CONFIG
     [line] = error_lines(capsys.readouterr().err)
     assert "withholds segment(s)" in line and "--include-withheld" in line
+    assert main(["export-pmml", "--run", str(out)]) == CONFIG
+    [line] = error_lines(capsys.readouterr().err)
+    assert "withholds segment(s)" in line
     assert main([*args, "--include-withheld"]) == 0
     text = capsys.readouterr().out
     assert "It includes the withheld segment(s)" in text
@@ -184,3 +189,29 @@ def test_the_sql_says_what_it_reads_and_holds(spark, run):
     assert any("keep it where the customer data is" in line for line in header)
     assert "CREATE OR REPLACE VIEW crm.customer_segments AS" in text
     assert "FROM crm.customers" in text
+
+
+def pmml_labels(spark, run: Path, data: Path) -> pd.DataFrame:
+    """The segments and distances pypmml computes from the run's PMML for ``data``."""
+    from pypmml import Model
+
+    frame = pd.read_parquet(data)
+    scored = Model.fromString(export_pmml(spark, run=str(run))).predict(frame)
+    return pd.DataFrame({"customer_id": frame["customer_id"],
+                         "segment": pd.to_numeric(scored["segment"]),
+                         "distance": scored["distance"]})
+
+
+def test_the_pmml_gives_the_runs_labels(spark, run, customers):
+    assert_labels_match(pmml_labels(spark, run, customers), pd.read_parquet(run / "labels"))
+
+
+def test_the_pmml_scores_new_customers_like_segment_score(spark, run, newcomers, scored):
+    assert_labels_match(pmml_labels(spark, run, newcomers), scored)
+
+
+def test_the_pmml_reads_the_inputs_by_their_names(spark, run):
+    text = export_pmml(spark, run=str(run))
+    assert '<DataField name="annual_income" optype="continuous" dataType="double">' in text
+    assert '<DataField name="channel" optype="categorical" dataType="string" />' in text
+    assert "keep it where the customer data is" in text

@@ -1,6 +1,8 @@
-"""``segment export-sql``: a finished run's model as SQL text for a database or Spark SQL.
+"""``segment export-sql`` and ``export-pmml``: a finished run's model as SQL text for a
+database or Spark SQL, or as a PMML document.
 
-The SQL is the model in another form (:mod:`segmentation.export.sql`): it holds the centre
+Either is the model in another form (:mod:`segmentation.export.sql`,
+:mod:`segmentation.export.pmml`): it holds the centre
 of every segment and the means and standard deviations over all customers, so, like the
 run's ``model/``, it belongs where the customer data is. A run that withholds a segment's
 statistics (fewer customers than ``output.min_segment_size``) is refused unless the user
@@ -10,6 +12,7 @@ everyone and the shown segments' profiles, its centre gives the withheld segment
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 from typing import Any
 
@@ -17,6 +20,7 @@ from pyspark.sql import SparkSession
 
 from segmentation.core.errors import ConfigError
 from segmentation.core.secrets import redact_text
+from segmentation.export.pmml import scoring_pmml
 from segmentation.export.spec import ScoringSpec, scoring_spec
 from segmentation.export.sql import DIALECTS, scoring_sql, table_name
 from segmentation.outputs.finished import FinishedRun, load_finished_run
@@ -32,16 +36,8 @@ def export_sql(spark: SparkSession, *, run: str, dialect: str, table: str | None
     """The SQL that assigns the segments of the finished run at ``run`` to the rows of
     ``table`` (default: the table the run read), keyed by ``id_column`` (default: the
     run's); with ``view``, the statement that creates that view."""
-    finished = load_finished_run(spark, run, key="--run")
-    withheld = sorted(hidden_segments(finished.segments, finished.manifest.min_segment_size))
-    if withheld and not include_withheld:
-        raise ConfigError(
-            f"run {finished.path} withholds segment(s) {', '.join(map(str, withheld))} "
-            f"(fewer than {finished.manifest.min_segment_size} customers): the SQL holds "
-            "their centres, which with the means over all customers give their members' "
-            "means; pass --include-withheld only for a database trusted like the data")
+    finished, spec, withheld = _exportable(spark, run, include_withheld)
     sql_dialect = DIALECTS[dialect]
-    spec = scoring_spec(finished.model, finished.features, f"{finished.path}/{MODEL}")
     source = table or _input_table(finished)
     name = table_name(source, sql_dialect, "--table" if table else
                       "the run's input table (pass --table instead):")
@@ -49,8 +45,35 @@ def export_sql(spark: SparkSession, *, run: str, dialect: str, table: str | None
     key = id_column or finished.id_column
     log.info("SQL (%s) of the %d segments of %s for table %s", dialect,
              len(spec.centers), finished.path, name)
+    header = _header(finished, spec, f"segment export-sql --dialect {dialect}", key, withheld)
     return scoring_sql(spec, sql_dialect, table=name, id_column=key, view=view_name,
-                       header=_header(finished, spec, dialect, key, withheld))
+                       header=header)
+
+
+def export_pmml(spark: SparkSession, *, run: str, include_withheld: bool = False) -> str:
+    """The PMML 4.4 document of the finished run at ``run``: its inputs to ``segment`` and
+    ``distance``."""
+    finished, spec, withheld = _exportable(spark, run, include_withheld)
+    log.info("PMML of the %d segments of %s", len(spec.centers), finished.path)
+    header = _header(finished, spec, "segment export-pmml", finished.id_column, withheld)
+    return scoring_pmml(spec, description=" ".join(header),
+                        version=importlib.metadata.version("segmentation"))
+
+
+def _exportable(spark: SparkSession, run: str, include_withheld: bool
+                ) -> tuple[FinishedRun, ScoringSpec, list[int]]:
+    """The finished run at ``run``, its model's numbers and its withheld segments; a
+    ConfigError when it withholds a segment and ``include_withheld`` is false."""
+    finished = load_finished_run(spark, run, key="--run")
+    withheld = sorted(hidden_segments(finished.segments, finished.manifest.min_segment_size))
+    if withheld and not include_withheld:
+        raise ConfigError(
+            f"run {finished.path} withholds segment(s) {', '.join(map(str, withheld))} "
+            f"(fewer than {finished.manifest.min_segment_size} customers): the export holds "
+            "their centres, which with the means over all customers give their members' "
+            "means; pass --include-withheld only for a destination trusted like the data")
+    spec = scoring_spec(finished.model, finished.features, f"{finished.path}/{MODEL}")
+    return finished, spec, withheld
 
 
 def _input_table(run: FinishedRun) -> str:
@@ -64,15 +87,16 @@ def _input_table(run: FinishedRun) -> str:
     return str(found)
 
 
-def _header(run: FinishedRun, spec: ScoringSpec, dialect: str, id_column: str,
+def _header(run: FinishedRun, spec: ScoringSpec, command: str, id_column: str,
             withheld: list[int]) -> list[str]:
-    """The comment lines above the SQL: what it is, what it reads, what it holds."""
+    """What the export is, what it reads and what it holds (comments above the SQL, the
+    PMML header's description)."""
     columns = [f"{id_column} (id)", *(f"{step.column} (number)" for step in spec.numeric),
                *(f"{step.column} (text)" for step in spec.categorical)]
     lines = [
         f"Segments of the run {redact_text(run.path)} (started "
         f"{run.manifest.data.get('started_at', 'at an unknown time')}), "
-        f"written by `segment export-sql --dialect {dialect}`.",
+        f"written by `{command}`.",
         f"Gives {id_column}, segment and distance for every row; segment ids: "
         f"{', '.join(map(str, sorted(spec.segment_ids)))}.",
         f"Reads the columns {', '.join(columns)}.",
