@@ -265,6 +265,58 @@ def test_racing_takeovers_of_a_stale_lock_leave_one_holder(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == []
 
 
+class Interleaved(LocalFS):
+    """A local disk on which other runs act at the worst moments of this one's takeover:
+    ``after_read`` right after it first reads the lock (it has seen the stale holder),
+    ``after_change`` right after it first renames or deletes the lock file."""
+
+    def __init__(self, after_read, after_change) -> None:
+        self.hooks = {"read": after_read, "change": after_change}
+
+    def _fire(self, event: str, path: str) -> None:
+        if path.endswith(".out.lock") and event in self.hooks:
+            self.hooks.pop(event)()
+
+    def read_bytes(self, path: str) -> bytes:
+        data = super().read_bytes(path)
+        self._fire("read", path)
+        return data
+
+    def rename(self, source: str, target: str) -> None:
+        super().rename(source, target)
+        self._fire("change", source)
+
+    def delete(self, path: str) -> None:
+        super().delete(path)
+        self._fire("change", path)
+
+
+def test_a_slow_taker_never_moves_the_lock_a_faster_taker_made(tmp_path):
+    """Three runs meet a stale lock: a fast one takes it over while a slow one, which saw
+    the stale holder, is about to; a third arrives whenever the slow one touches the lock
+    file. Only the fast one holds the path (earlier versions moved its new lock aside and
+    let the third create one in the gap)."""
+    out = tmp_path / "out"
+    write_lock(out, host=socket.gethostname(), pid=dead_pid())
+    fast, third = OutputLock(LocalFS(), str(out)), OutputLock(LocalFS(), str(out))
+    refusals = []
+
+    def third_tries() -> None:
+        try:
+            third.acquire()
+        except OutputError as exc:
+            refusals.append(str(exc))
+
+    slow = OutputLock(Interleaved(fast.acquire, third_tries), str(out))
+    with pytest.raises(OutputError, match=f"another run {fast.holder.run_id}"):
+        slow.acquire()
+    third_tries()
+    assert refusals and all(f"another run {fast.holder.run_id}" in r for r in refusals)
+    fast.check_held()
+    fast.release()
+    assert [p.name for p in tmp_path.iterdir()] == []
+
+
 def test_pyarrow_file_systems_refuse_a_second_run(tmp_path):
     """The remote code path (pyarrow), here on pyarrow's local file system."""
     fs, out = ArrowFS(pafs.LocalFileSystem()), str(tmp_path / "out")

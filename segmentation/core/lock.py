@@ -15,10 +15,15 @@ process has the pid or the one that has it started at another time than the hold
 (restarted pods, host networking) and a host name can come back on another node: a lock
 from any of those is judged by its lease only, so a live run's lock is never taken.
 
-Taking over a stale lock: the stale lock is renamed to a name unique to the taker (only
-one rename of a file succeeds), judged again there, deleted, and a new lock created; a
-lock that turns out to be live is put back. On a local disk and on HDFS (atomic rename
-and create-if-absent) exactly one run holds a path; on object stores (S3, GCS, Azure),
+Taking over a stale lock: one taker at a time claims it, by creating
+``<lock>.takeover-<stale run id>`` (create-if-absent), reads the lock again and deletes it
+only if it is still the stale one; then it creates its own lock like any run, and the
+other takers, who waited for the claim to go, find that lock and are refused. (Moving the
+lock aside to judge it, as earlier versions did, could move a live lock that a faster
+taker had just created, and let a third run create one in the gap: two holders.) A claim
+whose taker is gone from this host, or older than :data:`CLAIM_SECONDS`, is abandoned and
+deleted. On a local disk and on HDFS (create-if-absent) exactly one run holds a path; on
+object stores (S3, GCS, Azure),
 where pyarrow has no create-if-absent and a rename is a copy, the lock still refuses a
 run started after the holder wrote its lock, but two runs started within the same
 moment can both proceed: run one job per output path there (docs/connect.md).
@@ -48,6 +53,9 @@ LEASE_SECONDS = 120.0
 RENEW_SECONDS = 20.0
 _LOCK = ".lock"
 _ATTEMPTS = 5
+#: A takeover claim older than this is abandoned (a takeover takes milliseconds).
+CLAIM_SECONDS = 30.0
+_CLAIM_POLL_SECONDS = 0.05
 _SETTLE_SECONDS = 0.5  # how long a half-written lock file gets before it counts as foreign
 
 
@@ -251,20 +259,37 @@ class OutputLock:
         return "the lock file is gone" if current is None else "the lock file was overwritten"
 
     def _take_over(self, stale: Holder, reason: str) -> None:
-        """Move the stale lock aside under a name of ours, judge it again, delete it."""
-        aside = f"{self.file}.stale-{self.holder.run_id}"
+        """Delete the stale lock if this run claims it first and it is still there; else
+        wait until the claim of the run that did is gone. Either way the caller tries to
+        create its lock again."""
+        claim = f"{self.file}.takeover-{stale.run_id}"
+        if not self.fs.create_new(claim, self.holder.renewed().encode()):
+            self._wait_for_claim(claim)
+            return
         try:
-            self.fs.rename(self.file, aside)
-        except OSError:
-            return  # another run moved it first; the next attempt sees what it left
-        moved = self._read(aside)
-        if isinstance(moved, Holder) and moved.run_id != stale.run_id \
-                and moved.stale_reason(self.lease_seconds) is None:
-            self.fs.create_new(self.file, moved.encode())  # a live lock: put it back
-        else:
-            log.warning("%s %s: taking over the lock of %s (%s)", self.name, self.path,
-                        stale.describe(), reason)
-        self.fs.delete(aside)
+            current = self._read(self.file)
+            if isinstance(current, Holder) and current.run_id == stale.run_id:
+                log.warning("%s %s: taking over the lock of %s (%s)", self.name, self.path,
+                            stale.describe(), reason)
+                self.fs.delete(self.file)
+        finally:
+            self.fs.delete(claim)
+
+    def _wait_for_claim(self, claim: str) -> None:
+        """Return once ``claim`` is gone; delete it when its taker abandoned it."""
+        while True:
+            taker = self._read(claim)
+            if isinstance(taker, bytes):  # half-written on a file system without atomic writes
+                time.sleep(_SETTLE_SECONDS)
+                taker = self._read(claim)
+            if taker is None:
+                return
+            if not isinstance(taker, Holder) or taker.stale_reason(CLAIM_SECONDS) is not None:
+                log.warning("%s %s: removing the abandoned takeover claim %s", self.name,
+                            self.path, claim)
+                self.fs.delete(claim)
+                return
+            time.sleep(_CLAIM_POLL_SECONDS)
 
     def _read(self, file: str) -> Holder | bytes | None:
         """The holder in ``file``; its raw bytes when they are not a lock; None if absent."""
