@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 from pyspark.ml import PipelineModel
-from support.sqlexport import assert_labels_match, spark_sql_labels
+from support.exported import assert_labels_match, spark_sql_labels
 
 from segmentation.core.errors import InputDataError
 from segmentation.model.selection import STABILITY_COLUMNS

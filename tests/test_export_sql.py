@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from support.cli import SEGMENT, error_lines
+from support.exported import assert_labels_match, by_id, pmml_labels, spark_sql_labels
 from support.runs import fixed_k_config
-from support.sqlexport import assert_labels_match, by_id, spark_sql_labels
 
 from segmentation.cli import main
 from segmentation.export.job import export_pmml, export_sql
@@ -189,17 +189,6 @@ def test_the_sql_says_what_it_reads_and_holds(spark, run):
     assert any("keep it where the customer data is" in line for line in header)
     assert "CREATE OR REPLACE VIEW crm.customer_segments AS" in text
     assert "FROM crm.customers" in text
-
-
-def pmml_labels(spark, run: Path, data: Path) -> pd.DataFrame:
-    """The segments and distances pypmml computes from the run's PMML for ``data``."""
-    from pypmml import Model
-
-    frame = pd.read_parquet(data)
-    scored = Model.fromString(export_pmml(spark, run=str(run))).predict(frame)
-    return pd.DataFrame({"customer_id": frame["customer_id"],
-                         "segment": pd.to_numeric(scored["segment"]),
-                         "distance": scored["distance"]})
 
 
 def test_the_pmml_gives_the_runs_labels(spark, run, customers):

@@ -25,6 +25,7 @@ from daemons import SCRIPTS
 from support.cli import DEFAULT_CONFIG, ROOT, error_lines, segment
 from support.cluster import Cluster, start_cluster, stop_cluster
 from support.cluster_runs import RUN_TIMEOUT
+from support.exported import assert_labels_match, pmml_labels, spark_sql_labels
 from support.matrix import (
     CUSTOMERS,
     SEED,
@@ -39,7 +40,6 @@ from support.matrix import (
 )
 from support.s3 import S3Server
 from support.servers import ConnectServer
-from support.sqlexport import assert_labels_match, spark_sql_labels
 
 from segmentation import assign, cli
 from segmentation.core.connectors import CONNECTORS, TABLE_FORMATS
@@ -137,6 +137,11 @@ def test_the_sql_export_labels_like_the_run(spark, line_run: Path) -> None:
     line's SQL engine: the run's segments, distances to 1e-9 relative."""
     assert_labels_match(spark_sql_labels(spark, line_run, CUSTOMERS_PATH,
                                          table="matrix_customers"), labels(line_run))
+
+
+def test_the_pmml_export_labels_like_the_run(spark, line_run: Path) -> None:
+    """The model read back with this line's Spark ML, written as PMML, evaluated by pypmml."""
+    assert_labels_match(pmml_labels(spark, line_run, CUSTOMERS_PATH), labels(line_run))
 
 
 def test_the_report(line_run: Path) -> None:

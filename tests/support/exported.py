@@ -1,4 +1,5 @@
-"""The SQL of ``segment export-sql`` run by Spark SQL, and its rows compared with labels."""
+"""A run's model as exported: its SQL run by Spark SQL, its PMML evaluated by pypmml, and
+the rows either gives compared with labels."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import SparkSession
 
-from segmentation.export.job import export_sql
+from segmentation.export.job import export_pmml, export_sql
 
 
 def spark_sql_labels(spark: SparkSession, run: Path, data: Path, *, table: str = "customers",
@@ -18,6 +19,18 @@ def spark_sql_labels(spark: SparkSession, run: Path, data: Path, *, table: str =
     spark.read.parquet(str(data)).createOrReplaceTempView(table)
     return spark.sql(export_sql(spark, run=str(run), dialect="spark", table=table,
                                 **options)).toPandas()
+
+
+def pmml_labels(spark: SparkSession, run: Path, data: Path) -> pd.DataFrame:
+    """The segments and distances pypmml (the JPMML evaluator) computes from the run's PMML
+    for the Parquet ``data``."""
+    from pypmml import Model
+
+    frame = pd.read_parquet(data)
+    scored = Model.fromString(export_pmml(spark, run=str(run))).predict(frame)
+    return pd.DataFrame({"customer_id": frame["customer_id"],
+                         "segment": pd.to_numeric(scored["segment"]),
+                         "distance": scored["distance"]})
 
 
 def by_id(frame: pd.DataFrame) -> pd.DataFrame:
