@@ -114,25 +114,33 @@ def _per_segment(df: DataFrame, aggs: list[Column]) -> pd.DataFrame:
 
 
 def pooled_mean_std(per_segment: pd.DataFrame, name: str) -> tuple[float, float]:
-    """Mean and sample std of feature ``name`` over all segments, from their own statistics.
+    """Mean and sample std of feature ``name`` over all segments, from their own statistics
+    (:func:`pooled_moments`)."""
+    std = per_segment[f"{name}|std"].to_numpy(dtype=float)
+    _, mean, var = pooled_moments(per_segment[f"{name}|count"].to_numpy(dtype=float),
+                                  per_segment[f"{name}|mean"].to_numpy(dtype=float), std**2)
+    return mean, float(np.sqrt(var))
 
-    The total sum of squares is the within-segment part, sum((n - 1) * std^2), plus the
-    between-segment part, sum(n * (mean - overall mean)^2); a segment without a value
-    counts nothing, one with a single value has no within part.
+
+def pooled_moments(n: np.ndarray, mean: np.ndarray, var: np.ndarray
+                   ) -> tuple[float, float, float]:
+    """(count, mean, sample variance) of the union of groups given by their own.
+
+    The total sum of squares is the within-group part, sum((n - 1) * var), plus the
+    between-group part, sum(n * (mean - overall mean)^2); a group without a value counts
+    nothing, one with a single value (variance NaN) has no within part. The mean is NaN
+    without values, the variance NaN with fewer than two.
     """
-    n = per_segment[f"{name}|count"].to_numpy(dtype=float)
     present = n > 0
-    n = n[present]
-    mean = per_segment[f"{name}|mean"].to_numpy(dtype=float)[present]
-    std = np.nan_to_num(per_segment[f"{name}|std"].to_numpy(dtype=float)[present])
-    total = n.sum()
+    n, mean, var = n[present], mean[present], np.nan_to_num(var[present])
+    total = float(n.sum())
     if total == 0:
-        return np.nan, np.nan
+        return 0.0, np.nan, np.nan
     overall = float((n * mean).sum() / total)
     if total < 2:
-        return overall, np.nan
-    squares = ((n - 1) * std**2).sum() + (n * (mean - overall) ** 2).sum()
-    return overall, float(np.sqrt(squares / (total - 1)))
+        return total, overall, np.nan
+    squares = ((n - 1) * var).sum() + (n * (mean - overall) ** 2).sum()
+    return total, overall, float(squares / (total - 1))
 
 
 def _numeric_row(
