@@ -72,6 +72,16 @@ def test_in_a_two_by_two_table_every_adjusted_residual_is_the_root_of_chi_square
     assert cells.set_index(["segment", "level"]).loc[(0, "yes"), "expected"] == 42.5
 
 
+def test_cells_are_flagged_only_when_the_columns_test_is_significant():
+    counts = pd.DataFrame({"segment": [0, 0, 1, 1], "level": ["yes", "no", "yes", "no"],
+                           "count": [12, 8, 8, 12]})  # residuals +-1.26: none flagged
+    cells, test = level_residuals(counts, [0, 1])
+    assert test.p_value > 0.05 and not cells["flagged"].any()
+    big = counts.assign(count=counts["count"] * 10)  # the same shares, ten times the customers
+    cells, test = level_residuals(big, [0, 1])
+    assert test.p_value < 0.05 and cells["flagged"].all()
+
+
 def test_a_level_with_no_difference_is_not_flagged():
     counts = pd.DataFrame({"segment": [0, 0, 1, 1], "level": ["x", "y", "x", "y"],
                            "count": [50, 50, 100, 100]})

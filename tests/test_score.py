@@ -76,8 +76,8 @@ def test_new_customers_far_from_the_model_show_as_drift(
     with caplog.at_level(logging.INFO, logger="segmentation"):
         manifest = score_customers(spark, model_run=str(model_run), input_path=str(data),
                                    output_path=str(tmp_path / "scored"))
-    assert "ignoring 3 input columns the model does not use: region, true_segment, campaign" \
-        in caplog.text
+    assert ("ignoring 5 input columns the model does not use: region, true_segment, "
+            "churned, revenue_next_q, campaign") in caplog.text
     assert manifest["rows_read"] == 1005
     assert manifest["rows_dropped"]["duplicate_id"] == 10
     assert manifest["rows_read"] == manifest["rows_scored"] + sum(

@@ -138,11 +138,15 @@ class FeaturesConfig:
     scale: bool = True
     missing: MissingPolicy = "impute"
     max_categories: int = checked(100, POSITIVE)
+    #: Columns not clustered that the segments are read against (numeric: means compared;
+    #: text, boolean: level shares tested), from the input or from ``profile_input``.
+    profile_columns: list[str] = field(default_factory=list)
 
     def validate(self, key: str) -> None:
         if not self.numeric and not self.categorical:
             raise ConfigError(f"{key}.numeric and {key}.categorical are both empty")
-        check_unique(f"{key}.numeric + {key}.categorical", self.numeric + self.categorical)
+        check_unique(f"{key}.numeric + {key}.categorical + {key}.profile_columns",
+                     self.numeric + self.categorical + self.profile_columns)
         for col in self.log1p:
             if col not in self.numeric:
                 raise ConfigError(f"{key}.log1p names {col!r}, which is not in {key}.numeric")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,17 +63,18 @@ class Customers:
         return self.profile.rows - sum(self.dropped.values())
 
 
-def load_customers(spark: SparkSession, source: InputConfig, features: FeaturesConfig
-                   ) -> Customers:
-    """Read ``source``, keep the id and feature columns, validate them and apply the policies.
+def load_customers(spark: SparkSession, source: InputConfig, features: FeaturesConfig, *,
+                   profile_columns: Sequence[str] = ()) -> Customers:
+    """Read ``source``, keep the id, feature and ``profile_columns``, validate them and apply
+    the policies (profile columns are carried along, never validated or dropped for).
 
     Fails with an :class:`~segmentation.core.errors.InputDataError` naming the column, the
     value and the limit; the input is read once (the validation pass fills the cache).
     """
-    used = [source.id_column, *features.numeric, *features.categorical]
+    used = [source.id_column, *features.numeric, *features.categorical, *profile_columns]
 
     def keep(raw: DataFrame) -> DataFrame:
-        checked = check_schema(raw, source, features)
+        checked = check_schema(raw, source, features, profile_columns)
         ignored = [c for c in checked.columns if c not in used]
         if ignored:
             log.info("ignoring %d input columns the model does not use: %s",

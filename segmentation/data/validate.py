@@ -10,6 +10,7 @@ that names the column, the value and the limit.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pyspark.sql import Column, DataFrame
@@ -42,14 +43,17 @@ class InputProfile:
     category_levels: dict[str, int] = field(default_factory=dict)
 
 
-def check_schema(df: DataFrame, source: InputConfig, features: FeaturesConfig) -> DataFrame:
-    """``df`` with the configured columns found as Spark resolves names and named as
+def check_schema(df: DataFrame, source: InputConfig, features: FeaturesConfig,
+                 profile_columns: Sequence[str] = ()) -> DataFrame:
+    """``df`` with the configured columns (the id, the features and the
+    ``profile_columns`` read from it) found as Spark resolves names and named as
     configured (:mod:`segmentation.data.columns`); fails with one line when one is absent,
     ambiguous or of an unusable type."""
     labels = {name: f"{label} {name!r} ({key})" for name, label, key in (
         (source.id_column, "id column", "input.id_column"),
         *((n, "feature column", "features.numeric") for n in features.numeric),
         *((n, "feature column", "features.categorical") for n in features.categorical),
+        *((n, "profile column", "features.profile_columns") for n in profile_columns),
     )}
     df = with_configured_names(df, labels, source_name(source, "input"))
     types = dict(df.dtypes)
@@ -64,7 +68,19 @@ def check_schema(df: DataFrame, source: InputConfig, features: FeaturesConfig) -
                     f"feature column {name!r} ({key}) has type {types[name]}, which is not "
                     f"{kind}; convert it upstream (values like '12,5' are never cast silently)"
                 )
+    check_profile_types(df, profile_columns)
     return df
+
+
+def check_profile_types(df: DataFrame, profile_columns: Sequence[str]) -> None:
+    """Fail with one line unless each profile column is a number, text or a boolean."""
+    types = dict(df.dtypes)
+    fields = {f.name: f.dataType for f in df.schema.fields}
+    for name in profile_columns:
+        if not isinstance(fields[name], NUMERIC_TYPES + CATEGORICAL_TYPES):
+            raise InputDataError(
+                f"profile column {name!r} (features.profile_columns) has type {types[name]}: "
+                "a profile column is a number (means compared) or text or boolean (levels)")
 
 
 def profile_input(df: DataFrame, source: InputConfig, features: FeaturesConfig

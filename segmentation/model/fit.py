@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,16 +77,17 @@ def check_enough_rows(rows: int, model: ModelConfig) -> None:
         raise InputDataError(f"only {rows} usable rows, fewer than {key}={needed}")
 
 
-def prepare_rows(usable: DataFrame, features: FeaturesConfig, id_column: str, *, seed: int
-                 ) -> Prepared:
+def prepare_rows(usable: DataFrame, features: FeaturesConfig, id_column: str, *, seed: int,
+                 carried: Sequence[str] = ()) -> Prepared:
     """Fit the preparation on the usable rows and cache the prepared rows.
 
-    Kept: the id, the raw numeric features and the cleaned categories (for the profiles)
-    and the ``features`` vector; ``usable`` is released once the prepared rows are cached.
+    Kept: the id, the raw numeric features and the cleaned categories (for the profiles),
+    the ``carried`` columns (profile columns read with the input) and the ``features``
+    vector; ``usable`` is released once the prepared rows are cached.
     """
     preparation = fit_preparation(usable, features, seed=seed)
     keep = [id_column, *features.numeric,
-            *[category_column(c) for c in features.categorical], FEATURES_COL]
+            *[category_column(c) for c in features.categorical], *carried, FEATURES_COL]
     rows = cached(preparation.transform(usable).select(*keep))
     count = rows.count()
     usable.unpersist()

@@ -10,7 +10,9 @@ customers (demographics, channel, churn, revenue). From small per-segment aggreg
   the shown segments, and per cell the adjusted standardised residual
   ``(O - E) / sqrt(E (1 - row share) (1 - column share))``, approximately standard normal
   under independence, so that a cell beyond +-2 stands out (Agresti, *Categorical Data
-  Analysis*, 2.4.5). Many cells are read at once: a flag is a pointer, not a finding.
+  Analysis*, 2.4.5). Cells are flagged only when the column's test is significant at
+  5 %: with many cells, about one in twenty passes +-2 by chance alone (a column that
+  carries no signal would otherwise show flags).
 
 Privacy: only the shown segments enter (the rest of the customers of a comparison, the
 contingency table, its margins and totals), so no statistic here holds a withheld
@@ -30,8 +32,10 @@ from scipy import stats
 from segmentation.model.columns import SEGMENT_COL
 from segmentation.outputs.profiles import pooled_moments
 
-#: |adjusted residual| above which a cell is flagged.
+#: |adjusted residual| above which a cell is flagged (when the column's test is significant).
 RESIDUAL_FLAG = 2.0
+#: The chi-square p-value below which a column's cells are examined at all.
+SIGNIFICANCE = 0.05
 #: Confidence of the intervals of numeric differences.
 CONFIDENCE = 0.95
 
@@ -113,5 +117,6 @@ def level_residuals(counts: pd.DataFrame, shown: list[int]
         "level": np.tile(table.columns.to_numpy(), observed.shape[0]),
         "count": observed.ravel(), "share": share.ravel(), "expected": expected.ravel(),
         "residual": residual.ravel()})
-    cells["flagged"] = cells["residual"].abs() > RESIDUAL_FLAG
+    significant = bool(test.p_value < SIGNIFICANCE)
+    cells["flagged"] = significant & (cells["residual"].abs() > RESIDUAL_FLAG)
     return cells, test

@@ -51,6 +51,7 @@ PROFILES_CSV = "profiles.csv"
 SCATTER_CSV = "scatter.csv"
 CENTROIDS_CSV = "centroids_2d.csv"
 MIGRATION_CSV = "migration.csv"
+ATTRIBUTES_CSV = "attributes.csv"
 REPORT_DIR = "report"
 PRIVATE_DIR = "private"
 #: What scoring needs of every segment, small ones included (not exported).
@@ -58,6 +59,7 @@ THRESHOLDS_CSV = f"{PRIVATE_DIR}/thresholds.csv"
 
 #: Parts of a run that may be copied out of the cluster (the report reads only these).
 EXPORTABLE = (SUCCESS_MARKER, MANIFEST, METRICS_CSV, SEGMENTS_CSV, PROFILES_CSV, PROFILES_TABLE,
+              ATTRIBUTES_CSV,
               SCATTER_CSV, CENTROIDS_CSV, MIGRATION_CSV, REPORT_DIR)
 #: Parts of a run that stay where the customer data is: they hold per-customer values or
 #: the centres and thresholds of segments whose statistics are withheld.
@@ -97,6 +99,17 @@ CENTROIDS_COLUMNS = [SEGMENT_COL, "pc1", "pc2", SUPPRESSED_COL]
 PREVIOUS_SEGMENT_COL = "previous_segment"
 #: ``migration.csv``: count blank in a suppressed cell.
 MIGRATION_COLUMNS = [PREVIOUS_SEGMENT_COL, SEGMENT_COL, "count", SUPPRESSED_COL]
+#: ``attributes.csv`` (with ``features.profile_columns``): per segment and profile column
+#: (``level`` for text and boolean columns), blank where ``suppressed``. Numeric: count,
+#: mean, std, quartiles, ``overall`` (the shown segments' mean), the difference from the
+#: other shown segments with its 95 % interval and Welch p-value. Levels: count, share,
+#: ``overall`` share, the adjusted residual, ``flagged`` beyond +-2, and the chi-square
+#: test of the column (``statistic``, ``dof``, ``p_value``).
+ATTRIBUTE_STATISTICS = ["count", "share", "mean", "std", "q25", "median", "q75", "overall",
+                        "difference", "difference_low", "difference_high", "residual",
+                        "flagged", "statistic", "dof", "p_value"]
+ATTRIBUTE_COLUMNS = [SEGMENT_COL, "attribute", "level", "kind", *ATTRIBUTE_STATISTICS,
+                     SUPPRESSED_COL]
 #: ``labels/``: the id column (named by the run's config), then these.
 LABEL_COLUMNS = [SEGMENT_COL, DISTANCE_COL]
 

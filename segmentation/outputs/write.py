@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from segmentation.core.atomic import StagedOutput
 from segmentation.core.caching import cached
@@ -25,10 +25,12 @@ from segmentation.data.config import FeaturesConfig
 from segmentation.model.assign import SegmentModel
 from segmentation.model.columns import SEGMENT_COL
 from segmentation.model.fit import ChosenModel, Prepared
+from segmentation.outputs.attribute_profiles import attribute_table, with_profile_columns
 from segmentation.outputs.config import OutputConfig
 from segmentation.outputs.describe import describe_segments
 from segmentation.outputs.finished import FinishedRun
 from segmentation.outputs.layout import (
+    ATTRIBUTES_CSV,
     LABEL_COLUMNS,
     LABELS,
     METRICS_COLUMNS,
@@ -48,7 +50,12 @@ from segmentation.outputs.layout import (
     THRESHOLDS_CSV,
 )
 from segmentation.outputs.migration import migration_counts, migration_summary
-from segmentation.outputs.privacy import hidden_mask, suppress_small_cells, withhold
+from segmentation.outputs.privacy import (
+    hidden_mask,
+    shown_ids,
+    suppress_small_cells,
+    withhold,
+)
 from segmentation.outputs.profiles import segment_profiles
 from segmentation.outputs.relabel import Matching
 from segmentation.outputs.scatter import write_scatter
@@ -80,11 +87,13 @@ def write_outputs(
     spark: SparkSession, out: StagedOutput, *, final: SegmentModel, prepared: Prepared,
     chosen: ChosenModel, ids: list[int], id_column: str, features: FeaturesConfig,
     output: OutputConfig, seed: int, previous: Previous | None,
+    profile_rows: DataFrame | None = None,
 ) -> Written:
     """Write the run's outputs; return what the manifest says of them.
 
-    ``ids`` is the segment id of each cluster index of the chosen model. Releases the
-    prepared rows once the labels are written.
+    ``ids`` is the segment id of each cluster index of the chosen model. The profile
+    columns are in the prepared rows, or in ``profile_rows`` (``profile_input``: id and
+    those columns). Releases the prepared rows once the labels are written.
     """
     log.info("writing labels, model and profiles into %s", out.path)
     labelled = cached(final.labelled)
@@ -118,6 +127,12 @@ def write_outputs(
     profiles = profiles[PROFILE_COLUMNS]
     out.write_csv(PROFILES_CSV, profiles)
     spark.createDataFrame(profiles).coalesce(1).write.parquet(out.file(PROFILES_TABLE))
+    if features.profile_columns:
+        rows = labelled if profile_rows is None else with_profile_columns(
+            labelled, profile_rows, id_column, features.profile_columns, "profile_input")
+        sizes = dict(zip(ids, chosen.sizes, strict=True))
+        out.write_csv(ATTRIBUTES_CSV, attribute_table(
+            rows, features.profile_columns, sizes, shown_ids(sizes, min_size)))
     pca = write_scatter(
         out, labelled, chosen.final.centers, ids, chosen.sizes,
         sample_size=output.pca_sample_size, min_segment_size=output.min_segment_size, seed=seed)

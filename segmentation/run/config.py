@@ -32,7 +32,7 @@ from segmentation.core.configfile import (
 )
 from segmentation.core.errors import ConfigError
 from segmentation.core.secrets import redact
-from segmentation.data.config import FeaturesConfig, InputConfig
+from segmentation.data.config import FeaturesConfig, InputConfig, SourceConfig, validate_source
 from segmentation.model.config import EvaluationConfig, ModelConfig
 from segmentation.model.selection import STABILITY
 from segmentation.outputs.config import OutputConfig
@@ -52,6 +52,9 @@ class Config:
     spark: dict[str, str] = field(default_factory=dict)
     #: Experiment tracking (``tracking.mlflow``; off when absent).
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    #: A second table with ``input.id_column`` that ``features.profile_columns`` are read
+    #: from (same keys as ``input``: path, table or jdbc, format, options); unset: the input.
+    profile_input: SourceConfig | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved configuration as plain data, secrets redacted (for the manifest)."""
@@ -76,8 +79,13 @@ def validate_config(cfg: Config) -> None:
     if cfg.model.select_by == STABILITY.column and cfg.evaluation.stability_resamples == 0:
         raise ConfigError("model.select_by is stability but evaluation.stability_resamples "
                           "is 0 (stability off)")
-    features = cfg.features.numeric + cfg.features.categorical
+    features = cfg.features.numeric + cfg.features.categorical + cfg.features.profile_columns
     if cfg.input.id_column in features:
         raise ConfigError(f"input.id_column {cfg.input.id_column!r} is also listed as a feature")
+    if cfg.profile_input is not None:
+        validate_source(cfg.profile_input, "profile_input")
+        if not cfg.features.profile_columns:
+            raise ConfigError("profile_input is set but features.profile_columns is empty: "
+                              "name the columns to read from it")
     if cfg.input.path is not None:
         check_paths_apart(cfg.input.path, cfg.output.path, "input.path", "output.path")

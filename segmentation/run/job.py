@@ -28,6 +28,7 @@ from segmentation.model.fit import (
     evaluation_sample,
     prepare_rows,
 )
+from segmentation.outputs.attribute_profiles import read_profile_input
 from segmentation.outputs.jobframe import JobFrame, job_frame
 from segmentation.outputs.layout import LABELS
 from segmentation.outputs.relabel import load_previous_run, segment_ids
@@ -62,15 +63,20 @@ def _segment(spark: SparkSession, cfg: Config, frame: JobFrame) -> dict[str, Any
     previous_run = load_previous_run(spark, cfg.model.previous_run, cfg.features)
     if cfg.output.jdbc is not None:
         check_jdbc_target(spark, cfg.output.jdbc, cfg.input.id_column, "output.jdbc")
+    profile_columns = cfg.features.profile_columns
+    carried = profile_columns if cfg.profile_input is None else []
     with timer.stage("read_and_validate"):
-        customers = load_customers(spark, cfg.input, cfg.features)
+        customers = load_customers(spark, cfg.input, cfg.features, profile_columns=carried)
         timer.rows = customers.rows_read
         check_enough_rows(customers.rows_used, cfg.model)
+        profile_rows = (read_profile_input(spark, cfg.profile_input, cfg.input.id_column,
+                                           profile_columns)
+                        if cfg.profile_input is not None else None)
     timer.rows = customers.rows_used
     with frame.staging() as out:
         with timer.stage("prepare_features"):
             prepared = prepare_rows(customers.rows, cfg.features, cfg.input.id_column,
-                                    seed=cfg.model.seed)
+                                    seed=cfg.model.seed, carried=carried)
         sample = evaluation_sample(prepared, cfg.evaluation.sample_size, cfg.model.seed)
         check_distinct_points(prepared, sample, cfg.model)
         chosen = choose_model(prepared, sample, cfg.model, cfg.evaluation, timer)
@@ -86,7 +92,7 @@ def _segment(spark: SparkSession, cfg: Config, frame: JobFrame) -> dict[str, Any
             written = write_outputs(
                 spark, out, final=final, prepared=prepared, chosen=chosen, ids=ids,
                 id_column=cfg.input.id_column, features=cfg.features, output=cfg.output,
-                seed=cfg.model.seed, previous=previous)
+                seed=cfg.model.seed, previous=previous, profile_rows=profile_rows)
         manifest = run_manifest(cfg, chosen, customers, written)
         for warning in manifest["warnings"]:
             log.warning("%s", warning)

@@ -85,5 +85,6 @@ def scoring_config(run: FinishedRun, source: SourceConfig) -> ScoringConfig:
     where = {f.name for f in dataclasses.fields(SourceConfig)}
     kept = {k: v for k, v in data["input"].items() if k not in where}
     given = {k: v for k, v in dataclasses.asdict(source).items() if k in where}
+    features = {**data["features"], "profile_columns": []}  # read by the run only
     return build_dataclass(ScoringConfig, {"input": {**kept, **given},
-                                           "features": data["features"]}, "")
+                                           "features": features}, "")

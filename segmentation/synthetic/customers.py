@@ -3,7 +3,9 @@
 Each customer belongs to one of :data:`SEGMENTS` (column ``true_segment``); its features are
 drawn around that segment's typical values with realistic marginals: skewed spend and
 income (log-normal), counts (Poisson), ages, a share, a categorical channel, a categorical
-region that carries no signal, and a few missing values. Rows are generated in chunks with
+region that carries no signal, and a few missing values; two attributes that are not
+features, for reading segments against: ``churned`` (its rate depends on the segment) and
+``revenue_next_q`` (a quarter of the spend, 0 for a churner). Rows are generated in chunks with
 numpy and written straight to Parquet with pyarrow (no Spark), so tens of millions of rows
 take about a minute.
 
@@ -56,16 +58,23 @@ class Segment:
     web_share: float
     tenure_months: float
     channel_p: tuple[float, float, float]  # app, store, web
+    #: Share of the segment that churns in the next quarter (an attribute not clustered).
+    churn_rate: float = 0.1
 
 
 SEGMENTS: tuple[Segment, ...] = (
     Segment("young digital bargain hunters", 0.25, 26, 32, 350, 14, 9, 0.92, 14,
-            (0.85, 0.03, 0.12)),
-    Segment("affluent loyal", 0.10, 58, 160, 8000, 40, 6, 0.3, 100, (0.1, 0.8, 0.1)),
-    Segment("lapsed", 0.20, 46, 58, 120, 1.5, 260, 0.5, 45, (0.05, 0.1, 0.85)),
-    Segment("busy families", 0.20, 36, 65, 1600, 18, 20, 0.55, 30, (0.8, 0.1, 0.1)),
-    Segment("store-loyal seniors", 0.15, 71, 42, 900, 9, 30, 0.06, 120, (0.02, 0.93, 0.05)),
-    Segment("new big spenders", 0.10, 33, 95, 3200, 5, 4, 0.75, 3, (0.1, 0.05, 0.85)),
+            (0.85, 0.03, 0.12), churn_rate=0.12),
+    Segment("affluent loyal", 0.10, 58, 160, 8000, 40, 6, 0.3, 100, (0.1, 0.8, 0.1),
+            churn_rate=0.03),
+    Segment("lapsed", 0.20, 46, 58, 120, 1.5, 260, 0.5, 45, (0.05, 0.1, 0.85),
+            churn_rate=0.45),
+    Segment("busy families", 0.20, 36, 65, 1600, 18, 20, 0.55, 30, (0.8, 0.1, 0.1),
+            churn_rate=0.08),
+    Segment("store-loyal seniors", 0.15, 71, 42, 900, 9, 30, 0.06, 120, (0.02, 0.93, 0.05),
+            churn_rate=0.05),
+    Segment("new big spenders", 0.10, 33, 95, 3200, 5, 4, 0.75, 3, (0.1, 0.05, 0.85),
+            churn_rate=0.2),
 )
 
 
@@ -121,7 +130,7 @@ def customer_chunk(
         mask = rng.random(n) < missing_rate
         return pa.array(values, mask=mask)
 
-    return pa.table(
+    table = pa.table(
         {
             "customer_id": pa.array(np.arange(first_id, first_id + n, dtype=np.int64)),
             "age": with_missing(age.astype(np.int32)),
@@ -141,3 +150,8 @@ def customer_chunk(
             "true_segment": pa.array(seg.astype(np.int32)),
         }
     )
+    # Drawn last, so that every column above is what earlier versions generated.
+    churned = rng.random(n) < per_segment("churn_rate")
+    revenue = np.where(churned, 0.0, np.round(spend / 4 * rng.lognormal(0.0, 0.4, n), 2))
+    return table.append_column("churned", pa.array(churned)).append_column(
+        "revenue_next_q", pa.array(revenue))
