@@ -7,6 +7,7 @@ the shown segments. The generated churn flag separates the segments, the region 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from scipy import stats
 from support.runs import fixed_k_config
 
 from segmentation.cli import main
+from segmentation.report import build_report
 from segmentation.run.config import config_from_dict
 from segmentation.run.job import run_segmentation
 
@@ -139,3 +141,18 @@ def test_bad_profile_columns_are_one_line(customers, tmp_path, change, words, ca
     assert main(["run", "--config", str(tmp_path / "c.yaml")]) == INPUT
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and words in errors[0], errors
+
+
+def test_the_report_reads_each_column_and_shows_no_withheld_value(run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy, symlinks=False)
+    page = Path(build_report(copy)).read_text()
+    section = page[page.index('<section id="attributes">'):]
+    section = section[:section.index("</section>")]
+    rows = dict(re.findall(r"<tr><td>([^<]+)</td>.*?<td>([^<]+)</td></tr>", section))
+    assert rows == {"region": "no clear difference", "churned": "separates the segments",
+                    "revenue_next_q": "separates the segments"}
+    assert (copy / "report" / "attribute_levels.png").is_file()
+    assert (copy / "report" / "attribute_differences.png").is_file()

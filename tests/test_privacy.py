@@ -48,10 +48,15 @@ UNIQUE = pd.DataFrame({
     "channel": ["kiosk"] * 3,  # a level no other customer has
     "region": ["north"] * 3,
     "true_segment": np.array([9, 9, 9], dtype="int32"),
+    "churned": [True, True, False],  # profile columns (not clustered): attributes.csv
+    "revenue_next_q": [86420.97, 88642.19, 91864.53],
 })
 NUMERIC = [c for c in UNIQUE.columns if UNIQUE[c].dtype.kind in "fi"
            and c not in ("customer_id", "true_segment")]
-CATEGORICAL = ["channel", "region"]
+CATEGORICAL = ["channel", "region", "churned"]
+PROFILE_COLUMNS = ["region", "churned", "revenue_next_q"]
+#: The clustered numeric features (profiles.csv shows their statistics).
+FEATURES = [c for c in NUMERIC if c not in PROFILE_COLUMNS]
 K = 7  # six generated segments and the three
 
 
@@ -136,6 +141,7 @@ def data(make_customers, tmp_path_factory) -> Path:
 def config(data: Path, out: Path, **model) -> dict:
     cfg = fixed_k_config(data, out, K, **model)
     cfg["output"].update(pca_sample_size=800, min_segment_size=50)
+    cfg["features"]["profile_columns"] = PROFILE_COLUMNS
     return cfg
 
 
@@ -220,7 +226,7 @@ def test_overall_statistics_are_over_the_shown_customers(runs, data) -> None:
     shown = customers[~customers.customer_id.isin(UNIQUE.customer_id)]
     overall = pd.read_csv(run / "profiles.csv").groupby("feature")[
         ["overall_mean", "overall_std"]].first()
-    for column in NUMERIC:
+    for column in FEATURES:
         assert overall.loc[column, "overall_mean"] == pytest.approx(shown[column].mean(),
                                                                     rel=1e-9)
         assert overall.loc[column, "overall_std"] == pytest.approx(shown[column].std(),
@@ -228,6 +234,9 @@ def test_overall_statistics_are_over_the_shown_customers(runs, data) -> None:
     shares = shown["channel"].value_counts(normalize=True)
     for level, share in shares.items():
         assert overall.loc[f"channel={level}", "overall_mean"] == pytest.approx(share)
+    attributes = pd.read_csv(run / "attributes.csv")
+    revenue = attributes[attributes["attribute"] == "revenue_next_q"]["overall"].dropna()
+    assert revenue.to_numpy() == pytest.approx(shown["revenue_next_q"].mean(), rel=1e-9)
 
 
 def test_migration_withholds_their_cells_and_centroid_shift(runs) -> None:
@@ -398,13 +407,13 @@ def test_an_attacker_of_every_exported_number_recovers_nothing(runs, with_missin
     rows = labelled_customers(source, exported)
     assert attack(numbers, rows, exported) == []
     if "scoring" not in which:
-        shown = segment_secrets(rows, [0], NUMERIC, [])
+        shown = segment_secrets(rows, [0], FEATURES, [])
         # (Spark's quantiles are approximate, and no distance statistic but the mean is
         # exported: the rest is what profiles.csv gives exactly)
         profiled = {name for name, secret in shown.items() if distinct(secret.value)
                     and "distance" not in name
                     and name.endswith(("mean", "sample std", "min", "max"))}
-        assert len(profiled) > 2 * len(NUMERIC)
+        assert len(profiled) > 2 * len(FEATURES)
         assert profiled <= {f.split(" = ")[0] for f in recoveries(numbers, shown)}
 
 

@@ -27,6 +27,7 @@ from segmentation.core.atomic import atomic_output
 from segmentation.core.fs import local_path
 from segmentation.outputs.layout import REPORT_DIR
 from segmentation.outputs.privacy import withheld_text
+from segmentation.report.attributes import plot_attributes
 from segmentation.report.boxes import plot_distributions
 from segmentation.report.colors import segment_colors
 from segmentation.report.figures import Plot
@@ -112,6 +113,10 @@ def render_plots(run: RunData, *, colors: dict[int, str], rule: str, out_dir: Pa
     if run.scatter is not None and not run.scatter.empty:
         plots.append(plot_scatter(run.scatter, run.centroids, colors=colors,
                                   explained=explained_variance(run.manifest), out_dir=out_dir))
+    if run.attributes is not None and not run.attributes.empty:
+        plots += plot_attributes(run.attributes, ids, colors=colors, out_dir=out_dir,
+                                 withheld={s: withheld_text(run.min_segment_size)
+                                           for s in withheld})
     if run.migration is not None and not run.migration.empty:
         migration = run.manifest.get("migration")
         kept = migration.get("kept_share") if isinstance(migration, dict) else None

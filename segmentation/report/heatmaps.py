@@ -50,7 +50,7 @@ def plot_profiles(
     longest = max(len(f) for f in features)
     fig = new_figure(3.2 + cell_w * n_cols, 2.2 + cell_h * n_rows + 0.075 * min(longest, 40))
     ax = fig.subplots()
-    image = ax.imshow(z.to_numpy(dtype=float), cmap=_diverging(), vmin=-Z_CLIP, vmax=Z_CLIP,
+    image = ax.imshow(z.to_numpy(dtype=float), cmap=diverging(), vmin=-Z_CLIP, vmax=Z_CLIP,
                       aspect="auto", interpolation="nearest")
     hidden_rows = [i for i, row in enumerate(rows) if row in withheld]
     _annotate(ax, means.to_numpy(dtype=float), z.to_numpy(dtype=float),
@@ -70,7 +70,7 @@ def plot_profiles(
                   fontsize=8 if wide else 9)
     paint_segment_labels(ax.get_yticklabels(), [None, *ids], colors)
     ax.tick_params(length=0)
-    _cell_grid(ax, n_rows, n_cols)
+    cell_grid(ax, n_rows, n_cols)
     fig.colorbar(image, ax=ax, extend="both", shrink=min(1.0, 3.0 / max(1.0, cell_h * n_rows)),
                  label=f"z = (segment mean − overall mean) / overall std, clipped to ±{Z_CLIP:g}")
     reference = "the shown segments" if withheld else "all customers"
@@ -123,7 +123,7 @@ def plot_migration(
     ax.set_xlabel("segment in this run")
     ax.set_ylabel("segment in the previous run")
     ax.tick_params(length=0)
-    _cell_grid(ax, len(previous), len(new))
+    cell_grid(ax, len(previous), len(new))
     fig.colorbar(image, ax=ax, label="share of the previous segment's customers")
     kept = f" ({kept_share:.1%} kept their segment)" if kept_share is not None else ""
     ax.set_title(f"Migration from the previous run{kept}\ncell: customers and row share",
@@ -149,7 +149,7 @@ def _pivot(profiles: pd.DataFrame, value: str, ids: list[int], features: list[st
     return table
 
 
-def _diverging() -> Colormap:
+def diverging() -> Colormap:
     """Red above, blue below the overall mean; missing cells light grey."""
     return matplotlib.colormaps["RdBu_r"].with_extremes(bad="#e6e6e6")
 
@@ -166,7 +166,7 @@ def _annotate(ax: Axes, values: np.ndarray, z: np.ndarray, *, fontsize: float,
                 color="white" if dark else "black")
 
 
-def _cell_grid(ax: Axes, n_rows: int, n_cols: int) -> None:
+def cell_grid(ax: Axes, n_rows: int, n_cols: int) -> None:
     """Thin white lines between cells."""
     ax.set_xticks(np.arange(-0.5, n_cols, 1), minor=True)
     ax.set_yticks(np.arange(-0.5, n_rows, 1), minor=True)

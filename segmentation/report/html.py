@@ -17,6 +17,7 @@ import pandas as pd
 
 from segmentation.model.selection import METRICS_BY_COLUMN
 from segmentation.model.verdicts import STABLE_SEGMENT, UNSTABLE_SEGMENT, segment_rating
+from segmentation.report.attributes import tests_table
 from segmentation.report.colors import UNKNOWN_COLOR, text_color_on
 from segmentation.report.figures import Plot
 from segmentation.report.fmt import duration
@@ -27,6 +28,7 @@ SECTIONS = (
     ("k", "Choice of k"),
     ("segments", "Segments"),
     ("profiles", "Profiles"),
+    ("attributes", "Attributes not clustered"),
     ("distributions", "Distributions"),
     ("scatter", "2-D projection"),
     ("migration", "Migration from the previous run"),
@@ -68,6 +70,8 @@ def render_html(run: RunData, plots: list[Plot], *, colors: dict[int, str], rule
               _stability_note(run.metrics)],
         "segments": [_segments_table(run.segments, colors), _privacy_note(run)],
         "profiles": [_profiles_note(bool(run.withheld))],
+        **({"attributes": [_attributes_note(run), tests_table(run.attributes)]}
+           if run.attributes is not None else {}),
         "scatter": [] if run.scatter is not None else [
             '<p class="note">No scatter sample in this run (turned off with '
             "output.pca_sample_size = 0, or fewer than two features).</p>"],
@@ -212,6 +216,13 @@ def _profiles_note(withheld: bool) -> str:
             "in their standard deviations (z). Text: the segment mean in the "
             "feature's own units; for a category level (column=level), the share of the "
             "segment's customers with that level.</p>")
+
+
+def _attributes_note(run: RunData) -> str:
+    over = "the shown segments' customers" if run.withheld else "all customers"
+    return ('<p class="note">Columns that were not clustered (features.profile_columns), '
+            f"read against the segments; every test is over {over}. A p-value below 5 % "
+            "says the segments differ on the column; it says nothing about why.</p>")
 
 
 def _privacy_note(run: RunData) -> str:

@@ -34,6 +34,9 @@ from segmentation.model.columns import SEGMENT_COL
 from segmentation.model.selection import selection_rule
 from segmentation.outputs.describe import describe_segments
 from segmentation.outputs.layout import (
+    ATTRIBUTE_COLUMNS,
+    ATTRIBUTE_STATISTICS,
+    ATTRIBUTES_CSV,
     CENTROIDS_COLUMNS,
     CENTROIDS_CSV,
     DEFAULT_MIN_SEGMENT_SIZE,
@@ -67,7 +70,8 @@ from segmentation.outputs.privacy import (
 log = logging.getLogger(__name__)
 
 #: Columns read as text (every other column is numeric, unparseable values NaN).
-_TEXT_COLUMNS = ("feature", "kind", "description", SUPPRESSED_COL)
+_TEXT_COLUMNS = ("feature", "kind", "description", "attribute", "level", "flagged",
+                 SUPPRESSED_COL)
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,9 @@ class RunData:
     profiles : pandas.DataFrame
         The tidy profiles table with every statistic column present (NaN when suppressed)
         and ``suppressed``.
+    attributes : pandas.DataFrame or None
+        ``attributes.csv`` (runs with ``features.profile_columns``), ``flagged`` and
+        ``suppressed`` as booleans, every statistic of a withheld segment blank.
     scatter, centroids, migration : pandas.DataFrame or None
         The optional tables, ``None`` when the run did not write them; no point or centroid
         of a suppressed segment; a suppressed migration cell has an empty ``count``.
@@ -106,6 +113,7 @@ class RunData:
     centroids: pd.DataFrame | None
     migration: pd.DataFrame | None
     min_segment_size: int = DEFAULT_MIN_SEGMENT_SIZE
+    attributes: pd.DataFrame | None = None
 
     @property
     def withheld(self) -> list[int]:
@@ -191,7 +199,8 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
                    segments=_complete_segments(segments, profiles, hidden, min_size),
                    profiles=profiles, scatter=scatter, centroids=centroids,
                    migration=_read_migration(path / MIGRATION_CSV, min_size),
-                   min_segment_size=min_size)
+                   min_segment_size=min_size,
+                   attributes=_read_attributes(path / ATTRIBUTES_CSV, hidden))
 
 
 def _min_segment_size(manifest: dict[str, Any]) -> int:
@@ -203,6 +212,19 @@ def _min_segment_size(manifest: dict[str, Any]) -> int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     return DEFAULT_MIN_SEGMENT_SIZE
+
+
+def _read_attributes(path: Path, hidden: set[int]) -> pd.DataFrame | None:
+    """``attributes.csv`` if the run wrote one, the ``hidden`` segments' statistics blank."""
+    if not path.is_file():
+        return None
+    frame = _read_csv(path, ATTRIBUTE_COLUMNS, required=(SEGMENT_COL, "attribute", "kind"))
+    frame = frame.dropna(subset=[SEGMENT_COL]).astype({SEGMENT_COL: int})
+    frame["level"] = frame["level"].fillna("").astype(str)
+    frame["flagged"] = frame["flagged"].astype(str).str.lower() == "true"
+    frame[SUPPRESSED_COL] = marked(frame) | frame[SEGMENT_COL].isin(hidden)
+    return withhold(frame.drop(columns=SUPPRESSED_COL), frame[SUPPRESSED_COL],
+                    [c for c in ATTRIBUTE_STATISTICS if c != "flagged"])
 
 
 def _without(frame: pd.DataFrame | None, hidden: set[int]) -> pd.DataFrame | None:

@@ -167,9 +167,10 @@ def distinct(value: float) -> bool:
 
 def about(column: str, level: str | None = None) -> tuple[str, ...]:
     """What a number of ``column`` (of its ``level``) is shown with: the column's name
-    (distances also as WCSS), a level as ``column=level``, ``column.level`` in JSON."""
+    (distances also as WCSS), a level as ``column=level``, ``column.level`` in JSON,
+    ``column,level`` in a table with a level column (attributes.csv)."""
     if level is not None:
-        return f"{column}={level}", f"{column}.{level}"
+        return f"{column}={level}", f"{column}.{level}", f"{column},{level}"
     return ("distance", "wcss") if column == "distance" else (column,)
 
 
