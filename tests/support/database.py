@@ -22,7 +22,7 @@ from pyspark.sql import DataFrame
 
 #: The PostgreSQL type of each Spark type the tests' tables have.
 PG_TYPES = {"bigint": "bigint", "int": "integer", "double": "double precision",
-            "string": "text", "decimal(12,2)": "numeric(12,2)"}
+            "string": "text", "decimal(12,2)": "numeric(12,2)", "boolean": "boolean"}
 #: Debian's libpostgresql-jdbc-java.
 JDBC_JAR = Path("/usr/share/java/postgresql.jar")
 #: The environment variable the tests' configs name in ``jdbc.password_env``.
