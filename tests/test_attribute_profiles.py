@@ -78,7 +78,14 @@ def test_numeric_attributes_match_pandas_and_welchs_test(run, customers):
         assert row["difference"] == pytest.approx(mine.mean() - rest.mean(), rel=1e-9)
         assert row["difference_low"] == pytest.approx(interval.low, rel=1e-6)
         assert row["difference_high"] == pytest.approx(interval.high, rel=1e-6)
-        assert row["p_value"] == pytest.approx(test.pvalue, rel=1e-6, abs=1e-300)
+        assert row["difference_p_value"] == pytest.approx(test.pvalue, rel=1e-6, abs=1e-300)
+    anova = stats.f_oneway(*(data.loc[data["segment"] == s, "revenue_next_q"] for s in shown),
+                           equal_var=False)
+    shown_rows = rows.loc[shown]
+    assert (shown_rows["test"] == "Welch ANOVA").all()
+    assert shown_rows["statistic"].to_numpy() == pytest.approx([anova.statistic] * len(shown),
+                                                               rel=1e-9)
+    assert shown_rows["p_value"].iloc[0] == pytest.approx(anova.pvalue, rel=1e-6, abs=1e-300)
     withheld = rows.drop(index=shown)
     assert withheld["suppressed"].all()
     assert withheld[["count", "mean", "difference"]].isna().all().all()
@@ -96,6 +103,7 @@ def test_level_shares_and_the_chi_square_test_match_scipy(run, customers, column
     assert set(rows["level"].astype(str).str.lower()) == set(table.columns)
     assert rows["statistic"].iloc[0] == pytest.approx(expected.statistic, rel=1e-9)
     assert rows["p_value"].iloc[0] == pytest.approx(expected.pvalue, rel=1e-6, abs=1e-300)
+    assert (rows["test"] == "chi-square").all() and (rows["dof"] == expected.dof).all()
     assert (rows["p_value"].iloc[0] < 1e-6) == separates
     for row in rows.itertuples():
         level = str(row.level).lower()
@@ -156,3 +164,27 @@ def test_the_report_reads_each_column_and_shows_no_withheld_value(run, tmp_path)
                     "revenue_next_q": "separates the segments"}
     assert (copy / "report" / "attribute_levels.png").is_file()
     assert (copy / "report" / "attribute_differences.png").is_file()
+
+
+def test_the_report_reads_a_first_version_attributes_table(run, tmp_path):
+    """attributes.csv as the first version wrote it: a numeric row's p_value was the
+    segment's own, and there was no test name, dof2 or column test for numeric columns."""
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy, symlinks=False)
+    table = pd.read_csv(copy / "attributes.csv", keep_default_na=False, na_values=[""])
+    numeric = table["kind"] == "numeric"
+    table["p_value"] = table["p_value"].mask(numeric, table["difference_p_value"])
+    table["statistic"] = table["statistic"].mask(numeric)
+    table["dof"] = table["dof"].mask(numeric)
+    table.drop(columns=["difference_p_value", "test", "dof2"]).to_csv(
+        copy / "attributes.csv", index=False)
+    page = Path(build_report(copy)).read_text()
+    section = page[page.index('<section id="attributes">'):]
+    rows = re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td><td>[^<]+</td><td>([^<]+)</td>",
+                      section[:section.index("</section>")])
+    assert {name: (test.split(" ")[0], reading) for name, test, reading in rows} == {
+        "region": ("chi-square", "no clear difference"),
+        "churned": ("chi-square", "separates the segments"),
+        "revenue_next_q": ("–", "not tested")}

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from segmentation.outputs.attributes import level_residuals, numeric_differences
+from segmentation.outputs.attributes import level_residuals, numeric_differences, welch_anova
 
 
 def per_segment(values: dict[int, np.ndarray]) -> pd.DataFrame:
@@ -33,7 +33,24 @@ def test_numeric_differences_are_welchs_test_against_the_other_shown_segments():
         assert row["difference"] == pytest.approx(values[s].mean() - rest.mean(), rel=1e-12)
         assert row["difference_low"] == pytest.approx(low, rel=1e-9)
         assert row["difference_high"] == pytest.approx(high, rel=1e-9)
-        assert row["p_value"] == pytest.approx(test.pvalue, rel=1e-9)
+        assert row["difference_p_value"] == pytest.approx(test.pvalue, rel=1e-9)
+
+
+@pytest.mark.parametrize("shift", [0.0, 2.0])
+def test_welch_anova_is_scipys_over_the_shown_segments(shift):
+    rng = np.random.default_rng(2)
+    values = {0: rng.normal(10, 2, 400), 1: rng.normal(10 + shift, 5, 120),
+              2: rng.normal(10, 1, 60), 3: rng.normal(50, 9, 7), 4: np.array([3.0])}
+    test = welch_anova(per_segment(values), [0, 1, 2, 4])  # 3 withheld; 4 has one value
+    expected = stats.f_oneway(values[0], values[1], values[2], equal_var=False)
+    assert test.statistic == pytest.approx(expected.statistic, rel=1e-12)
+    assert test.p_value == pytest.approx(expected.pvalue, rel=1e-9)
+    assert test.dof == 2 and (test.p_value < 0.05) == (shift > 0)
+
+
+def test_welch_anova_without_spread_is_not_computed():
+    flat = {0: np.array([1.0, 1.0, 1.0]), 1: np.array([2.0, 3.0])}
+    assert np.isnan(welch_anova(per_segment(flat), [0, 1]).p_value)
 
 
 def counts_of(frame: pd.DataFrame) -> pd.DataFrame:
@@ -88,3 +105,37 @@ def test_a_level_with_no_difference_is_not_flagged():
     cells, test = level_residuals(counts, [0, 1])
     assert test.statistic == 0 and test.p_value == 1.0
     assert not cells["flagged"].any()
+
+
+def test_rare_levels_are_lumped_before_the_test():
+    # hand-built: in the smaller segment (100 of 300 customers) C expects 12 * 100 / 300 = 4
+    # customers, below 5; D and E even fewer: the three are one level.
+    table = pd.DataFrame({"A": [60, 100], "B": [28, 90], "C": [6, 6], "D": [4, 0],
+                          "E": [2, 4]}, index=[0, 1])
+    counts = (table.rename_axis(index="segment", columns="level").stack()
+              .rename("count").reset_index())
+    cells, test = level_residuals(counts, [0, 1])
+    assert sorted(set(cells["level"])) == ["(other levels)", "A", "B"]
+    other = cells.set_index(["segment", "level"]).loc[(0, "(other levels)"), "count"]
+    assert other == 6 + 4 + 2
+    expected = stats.chi2_contingency(np.array([[60, 28, 12], [100, 90, 10]]),
+                                      correction=False)
+    assert test.statistic == pytest.approx(expected.statistic, rel=1e-12)
+    assert test.dof == 2
+
+
+def test_at_most_ten_levels_are_kept_apart():
+    levels = [f"L{i:02d}" for i in range(15)]
+    counts = pd.DataFrame([{"segment": s, "level": level, "count": 40}
+                           for s in (0, 1) for level in levels])
+    cells, test = level_residuals(counts, [0, 1])
+    assert sorted(set(cells["level"])) == ["(other levels)", *levels[:9]]  # ties: by name
+    assert cells.groupby("level")["count"].sum()["(other levels)"] == 6 * 80
+    assert test.dof == 9
+
+
+def test_a_single_rare_level_keeps_its_name():
+    counts = pd.DataFrame({"segment": [0, 0, 0, 1, 1, 1], "level": ["a", "b", "c"] * 2,
+                           "count": [50, 50, 1, 60, 40, 0]})
+    cells, _ = level_residuals(counts, [0, 1])
+    assert set(cells["level"]) == {"a", "b", "c"}

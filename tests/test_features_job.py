@@ -205,6 +205,86 @@ def test_generator_is_deterministic_and_shaped_like_online_retail(tmp_path: Path
     assert not pq.read_table(tmp_path / "c").equals(a)
 
 
+ATTRIBUTE_ROWS = [
+    # customer 1: one France order of three lines, two UK orders of one line: orders count.
+    (1.0, "A1", "P1", 1, "2024-01-10 10:00:00", 5.0, "France", 0.5),
+    (1.0, "A1", "P2", 1, "2024-01-10 10:00:00", 5.0, "France", 0.5),
+    (1.0, "A1", "P3", 1, "2024-01-10 10:00:00", 5.0, "France", 0.5),
+    (1.0, "A2", "P1", 1, "2024-01-11 10:00:00", 5.0, "United Kingdom", float("nan")),
+    (1.0, "A3", "P1", 1, "2024-01-12 10:00:00", 5.0, "United Kingdom", float("nan")),
+    # customer 2: a tie of one order each: the smaller value; a dropped zero-price line and
+    # a cancellation in another country do not count.
+    (2.0, "B1", "P1", 1, "2024-01-10 10:00:00", 5.0, "Spain", 2.0),
+    (2.0, "B2", "P1", 1, "2024-01-11 10:00:00", 5.0, "Germany", 1.0),
+    (2.0, "B3", "P1", 1, "2024-01-12 10:00:00", 0.0, "Italy", 3.0),
+    (2.0, "B4", "P1", 1, "2024-01-12 10:00:00", 0.0, "Italy", 3.0),
+    (2.0, "C5", "P1", -1, "2024-01-13 10:00:00", 5.0, "Italy", 3.0),
+    (2.0, "C6", "P1", -1, "2024-01-13 10:00:00", 5.0, "Italy", 3.0),
+    # customer 3: no value on any purchase: null.
+    (3.0, "D1", "P1", 1, "2024-01-10 10:00:00", 5.0, None, None),
+]
+ATTRIBUTE_SCHEMA = RETAIL_SCHEMA + ", Country string, Score double"
+
+
+def test_attributes_carry_each_customers_main_value(spark: SparkSession, tmp_path: Path
+                                                    ) -> None:
+    source = tmp_path / "lines"
+    spark.createDataFrame(ATTRIBUTE_ROWS, ATTRIBUTE_SCHEMA).write.parquet(str(source))
+    cfg = job_config(source, tmp_path / "run", attributes=["country", "Score"])
+    cfg["features"] = {"rfm_scores": True}
+    manifest = run_features(spark, features_config_from_dict(cfg))
+    features = read_features(tmp_path / "run")
+    assert {c: (row["country"], row["Score"]) for c, row in features.items()} == {
+        1: ("United Kingdom", 0.5), 2: ("Germany", 1.0), 3: (None, None)}
+    assert manifest["columns"][-5:] == ["country", "Score", "r_score", "f_score", "m_score"]
+
+
+def test_attributes_match_pandas_on_generated_lines(spark: SparkSession, tmp_path: Path
+                                                    ) -> None:
+    generate_transactions(300, tmp_path / "tx", seed=4)
+    lines = pd.read_parquet(tmp_path / "tx")
+    rng = np.random.default_rng(0)
+    invoices = lines["InvoiceNo"].unique()
+    channel = dict(zip(invoices, rng.choice(["app", "shop", "web"], len(invoices)),
+                       strict=True))
+    lines["Channel"] = lines["InvoiceNo"].map(channel)
+    lines.to_parquet(tmp_path / "with_channel.parquet")
+    run_features(spark, features_config_from_dict(job_config(
+        tmp_path / "with_channel.parquet", tmp_path / "run", attributes=["Channel"])))
+    actual = pd.read_parquet(tmp_path / "run" / "features").set_index("customer_id")["Channel"]
+
+    bought = lines[lines["CustomerID"].notna() & (lines["Quantity"] > 0)
+                   & (lines["UnitPrice"] > 0) & ~lines["InvoiceNo"].str.startswith("C")]
+    orders = (bought.groupby(["CustomerID", "Channel"])["InvoiceNo"].nunique()
+              .rename("orders").reset_index()
+              .sort_values(["CustomerID", "orders", "Channel"], ascending=[True, False, True]))
+    expected = orders.groupby("CustomerID")["Channel"].first()
+    expected.index = expected.index.astype("int64")
+    assert len(actual) == len(expected) > 250
+    pd.testing.assert_series_equal(actual.sort_index(), expected.sort_index(),
+                                   check_names=False, check_index_type=False)
+    assert (orders.groupby("CustomerID")["Channel"].size() > 1).mean() > 0.5  # not trivial
+
+
+@pytest.mark.parametrize(("attributes", "error", "message"), [
+    (["Country", "Country"], ConfigError, "transactions.attributes names 'Country' more than "
+                                          "once"),
+    (["Frequency"], ConfigError, "transactions.attributes names 'Frequency', a column the "
+                                 "features job writes itself"),
+    (["Countri"], InputDataError, "column 'Countri' \\(transactions.attributes\\) not found .*"
+                                  "did you mean 'Country'"),
+])
+def test_bad_attributes_are_refused(spark: SparkSession, tmp_path: Path, attributes: list[str],
+                                    error: type[Exception], message: str) -> None:
+    source = tmp_path / "lines"
+    rows = [(*row, 1) for row in ATTRIBUTE_ROWS]
+    spark.createDataFrame(rows, ATTRIBUTE_SCHEMA + ", Frequency int").write.parquet(str(source))
+    with pytest.raises(error, match=message):
+        run_features(spark, features_config_from_dict(job_config(
+            source, tmp_path / "run", attributes=attributes)))
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.slow
 def test_features_feed_the_segmentation_job(spark: SparkSession, tmp_path: Path) -> None:
     from segmentation.run.config import config_from_dict

@@ -65,6 +65,11 @@ class TransactionsConfig(SourceConfig):
     #: Reference instant of recency and tenure (ISO 8601; no zone means UTC). Default:
     #: 00:00 UTC of the day after the latest timestamp read.
     as_of: str | None = None
+    #: Columns that describe the customer rather than the line (``Country``, ``Channel``):
+    #: each is written under its own name with the customer's main value, the one on most
+    #: of their orders. Not clustered unless named in the segmentation's features; meant
+    #: for its ``features.profile_columns``.
+    attributes: list[str] = field(default_factory=list)
 
     def pinned_time(self) -> str | None:
         """None: ``timestamp`` is a column here (pin the table with ``version``)."""
@@ -75,6 +80,10 @@ class TransactionsConfig(SourceConfig):
         roles = ("customer_id", "invoice_id", "timestamp", "amount", "quantity", "unit_price",
                  "product")
         return {role: getattr(self, role) for role in roles if getattr(self, role) is not None}
+
+    def source_columns(self) -> list[str]:
+        """Every source column the job reads: the roles' columns, then the attributes."""
+        return list(dict.fromkeys([*self.role_columns().values(), *self.attributes]))
 
 
 @dataclass(frozen=True)
@@ -187,6 +196,10 @@ def validate_features_config(cfg: FeaturesJobConfig) -> None:
                 f"transactions.{role} and transactions.{seen[column]} both name column {column!r}"
             )
         seen[column] = role
+    repeated = sorted({name for name in tx.attributes if tx.attributes.count(name) > 1})
+    if repeated:
+        raise ConfigError(f"transactions.attributes names {', '.join(map(repr, repeated))} "
+                          "more than once")
     if tx.as_of is not None:
         parse_as_of(tx.as_of)
     if tx.path is not None:

@@ -1,8 +1,9 @@
 """Classified lines -> one row of RFM and behaviour features per customer.
 
 :func:`customer_summary` aggregates the lines by invoice, then by customer (two group-bys
-that also count every line used or dropped, for the manifest); :func:`customer_features`
-turns that summary into the features of the customers with a valid purchase.
+that also count every line used or dropped, for the manifest), and joins each attribute's
+main value per customer; :func:`customer_features` turns that summary into the features of
+the customers with a valid purchase.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from segmentation.features.lines import LINE_REASONS, PURCHASE, RETURN
+from segmentation.core.errors import ConfigError
+from segmentation.data.missing import is_missing
+from segmentation.features.lines import LINE_REASONS, PURCHASE, RETURN, attribute_column
 from segmentation.features.timestamps import DAY_US, to_micros
 
 #: Assigned at customer level to the return lines of customers without any valid purchase
@@ -22,6 +25,16 @@ from segmentation.features.timestamps import DAY_US, to_micros
 NO_PURCHASE_REASON = "customer_without_purchases"
 DROP_REASONS = (*LINE_REASONS, NO_PURCHASE_REASON)
 PRODUCT_COLUMN = "distinct_products"
+
+
+def check_attribute_names(features: DataFrame, attributes: list[str]) -> None:
+    """Refuse an attribute named like a column the job writes itself (Spark compares names
+    ignoring case by default, so this does too). Inspects the schema only."""
+    for name in attributes:
+        if [c.lower() for c in features.columns].count(name.lower()) > 1:
+            raise ConfigError(
+                f"transactions.attributes names {name!r}, a column the features job writes "
+                "itself; rename the source column")
 
 
 def customer_summary(lines: DataFrame) -> DataFrame:
@@ -32,7 +45,8 @@ def customer_summary(lines: DataFrame) -> DataFrame:
     purchase; 0 for customers without any valid purchase and for the null id), ``monetary``,
     ``first_us``, ``last_us``, ``active_months``, ``returns_value``, ``purchase_lines``,
     ``return_lines``, ``dropped_<reason>`` per :data:`LINE_REASONS` (so that one pass over the
-    lines gives every count of the manifest) and, with a product column, ``distinct_products``.
+    lines gives every count of the manifest), with a product column ``distinct_products``,
+    and each attribute's :func:`main_values` (under :func:`attribute_column` of its name).
     """
     with_products = "product" in lines.columns
     purchase = F.col("kind") == PURCHASE
@@ -63,7 +77,36 @@ def customer_summary(lines: DataFrame) -> DataFrame:
         customer_aggs.append(
             F.size(F.array_distinct(F.flatten(F.collect_list("products")))).alias(PRODUCT_COLUMN)
         )
-    return invoices.groupBy("customer_id").agg(*customer_aggs)
+    summary = invoices.groupBy("customer_id").agg(*customer_aggs)
+    for name in attribute_names(lines):
+        summary = summary.join(main_values(lines, name), "customer_id", "left")
+    return summary
+
+
+def attribute_names(frame: DataFrame) -> list[str]:
+    """The attributes (``transactions.attributes``) the standard lines or the summary carry."""
+    prefix = attribute_column("")
+    return [c[len(prefix):] for c in frame.columns if c.startswith(prefix)]
+
+
+def main_values(lines: DataFrame, name: str) -> DataFrame:
+    """``customer_id`` and the attribute's value on most of the customer's purchase orders
+    (invoices): the smallest such value on a tie, null when no purchase line has one (NaN
+    and infinity count as missing, as everywhere).
+
+    Orders, not lines, are counted: a country or a channel belongs to the order, and an
+    order of fifty lines is still one order.
+    """
+    column = attribute_column(name)
+    value = F.col(column)
+    present = (~is_missing(column) if isinstance(lines.schema[column].dataType,
+                                                 T.FractionalType) else value.isNotNull())
+    orders = (lines.where((F.col("kind") == PURCHASE) & present)
+              .groupBy("customer_id", value.alias("value"))
+              .agg(F.count_distinct("invoice_id").alias("orders")))
+    return orders.groupBy("customer_id").agg(
+        F.min_by("value", F.struct(-F.col("orders"), F.col("value")))
+        .alias(attribute_column(name)))
 
 
 def customer_features(*, as_of: dt.datetime) -> Callable[[DataFrame], DataFrame]:
@@ -97,6 +140,8 @@ def customer_features(*, as_of: dt.datetime) -> Callable[[DataFrame], DataFrame]
         ]
         if PRODUCT_COLUMN in summary.columns:
             columns.append(F.col(PRODUCT_COLUMN).cast("int").alias(PRODUCT_COLUMN))
+        columns += [F.col(attribute_column(name)).alias(name)
+                    for name in attribute_names(summary)]
         return summary.where(frequency > 0).select(*columns)
 
     return transform

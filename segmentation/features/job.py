@@ -24,6 +24,7 @@ from segmentation.features.config import FeaturesJobConfig, TransactionsConfig, 
 from segmentation.features.customers import (
     DROP_REASONS,
     NO_PURCHASE_REASON,
+    check_attribute_names,
     customer_features,
     customer_summary,
 )
@@ -60,7 +61,7 @@ def _build_features(spark: SparkSession, cfg: FeaturesJobConfig, frame: JobFrame
     tx = cfg.transactions
     with timer.stage("read_and_validate"):
         read = read_source(spark, tx, "transactions", lambda raw: check_transaction_columns(
-            raw, tx).select(*dict.fromkeys(tx.role_columns().values())))
+            raw, tx).select(*tx.source_columns()))
         lines = standard_lines(read.frame, tx)
         stats = scan_lines(lines, tx)
         if tx.as_of is not None:
@@ -73,6 +74,10 @@ def _build_features(spark: SparkSession, cfg: FeaturesJobConfig, frame: JobFrame
     classified = classify_lines(as_of=as_of, cancellation_prefix=tx.cancellation_prefix)(lines)
     summary = cached(customer_summary(classified))
     try:
+        features = customer_features(as_of=as_of)(summary)
+        if cfg.features.rfm_scores:
+            features = with_rfm_scores(features)
+        check_attribute_names(features, tx.attributes)
         with timer.stage("summarise"):
             counts = count_lines(summary, stats["rows"])
             if counts["customers_written"] == 0:
@@ -81,9 +86,6 @@ def _build_features(spark: SparkSession, cfg: FeaturesJobConfig, frame: JobFrame
                     f"({stats['rows']} lines read; dropped: {_nonzero(counts['rows_dropped'])})"
                 )
         timer.rows = counts["customers_written"]
-        features = customer_features(as_of=as_of)(summary)
-        if cfg.features.rfm_scores:
-            features = with_rfm_scores(features)
         with frame.staging() as out:
             with timer.stage("write_features"):
                 features.write.parquet(out.file(FEATURES_DIR))

@@ -47,8 +47,9 @@ def check_transaction_columns(df: DataFrame, tx: TransactionsConfig) -> DataFram
 
     Only the schema is inspected (no Spark job runs).
     """
-    mapped = {col: f"column {col!r} (transactions.{role})"
-              for role, col in tx.role_columns().items()}
+    mapped = {col: f"column {col!r} (transactions.attributes)" for col in tx.attributes}
+    mapped.update({col: f"column {col!r} (transactions.{role})"
+                   for role, col in tx.role_columns().items()})
     df = with_configured_names(df, mapped, source_name(tx, "transactions"))
     types = {f.name: f.dataType for f in df.schema.fields}
 
@@ -74,6 +75,12 @@ def check_transaction_columns(df: DataFrame, tx: TransactionsConfig) -> DataFram
         types[tx.product], (T.StringType, T.IntegralType)
     ):
         raise wrong("product", "a string or an integer")
+    for name in tx.attributes:
+        if not isinstance(types[name], T.AtomicType):
+            raise InputDataError(
+                f"column {name!r} (transactions.attributes) has type "
+                f"{types[name].simpleString()}; expected one value per line (text, number, "
+                "boolean, date or timestamp)")
     ts_type = types[tx.timestamp]
     if isinstance(ts_type, T.StringType):
         if tx.timestamp_format is None:
@@ -105,7 +112,8 @@ def standard_lines(raw: DataFrame, tx: TransactionsConfig) -> DataFrame:
     moment are one order), ``ts_source``
     (the source timestamp as text, for messages), ``ts_us`` (long, null when missing or
     unparseable), ``value`` (double: quantity x unit price, or amount), ``quantity`` and
-    ``unit_price`` (doubles, quantity mode only), ``product`` (string, when configured).
+    ``unit_price`` (doubles, quantity mode only), ``product`` (string, when configured),
+    and each of ``transactions.attributes`` under :func:`attribute_column` of its name.
     Numbers that are missing (null, NaN or infinite: :mod:`segmentation.data.missing`) are
     null, so their lines are dropped as ``missing_value``.
     """
@@ -136,7 +144,13 @@ def standard_lines(raw: DataFrame, tx: TransactionsConfig) -> DataFrame:
         ]
     if tx.product is not None:
         columns.append(F.col(tx.product).cast("string").alias("product"))
+    columns += [F.col(name).alias(attribute_column(name)) for name in tx.attributes]
     return raw.select(*columns)
+
+
+def attribute_column(name: str) -> str:
+    """The standard lines' column of the attribute ``name`` (apart from the standard names)."""
+    return f"attribute:{name}"
 
 
 def _timestamp_micros(raw: DataFrame, tx: TransactionsConfig) -> Column:

@@ -5,7 +5,9 @@ The labelled rows carry the profile columns (read with the input, or joined from
 per segment and numeric column, the count of present values, mean, sample variance and
 quartiles (``percentile_approx``); one small ``groupBy`` per text or boolean column gives
 the count of each level (a missing value is the level ``(missing)``). The tests of
-difference are :mod:`segmentation.outputs.attributes`.
+difference are :mod:`segmentation.outputs.attributes`: per column ``test``, ``statistic``,
+``dof`` (``dof2``) and ``p_value``; per numeric segment ``difference*``; per level cell
+``residual`` and ``flagged``.
 
 A table of its own, not rows of ``profiles.csv``: its statistics (a difference and its
 interval, residuals, p-values) are not those of a profile, and readers of
@@ -32,7 +34,12 @@ from segmentation.data.sources import read_source, source_name
 from segmentation.data.validate import check_profile_types
 from segmentation.model.columns import SEGMENT_COL
 from segmentation.model.pipeline import MISSING_LEVEL
-from segmentation.outputs.attributes import level_residuals, numeric_differences
+from segmentation.outputs.attributes import (
+    ColumnTest,
+    level_residuals,
+    numeric_differences,
+    welch_anova,
+)
 from segmentation.outputs.layout import ATTRIBUTE_COLUMNS, ATTRIBUTE_STATISTICS
 from segmentation.outputs.privacy import withhold
 
@@ -118,6 +125,7 @@ def _numeric_rows(rows: DataFrame, names: list[str], shown: list[int]) -> pd.Dat
                               "mean": per[f"{name}|mean"].astype(float),
                               "var": per[f"{name}|var"].astype(float)})
         tests = numeric_differences(stats, shown).set_index(SEGMENT_COL)
+        column_test = _test_columns(welch_anova(stats, shown))
         present = stats["count"] > 0
         overall = (float((stats["count"] * stats["mean"])[present].sum()
                          / stats["count"].sum()) if stats["count"].sum() else np.nan)
@@ -128,8 +136,14 @@ def _numeric_rows(rows: DataFrame, names: list[str], shown: list[int]) -> pd.Dat
             out.append({SEGMENT_COL: row[SEGMENT_COL], "attribute": name, "level": "",
                         "kind": "numeric", "count": row["count"], "mean": row["mean"],
                         "std": float(np.sqrt(row["var"])), "q25": q25, "median": median,
-                        "q75": q75, "overall": overall, **test.to_dict()})
+                        "q75": q75, "overall": overall, **test.to_dict(), **column_test})
     return pd.DataFrame(out)
+
+
+def _test_columns(test: ColumnTest) -> dict[str, object]:
+    """A column's test as the columns of ``attributes.csv``."""
+    return {"test": test.name, "statistic": test.statistic, "dof": test.dof,
+            "dof2": test.dof2, "p_value": test.p_value}
 
 
 def _level_rows(rows: DataFrame, name: str, shown: list[int]) -> pd.DataFrame:
@@ -140,5 +154,4 @@ def _level_rows(rows: DataFrame, name: str, shown: list[int]) -> pd.DataFrame:
     cells, test = level_residuals(counts, shown)
     overall = cells.groupby("level")["count"].sum() / cells["count"].sum()
     return cells.assign(attribute=name, kind="categorical",
-                        overall=cells["level"].map(overall), p_value=test.p_value,
-                        statistic=test.statistic, dof=test.dof)
+                        overall=cells["level"].map(overall), **_test_columns(test))

@@ -3,16 +3,19 @@
 After a segmentation, a team reads the segments against what else it knows of the
 customers (demographics, channel, churn, revenue). From small per-segment aggregates:
 
-- a numeric attribute: each segment's mean against the customers of the other shown
-  segments, with Welch's 95 % confidence interval of the difference and its p-value (the
-  variances of the two groups are not assumed equal);
+- a numeric attribute: Welch's analysis of variance over the shown segments (do their
+  means differ at all? Welch 1951: the variances are not assumed equal), then each
+  segment's mean against the customers of the other shown segments, with Welch's 95 %
+  confidence interval of the difference and its p-value;
 - a categorical attribute: the chi-square test of independence of segment and level over
   the shown segments, and per cell the adjusted standardised residual
   ``(O - E) / sqrt(E (1 - row share) (1 - column share))``, approximately standard normal
   under independence, so that a cell beyond +-2 stands out (Agresti, *Categorical Data
   Analysis*, 2.4.5). Cells are flagged only when the column's test is significant at
   5 %: with many cells, about one in twenty passes +-2 by chance alone (a column that
-  carries no signal would otherwise show flags).
+  carries no signal would otherwise show flags). Rare levels are first lumped into one
+  (:func:`lump_rare_levels`): the test's chi-square approximation needs expected counts of
+  about 5 or more, and a reader cannot take in forty countries at once.
 
 Privacy: only the shown segments enter (the rest of the customers of a comparison, the
 contingency table, its margins and totals), so no statistic here holds a withheld
@@ -38,6 +41,45 @@ RESIDUAL_FLAG = 2.0
 SIGNIFICANCE = 0.05
 #: Confidence of the intervals of numeric differences.
 CONFIDENCE = 0.95
+#: At most this many levels per column are tested and shown (the rest are lumped).
+MAX_LEVELS = 10
+#: The smallest expected count of a cell for its level to be kept apart.
+MIN_EXPECTED = 5.0
+#: The level that stands for the lumped rare levels.
+OTHER_LEVEL = "(other levels)"
+
+
+@dataclass(frozen=True)
+class ColumnTest:
+    """A test over the shown segments of whether an attribute differs between them."""
+
+    name: str
+    statistic: float
+    dof: float
+    p_value: float
+    #: The denominator's degrees of freedom of an F test (NaN for chi-square).
+    dof2: float = np.nan
+
+
+def welch_anova(per_segment: pd.DataFrame, shown: list[int]) -> ColumnTest:
+    """Welch's F test of equal means over the shown segments with 2 or more values.
+
+    ``per_segment`` has ``segment, count, mean, var`` (sample variance). NaN when fewer
+    than two segments qualify or a segment's values are all equal (its weight is infinite).
+    """
+    rows = per_segment[per_segment[SEGMENT_COL].isin(shown) & (per_segment["count"] >= 2)]
+    n, mean, var = (rows[c].to_numpy(dtype=float) for c in ("count", "mean", "var"))
+    groups = len(rows)
+    if groups < 2 or not (np.isfinite(var) & (var > 0)).all():
+        return ColumnTest("Welch ANOVA", np.nan, float(groups - 1), np.nan, np.nan)
+    weight = n / var
+    centre = float((weight * mean).sum() / weight.sum())
+    between = float((weight * (mean - centre) ** 2).sum()) / (groups - 1)
+    spread = float(((1 - weight / weight.sum()) ** 2 / (n - 1)).sum())
+    statistic = between / (1 + 2 * (groups - 2) / (groups**2 - 1) * spread)
+    dof2 = (groups**2 - 1) / (3 * spread)
+    return ColumnTest("Welch ANOVA", statistic, float(groups - 1),
+                      float(stats.f.sf(statistic, groups - 1, dof2)), dof2)
 
 
 def numeric_differences(per_segment: pd.DataFrame, shown: list[int]) -> pd.DataFrame:
@@ -45,7 +87,7 @@ def numeric_differences(per_segment: pd.DataFrame, shown: list[int]) -> pd.DataF
 
     ``per_segment`` has ``segment, count, mean, var`` (the sample variance; NaN for fewer
     than 2 values). Returns ``segment, difference, difference_low, difference_high,
-    p_value`` for the shown segments (NaN where a group has fewer than 2 values).
+    difference_p_value`` for the shown segments (NaN where a group has fewer than 2 values).
     """
     rows = per_segment[per_segment[SEGMENT_COL].isin(shown)].set_index(SEGMENT_COL)
     out = []
@@ -58,7 +100,7 @@ def numeric_differences(per_segment: pd.DataFrame, shown: list[int]) -> pd.DataF
         out.append([segment, *_welch(float(own["count"]), float(own["mean"]),
                                      float(own["var"]), *rest)])
     return pd.DataFrame(out, columns=[SEGMENT_COL, "difference", "difference_low",
-                                      "difference_high", "p_value"])
+                                      "difference_high", "difference_p_value"])
 
 
 def _welch(n1: float, m1: float, v1: float, n2: float, m2: float, v2: float
@@ -77,24 +119,37 @@ def _welch(n1: float, m1: float, v1: float, n2: float, m2: float, v2: float
     return [difference, difference - half, difference + half, p_value]
 
 
-@dataclass(frozen=True)
-class Independence:
-    """The chi-square test of independence of segment and level (shown segments only)."""
+def lump_rare_levels(counts: pd.DataFrame) -> pd.DataFrame:
+    """``counts`` (``segment, level, count``) with the rare levels counted as one,
+    :data:`OTHER_LEVEL`.
 
-    statistic: float
-    dof: int
-    p_value: float
+    A level is kept apart when it is among the :data:`MAX_LEVELS` - 1 most common (ties by
+    name) and its expected count in the smallest segment is at least
+    :data:`MIN_EXPECTED`; all the others are lumped, unless only one would be.
+    """
+    totals = counts.groupby("level")["count"].sum()
+    totals = totals[totals > 0]
+    ranked = sorted(totals.index, key=lambda level: (-totals[level], str(level)))
+    smallest = counts.groupby(SEGMENT_COL)["count"].sum().min()
+    common = [level for level in ranked[:MAX_LEVELS - 1]
+              if totals[level] * smallest / totals.sum() >= MIN_EXPECTED]
+    if len(ranked) - len(common) <= 1:
+        return counts
+    lumped = counts.assign(level=counts["level"].where(counts["level"].isin(common),
+                                                        OTHER_LEVEL))
+    return lumped.groupby([SEGMENT_COL, "level"], as_index=False)["count"].sum()
 
 
 def level_residuals(counts: pd.DataFrame, shown: list[int]
-                    ) -> tuple[pd.DataFrame, Independence]:
+                    ) -> tuple[pd.DataFrame, ColumnTest]:
     """Cells of segment x level with their shares, expected counts and adjusted residuals.
 
     ``counts`` has ``segment, level, count`` (absent cells count 0). Returns ``segment,
     level, count, share, expected, residual, flagged`` for every shown segment and every
-    level the shown segments have, and the chi-square test over those cells.
+    level the shown segments have (rare ones lumped), and the chi-square test over those
+    cells.
     """
-    table = (counts[counts[SEGMENT_COL].isin(shown)]
+    table = (lump_rare_levels(counts[counts[SEGMENT_COL].isin(shown)])
              .pivot_table(index=SEGMENT_COL, columns="level", values="count", aggfunc="sum",
                           fill_value=0)
              .reindex(index=sorted(shown), fill_value=0))
@@ -110,8 +165,8 @@ def level_residuals(counts: pd.DataFrame, shown: list[int]
     used = (rows > 0)
     dof = (int(used.sum()) - 1) * (observed.shape[1] - 1)
     statistic = float(((observed - expected) ** 2 / expected)[used].sum()) if dof > 0 else 0.0
-    test = Independence(statistic, dof, float(stats.chi2.sf(statistic, dof)) if dof > 0
-                        else np.nan)
+    test = ColumnTest("chi-square", statistic, float(dof),
+                      float(stats.chi2.sf(statistic, dof)) if dof > 0 else np.nan)
     cells = pd.DataFrame({
         SEGMENT_COL: np.repeat(table.index.to_numpy(), observed.shape[1]),
         "level": np.tile(table.columns.to_numpy(), observed.shape[0]),

@@ -106,8 +106,9 @@ MIGRATION_COLUMNS = [PREVIOUS_SEGMENT_COL, SEGMENT_COL, "count", SUPPRESSED_COL]
 #: ``overall`` share, the adjusted residual, ``flagged`` beyond +-2, and the chi-square
 #: test of the column (``statistic``, ``dof``, ``p_value``).
 ATTRIBUTE_STATISTICS = ["count", "share", "mean", "std", "q25", "median", "q75", "overall",
-                        "difference", "difference_low", "difference_high", "residual",
-                        "flagged", "statistic", "dof", "p_value"]
+                        "difference", "difference_low", "difference_high",
+                        "difference_p_value", "residual", "flagged", "test", "statistic",
+                        "dof", "dof2", "p_value"]
 ATTRIBUTE_COLUMNS = [SEGMENT_COL, "attribute", "level", "kind", *ATTRIBUTE_STATISTICS,
                      SUPPRESSED_COL]
 #: ``labels/``: the id column (named by the run's config), then these.

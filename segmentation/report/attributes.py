@@ -45,13 +45,9 @@ def _plot_levels(levels: pd.DataFrame, ids: list[int], *, colors: dict[int, str]
                  out_dir: Path, withheld: dict[int, str]) -> Plot:
     cells = levels.assign(cell=levels["attribute"] + "=" + levels["level"].astype(str))
     order = list(dict.fromkeys(cells["cell"]))
-    share = cells.pivot_table(index="segment", columns="cell", values="share",
-                              aggfunc="first", dropna=False).reindex(index=ids, columns=order)
-    residual = cells.pivot_table(index="segment", columns="cell", values="residual",
-                                 aggfunc="first", dropna=False).reindex(index=ids,
-                                                                        columns=order)
-    flagged = cells.pivot_table(index="segment", columns="cell", values="flagged",
-                                aggfunc="first").reindex(index=ids, columns=order)
+    grid = cells.set_index(["segment", "cell"])[["share", "residual", "flagged"]].unstack("cell")
+    share, residual, flagged = (grid[name].reindex(index=ids, columns=order)
+                                for name in ("share", "residual", "flagged"))
     n_rows, n_cols = len(ids), len(order)
     fig = new_figure(3.0 + 0.85 * n_cols, 2.4 + 0.5 * n_rows)
     ax = fig.subplots()
@@ -63,7 +59,7 @@ def _plot_levels(levels: pd.DataFrame, ids: list[int], *, colors: dict[int, str]
         if ids[i] in withheld:
             continue
         dark = np.isfinite(values[i, j]) and abs(values[i, j]) >= 0.6 * RESIDUAL_CLIP
-        ax.text(j, i, "–" if not np.isfinite(value) else f"{100 * value:.0f}%",
+        ax.text(j, i, _share(value),
                 ha="center", va="center", fontsize=8.5, color="white" if dark else "black",
                 weight="bold" if marked[i, j] else "normal")
         if marked[i, j]:
@@ -81,7 +77,7 @@ def _plot_levels(levels: pd.DataFrame, ids: list[int], *, colors: dict[int, str]
     ax.tick_params(length=0)
     cell_grid(ax, n_rows, n_cols)
     fig.colorbar(image, ax=ax, extend="both",
-                 label=f"adjusted residual (standard errors), clipped to ±{RESIDUAL_CLIP:g}")
+                 label=f"adjusted residual (clipped at ±{RESIDUAL_CLIP:g})")
     ax.set_title("Attributes not clustered: colour = adjusted residual; text = the "
                  "segment's share of the level", fontsize=11)
     return Plot(save(fig, out_dir, "attribute_levels.png"), "attributes",
@@ -89,6 +85,13 @@ def _plot_levels(levels: pd.DataFrame, ids: list[int], *, colors: dict[int, str]
                 "A framed cell is beyond ±2 in a column whose chi-square test is "
                 f"significant at {SIGNIFICANCE:.0%}: that segment has clearly more (red) or "
                 "fewer (blue) customers of the level than the shown segments together.")
+
+
+def _share(value: float) -> str:
+    """A share as a whole percentage; one that would round to 0 % but is not 0 is "<1%"."""
+    if not np.isfinite(value):
+        return "–"
+    return "<1%" if 0 < value < 0.005 else f"{100 * value:.0f}%"
 
 
 def _plot_differences(numeric: pd.DataFrame, *, colors: dict[int, str], out_dir: Path
@@ -127,21 +130,24 @@ def tests_table(attributes: pd.DataFrame) -> str:
     rows = []
     shown = attributes[~attributes["suppressed"]]
     for name, group in shown.groupby("attribute", sort=False):
-        if (group["kind"] == "categorical").all():
-            p_value = float(group["p_value"].iloc[0])
-            test = (f"chi-square {compact(group['statistic'].iloc[0])} "
-                    f"on {int(group['dof'].iloc[0])} df")
-        else:  # the most different segment's Welch test, Bonferroni-corrected
-            best = group.loc[group["p_value"].idxmin()]
-            p_value = min(1.0, float(best["p_value"]) * len(group))
-            test = (f"Welch t-test, segment {int(best['segment'])} against the others "
-                    f"(p × {len(group)} segments)")
+        first = group.iloc[0]
+        p_value = float(first["p_value"])
         verdict = ("separates the segments" if p_value < SIGNIFICANCE
-                   else "no clear difference")
-        rows.append(f"<tr><td>{escape(str(name))}</td><td>{escape(test)}</td>"
+                   else "no clear difference" if np.isfinite(p_value) else "not tested")
+        rows.append(f"<tr><td>{escape(str(name))}</td><td>{escape(_test(first))}</td>"
                     f"<td>{escape(_p(p_value))}</td><td>{verdict}</td></tr>")
     return ("<table><tr><th>attribute</th><th>test (shown segments)</th><th>p-value</th>"
             "<th>reading</th></tr>" + "".join(rows) + "</table>")
+
+
+def _test(row: pd.Series) -> str:
+    """``chi-square 3,410 on 5 df``, ``Welch ANOVA F = 81.2 on 5 and 2,310.4 df``."""
+    if not isinstance(row["test"], str) or not np.isfinite(float(row["statistic"])):
+        return "–"
+    if np.isfinite(float(row["dof2"])):
+        return (f"{row['test']} F = {compact(row['statistic'])} on {int(row['dof'])} and "
+                f"{float(row['dof2']):,.0f} df")
+    return f"{row['test']} {compact(row['statistic'])} on {int(row['dof'])} df"
 
 
 def _p(value: float) -> str:

@@ -70,7 +70,7 @@ from segmentation.outputs.privacy import (
 log = logging.getLogger(__name__)
 
 #: Columns read as text (every other column is numeric, unparseable values NaN).
-_TEXT_COLUMNS = ("feature", "kind", "description", "attribute", "level", "flagged",
+_TEXT_COLUMNS = ("feature", "kind", "description", "attribute", "level", "flagged", "test",
                  SUPPRESSED_COL)
 
 
@@ -219,12 +219,25 @@ def _read_attributes(path: Path, hidden: set[int]) -> pd.DataFrame | None:
     if not path.is_file():
         return None
     frame = _read_csv(path, ATTRIBUTE_COLUMNS, required=(SEGMENT_COL, "attribute", "kind"))
+    if "difference_p_value" not in pd.read_csv(path, nrows=0).columns:
+        frame = _with_column_tests(frame)
     frame = frame.dropna(subset=[SEGMENT_COL]).astype({SEGMENT_COL: int})
     frame["level"] = frame["level"].fillna("").astype(str)
     frame["flagged"] = frame["flagged"].astype(str).str.lower() == "true"
     frame[SUPPRESSED_COL] = marked(frame) | frame[SEGMENT_COL].isin(hidden)
     return withhold(frame.drop(columns=SUPPRESSED_COL), frame[SUPPRESSED_COL],
                     [c for c in ATTRIBUTE_STATISTICS if c != "flagged"])
+
+
+def _with_column_tests(frame: pd.DataFrame) -> pd.DataFrame:
+    """A first-version ``attributes.csv`` in today's columns: its numeric ``p_value`` was
+    the segment's own (now ``difference_p_value``), its columns had no test name, and
+    numeric columns had no test of their own (left blank)."""
+    numeric = frame["kind"] == "numeric"
+    frame["difference_p_value"] = frame["p_value"].where(numeric)
+    frame["p_value"] = frame["p_value"].mask(numeric)
+    frame["test"] = frame["test"].astype(object).mask(~numeric, "chi-square")
+    return frame
 
 
 def _without(frame: pd.DataFrame | None, hidden: set[int]) -> pd.DataFrame | None:
