@@ -3,8 +3,8 @@
 The labelled rows carry the profile columns (read with the input, or joined from
 ``profile_input`` by id: :func:`with_profile_columns`). One ``groupBy`` aggregation gives,
 per segment and numeric column, the count of present values, mean, sample variance and
-quartiles (``percentile_approx``); one small ``groupBy`` per text or boolean column gives
-the count of each level (a missing value is the level ``(missing)``). The tests of
+quartiles (``percentile_approx``); one more gives the count of each level of every text
+or boolean column (a missing value is the level ``(missing)``). The tests of
 difference are :mod:`segmentation.outputs.attributes`: per column ``test``, ``statistic``,
 ``dof`` (``dof2``) and ``p_value``; per numeric segment ``difference*``; per level cell
 ``residual`` and ``flagged``.
@@ -89,7 +89,10 @@ def attribute_table(rows: DataFrame, columns: list[str], sizes: dict[int, int],
     tables = []
     if numeric:
         tables.append(_numeric_rows(rows, numeric, shown))
-    tables += [_level_rows(rows, c, shown) for c in columns if c not in numeric]
+    texts = [c for c in columns if c not in numeric]
+    if texts:
+        counts = _level_counts(rows, texts, shown)
+        tables += [_level_rows(counts[counts["attribute"] == c], c, shown) for c in texts]
     table = pd.concat(tables, ignore_index=True).reindex(columns=ATTRIBUTE_COLUMNS)
     withheld = sorted(set(sizes) - set(shown))
     blanks = [{SEGMENT_COL: s, "attribute": a, "level": level, "kind": kind}
@@ -146,12 +149,23 @@ def _test_columns(test: ColumnTest) -> dict[str, object]:
             "dof2": test.dof2, "p_value": test.p_value}
 
 
-def _level_rows(rows: DataFrame, name: str, shown: list[int]) -> pd.DataFrame:
-    """One row per shown segment and level of ``name`` with the residual and the test."""
-    level = F.coalesce(F.col(name).cast("string"), F.lit(MISSING_LEVEL))
+def _level_counts(rows: DataFrame, names: list[str], shown: list[int]) -> pd.DataFrame:
+    """``attribute, segment, level, count`` of the text and boolean columns ``names`` over
+    the shown segments, in one aggregation (a missing value is the level ``(missing)``)."""
+    cells = F.inline(F.array(*[
+        F.struct(F.lit(name).alias("attribute"),
+                 F.coalesce(F.col(name).cast("string"), F.lit(MISSING_LEVEL)).alias("level"))
+        for name in names]))
     counts: pd.DataFrame = (rows.where(F.col(SEGMENT_COL).isin(shown))
-                            .groupBy(SEGMENT_COL, level.alias("level")).count().toPandas())
-    cells, test = level_residuals(counts, shown)
+                            .select(SEGMENT_COL, cells)
+                            .groupBy("attribute", SEGMENT_COL, "level").count().toPandas())
+    return counts
+
+
+def _level_rows(counts: pd.DataFrame, name: str, shown: list[int]) -> pd.DataFrame:
+    """One row per shown segment and level of ``name`` (its ``counts``) with the residual
+    and the test."""
+    cells, test = level_residuals(counts[[SEGMENT_COL, "level", "count"]], shown)
     overall = cells.groupby("level")["count"].sum() / cells["count"].sum()
     return cells.assign(attribute=name, kind="categorical",
                         overall=cells["level"].map(overall), **_test_columns(test))
