@@ -86,3 +86,19 @@ def test_empty_cluster_is_ignored_like_sklearn(spark, blobs):
     assert len(np.unique(labels)) == 3 and sizes[3] == 0
     assert got["davies_bouldin"] == pytest.approx(davies_bouldin_score(x, labels), rel=1e-6)
     assert got["calinski_harabasz"] == pytest.approx(calinski_harabasz_score(x, labels), rel=1e-6)
+
+
+def test_rows_on_the_driver_give_the_metrics_of_the_spark_passes(spark, blobs, monkeypatch):
+    """A run no larger than the sweep's sample evaluates the rows it holds on the driver,
+    block by block (blocks of 128 here, so that several are summed)."""
+    import segmentation.model.metrics as metrics_module
+
+    x, centers = blobs
+    over_spark, spark_sizes = evaluate_candidates(_frame(spark, x), centers, x[:200])
+    monkeypatch.setattr(metrics_module, "DRIVER_BLOCK_ROWS", 128)
+    on_driver, driver_sizes = evaluate_candidates(x, centers, x[:200])
+    assert driver_sizes == spark_sizes
+    for got, want in zip(on_driver, over_spark, strict=True):
+        assert got.keys() == want.keys()
+        for name, value in want.items():
+            assert got[name] == pytest.approx(value, rel=1e-12), name

@@ -127,16 +127,24 @@ def check_distinct_points(prepared: Prepared, sample: np.ndarray, model: ModelCo
         )
 
 
-def sweep_rows(prepared: Prepared, sample_size: int, seed: int) -> np.ndarray | None:
+def sweep_rows(prepared: Prepared, sample_size: int, seed: int, sample: np.ndarray
+               ) -> np.ndarray | None:
     """The rows the sweep fits on, on the driver: all of them when there are at most
     ``sample_size``, else a seeded sample of about ``sample_size``; None for ``sample_size``
-    0, which sweeps over all rows where they are (one pass per Lloyd iteration)."""
+    0, which sweeps over all rows where they are (one pass per Lloyd iteration).
+
+    All of them are the evaluation ``sample`` itself when that holds every row (the same
+    rows in the same order: both are the cached rows in partition order), so they are not
+    collected twice.
+    """
     if sample_size == 0:
         return None
     fraction = min(1.0, sample_size / prepared.count)
     if fraction < 1.0:
         log.info("sweep fits on a seeded sample of about %d of %d rows", sample_size,
                  prepared.count)
+    elif len(sample) == prepared.count:
+        return sample
     rows = prepared.rows if fraction == 1.0 else prepared.rows.sample(fraction=fraction,
                                                                       seed=seed)
     picked: pd.DataFrame = rows.select(vector_to_array(F.col(FEATURES_COL)).alias("x")).toPandas()
@@ -165,13 +173,16 @@ def choose_model(prepared: Prepared, sample: np.ndarray, model: ModelConfig,
     """
     with timer.stage("sweep"):
         ks = [model.k] if model.k is not None else list(range(model.k_min, model.k_max + 1))
-        x = sweep_rows(prepared, model.sweep_sample_size, model.seed)
+        x = sweep_rows(prepared, model.sweep_sample_size, model.seed, sample)
+        # every row on the driver: the metric passes run there too (no Spark job)
+        rows: np.ndarray | DataFrame = (x if x is not None and len(x) == prepared.count
+                                        else prepared.rows)
         if x is None:
             fits = sweep_on_rows(prepared.rows, ks, model, sample)
         else:
             fits = sweep_on_driver(x, ks, model, sample)
     with timer.stage("evaluate"):
-        values, sizes = evaluate_candidates(prepared.rows, [f.centers for f in fits], sample)
+        values, sizes = evaluate_candidates(rows, [f.centers for f in fits], sample)
         metrics = metrics_frame(ks, values)
         metrics["iterations"] = [f.iterations for f in fits]
         metrics["seconds"] = [round(f.seconds, 3) for f in fits]

@@ -13,12 +13,14 @@ Definitions (so results can be checked against scikit-learn and Spark):
 
 Rows are assigned to the nearest centre of each candidate, as ``KMeansModel`` does.
 Both passes handle all candidates at once in numpy inside the Python workers (Arrow
-batches), so evaluating nine values of k costs two scans, not eighteen.
+batches), so evaluating nine values of k costs two scans, not eighteen. When every row is
+already on the driver (a run no larger than the sweep's sample), the same numpy code runs
+there on blocks of rows instead: no Spark job, no Python worker to start.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,37 +72,41 @@ def _per_cluster(labels: np.ndarray, k: int, weights: np.ndarray | None = None) 
     return np.bincount(labels, weights=weights, minlength=k).astype(float)
 
 
+#: Rows or matrix: the cached rows (a ``features`` column), or all of them on the driver.
+Rows = DataFrame | np.ndarray
+#: Rows per block when the rows are on the driver (Arrow's default batch size).
+DRIVER_BLOCK_ROWS = 10_000
+
+
 def scan_sums(
-    df: DataFrame,
+    rows: Rows,
     centers: Sequence[np.ndarray],
     per_batch: Callable[[int, np.ndarray, np.ndarray, np.ndarray], np.ndarray],
 ) -> list[np.ndarray]:
     """Sum ``per_batch(candidate, x, squared norms, labels) -> (k, m)`` over all rows.
 
     Runs in the Python workers on Arrow batches; only one small (k, m) matrix per candidate
-    and partition travels back to the driver.
+    and partition travels back to the driver. Rows already on the driver are summed there,
+    block by block.
     """
+    if isinstance(rows, np.ndarray):
+        blocks = (rows[i:i + DRIVER_BLOCK_ROWS] for i in range(0, len(rows), DRIVER_BLOCK_ROWS))
+        totals = _block_sums(blocks, centers, per_batch)
+        return [totals.get(c, np.zeros((len(cen), 0))) for c, cen in enumerate(centers)]
 
     def scan(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        totals: dict[int, np.ndarray] = {}
-        for batch in batches:
-            if batch.num_rows == 0:
-                continue
-            x = _rows(batch)
-            norms = np.einsum("ij,ij->i", x, x)
-            for c, cen in enumerate(centers):
-                part = per_batch(c, x, norms, nearest(x, cen))
-                totals[c] = part if c not in totals else totals[c] + part
-        for c, matrix in totals.items():
+        blocks = (_rows(batch) for batch in batches if batch.num_rows > 0)
+        for c, matrix in _block_sums(blocks, centers, per_batch).items():
             yield pa.RecordBatch.from_pydict(
                 {"c": [c] * len(matrix), "j": list(range(len(matrix))), "v": matrix.tolist()},
                 schema=_SCAN_SCHEMA,
             )
 
-    rows: pd.DataFrame = _vectors(df).mapInArrow(scan, "c long, j long, v array<double>").toPandas()
+    parts: pd.DataFrame = (_vectors(rows).mapInArrow(scan, "c long, j long, v array<double>")
+                           .toPandas())
     out = []
     for c in range(len(centers)):
-        part = rows[rows.c == c]
+        part = parts[parts.c == c]
         width = len(part.v.iloc[0]) if len(part) else 0
         total = np.zeros((len(centers[c]), width))
         np.add.at(total, part.j.to_numpy(), np.array(part.v.tolist()).reshape(-1, width))
@@ -108,12 +114,27 @@ def scan_sums(
     return out
 
 
+def _block_sums(
+    blocks: Iterable[np.ndarray],
+    centers: Sequence[np.ndarray],
+    per_batch: Callable[[int, np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+) -> dict[int, np.ndarray]:
+    """``per_batch`` of every candidate summed over ``blocks`` of rows, in their order."""
+    totals: dict[int, np.ndarray] = {}
+    for x in blocks:
+        norms = np.einsum("ij,ij->i", x, x)
+        for c, cen in enumerate(centers):
+            part = per_batch(c, x, norms, nearest(x, cen))
+            totals[c] = part if c not in totals else totals[c] + part
+    return totals
+
+
 _SCAN_SCHEMA = pa.schema(
     [("c", pa.int64()), ("j", pa.int64()), ("v", pa.list_(pa.float64()))]
 )
 
 
-def cluster_statistics(df: DataFrame, centers: Sequence[np.ndarray]) -> list[ClusterStats]:
+def cluster_statistics(df: Rows, centers: Sequence[np.ndarray]) -> list[ClusterStats]:
     """Pass 1: counts, sums, sums of squared norms and SSE per cluster of every candidate."""
 
     def per_batch(c: int, x: np.ndarray, norms: np.ndarray, lab: np.ndarray) -> np.ndarray:
@@ -133,7 +154,7 @@ def cluster_statistics(df: DataFrame, centers: Sequence[np.ndarray]) -> list[Clu
 
 
 def spread_statistics(
-    df: DataFrame, centers: Sequence[np.ndarray], stats: Sequence[ClusterStats]
+    df: Rows, centers: Sequence[np.ndarray], stats: Sequence[ClusterStats]
 ) -> list[dict[str, np.ndarray]]:
     """Pass 2: per cluster, sums of distances and squared distances to the cluster mean,
     and of the squared-Euclidean silhouette coefficients (as ClusteringEvaluator computes)."""
@@ -211,7 +232,7 @@ def full_data_metrics(stats: ClusterStats, spread: dict[str, np.ndarray]) -> dic
 
 
 def evaluate_candidates(
-    df: DataFrame, centers: Sequence[np.ndarray], sample: np.ndarray
+    df: Rows, centers: Sequence[np.ndarray], sample: np.ndarray
 ) -> tuple[list[dict[str, float]], list[list[int]]]:
     """Every metric of every candidate, and its cluster sizes over all rows.
 
