@@ -30,10 +30,10 @@ def _frame(spark, x: np.ndarray, partitions: int = 3):
 def test_full_data_metrics_match_sklearn_and_spark(spark, blobs):
     x, centers = blobs
     df = _frame(spark, x)
-    results, sizes = evaluate_candidates(df, centers, x[:200])
-    for cen, got in zip(centers, results):
+    results, stats = evaluate_candidates(df, centers, x[:200])
+    for cen, got, st in zip(centers, results, stats, strict=True):
         labels = nearest(x, cen)
-        assert sizes.pop(0) == list(np.bincount(labels, minlength=len(cen)))
+        assert st.sizes == list(np.bincount(labels, minlength=len(cen)))
         wcss = float(((x - cen[labels]) ** 2).sum())
         assert got["wcss"] == pytest.approx(wcss, rel=1e-9)
         assert got["davies_bouldin"] == pytest.approx(davies_bouldin_score(x, labels), rel=1e-6)
@@ -81,9 +81,9 @@ def test_hand_computed_case(spark):
 def test_empty_cluster_is_ignored_like_sklearn(spark, blobs):
     x, _ = blobs
     far = np.array([[0, 0, 0, 0], [4, 1, 0, -2], [1, 5, 3, 0], [100, 100, 100, 100]], float)
-    (got,), (sizes,) = evaluate_candidates(_frame(spark, x), [far], x[:300])
+    (got,), (stats,) = evaluate_candidates(_frame(spark, x), [far], x[:300])
     labels = nearest(x, far)
-    assert len(np.unique(labels)) == 3 and sizes[3] == 0
+    assert len(np.unique(labels)) == 3 and stats.sizes[3] == 0
     assert got["davies_bouldin"] == pytest.approx(davies_bouldin_score(x, labels), rel=1e-6)
     assert got["calinski_harabasz"] == pytest.approx(calinski_harabasz_score(x, labels), rel=1e-6)
 
@@ -94,10 +94,10 @@ def test_rows_on_the_driver_give_the_metrics_of_the_spark_passes(spark, blobs, m
     import segmentation.model.metrics as metrics_module
 
     x, centers = blobs
-    over_spark, spark_sizes = evaluate_candidates(_frame(spark, x), centers, x[:200])
+    over_spark, spark_stats = evaluate_candidates(_frame(spark, x), centers, x[:200])
     monkeypatch.setattr(metrics_module, "DRIVER_BLOCK_ROWS", 128)
-    on_driver, driver_sizes = evaluate_candidates(x, centers, x[:200])
-    assert driver_sizes == spark_sizes
+    on_driver, driver_stats = evaluate_candidates(x, centers, x[:200])
+    assert [s.sizes for s in driver_stats] == [s.sizes for s in spark_stats]
     for got, want in zip(on_driver, over_spark, strict=True):
         assert got.keys() == want.keys()
         for name, value in want.items():

@@ -182,7 +182,8 @@ def choose_model(prepared: Prepared, sample: np.ndarray, model: ModelConfig,
         else:
             fits = sweep_on_driver(x, ks, model, sample)
     with timer.stage("evaluate"):
-        values, sizes = evaluate_candidates(rows, [f.centers for f in fits], sample)
+        values, stats = evaluate_candidates(rows, [f.centers for f in fits], sample,
+                                            known=[f.stats for f in fits])
         metrics = metrics_frame(ks, values)
         metrics["iterations"] = [f.iterations for f in fits]
         metrics["seconds"] = [round(f.seconds, 3) for f in fits]
@@ -201,13 +202,15 @@ def choose_model(prepared: Prepared, sample: np.ndarray, model: ModelConfig,
     metrics = pd.concat([metrics, summaries], axis=1)
     chosen_k = ks[0] if model.k is not None else choose_k(
         metrics, model.select_by, silhouette_share=model.stability_silhouette_share)
-    final, final_sizes = fits[ks.index(chosen_k)], sizes[ks.index(chosen_k)]
+    final, final_stats = fits[ks.index(chosen_k)], stats[ks.index(chosen_k)]
     if x is not None and len(x) < prepared.count:
         with timer.stage("final_fit"):
+            # the evaluation's pass at the sweep's centres is the first Lloyd pass
             (final,) = sweep_on_rows(prepared.rows, [chosen_k], model, sample,
-                                     warm_start={chosen_k: final.centers})
-            (final_values,), (final_sizes,) = evaluate_candidates(prepared.rows, [final.centers],
-                                                                  sample)
+                                     warm_start={chosen_k: final.centers},
+                                     known={chosen_k: final_stats})
+            (final_values,), (final_stats,) = evaluate_candidates(
+                prepared.rows, [final.centers], sample, known=[final.stats])
             row = metrics.index[metrics.k == chosen_k][0]
             for name, value in final_values.items():
                 metrics.loc[row, name] = value
@@ -219,5 +222,6 @@ def choose_model(prepared: Prepared, sample: np.ndarray, model: ModelConfig,
     final = dataclasses.replace(final, centers=final.centers[order])
     per_segment = None if stability is None else segment_jaccard(
         sample, final.centers, stability[ks.index(chosen_k)])
-    return ChosenModel(ks, metrics, chosen_k, final, kmeans, [final_sizes[i] for i in order],
+    sizes = final_stats.sizes
+    return ChosenModel(ks, metrics, chosen_k, final, kmeans, [sizes[i] for i in order],
                        per_segment)

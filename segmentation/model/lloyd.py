@@ -10,6 +10,11 @@ more than ``tol`` (Euclidean) or after ``max_iter`` updates, as MLlib's KMeans d
   rows in the Python workers (:func:`segmentation.model.metrics.cluster_statistics`), for
   any number of candidates at once: the final fit, and a sweep on all rows. The partial
   sums are added in partition order, so the result does not depend on the master.
+
+A pass over all rows is never repeated for the same centres: the statistics of a start
+can come with it (the evaluation's pass at the sweep's centres starts the final fit), and
+when an update moves no centre at all (the assignment did not change), the statistics of
+the last pass are those of the final centres, bit for bit, and the evaluation reuses them.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from pyspark.sql import DataFrame
 
-from segmentation.model.metrics import cluster_statistics, nearest
+from segmentation.model.metrics import ClusterStats, cluster_statistics, nearest
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,9 @@ class LloydResult:
     iterations: int
     #: True when the last update moved no centre more than ``tol``.
     converged: bool
+    #: The pass-1 statistics over all rows at ``centers``, when a pass computed them (the
+    #: last update moved no centre); None otherwise, and for fits on the driver.
+    stats: ClusterStats | None = None
 
 
 def kmeans_plus_plus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -100,22 +108,34 @@ def best_start(sample: np.ndarray, k: int, *, restarts: int, seed: int, max_iter
 
 
 def lloyd_on_rows(rows: DataFrame, starts: Sequence[np.ndarray], *, max_iter: int,
-                  tol: float) -> list[LloydResult]:
+                  tol: float, known: Sequence[ClusterStats | None] | None = None
+                  ) -> list[LloydResult]:
     """Lloyd iterations over every row of ``rows`` (a ``features`` column) for each start.
 
     All candidates still moving share one pass per iteration; a candidate stops as soon as
-    it has converged.
+    it has converged. ``known`` holds a start's statistics over all rows where a pass
+    already computed them; its first update then needs no pass.
     """
     centers = [np.asarray(s, dtype=float) for s in starts]
+    at_centers: list[ClusterStats | None] = list(known or [None] * len(centers))
     iterations = [0] * len(centers)
     done = [False] * len(centers)
     for _ in range(max_iter):
         moving = [i for i, finished in enumerate(done) if not finished]
         if not moving:
             break
-        stats = cluster_statistics(rows, [centers[i] for i in moving])
-        for i, st in zip(moving, stats, strict=True):
-            centers[i], shift = updated_centers(centers[i], st.counts, st.sums)
+        missing = [i for i in moving if at_centers[i] is None]
+        if missing:
+            passed = cluster_statistics(rows, [centers[i] for i in missing])
+            for i, computed in zip(missing, passed, strict=True):
+                at_centers[i] = computed
+        for i in moving:
+            current = at_centers[i]
+            assert current is not None
+            moved, shift = updated_centers(centers[i], current.counts, current.sums)
             iterations[i] += 1
             done[i] = shift <= tol * tol
-    return [LloydResult(c, n, d) for c, n, d in zip(centers, iterations, done, strict=True)]
+            if not np.array_equal(moved, centers[i]):
+                centers[i], at_centers[i] = moved, None
+    return [LloydResult(c, n, d, st)
+            for c, n, d, st in zip(centers, iterations, done, at_centers, strict=True)]

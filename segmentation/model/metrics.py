@@ -13,7 +13,8 @@ Definitions (so results can be checked against scikit-learn and Spark):
 
 Rows are assigned to the nearest centre of each candidate, as ``KMeansModel`` does.
 Both passes handle all candidates at once in numpy inside the Python workers (Arrow
-batches), so evaluating nine values of k costs two scans, not eighteen. When every row is
+batches), so evaluating nine values of k costs two scans, not eighteen; pass 1 is skipped
+for a candidate whose statistics a Lloyd pass already computed at its centres. When every row is
 already on the driver (a run no larger than the sweep's sample), the same numpy code runs
 there on blocks of rows instead: no Spark job, no Python worker to start.
 """
@@ -47,6 +48,10 @@ class ClusterStats:
     @property
     def means(self) -> np.ndarray:
         return self.sums / np.maximum(self.counts, 1)[:, None]
+
+    @property
+    def sizes(self) -> list[int]:
+        return [int(n) for n in self.counts]
 
 
 def nearest(x: np.ndarray, centers: np.ndarray) -> np.ndarray:
@@ -232,18 +237,28 @@ def full_data_metrics(stats: ClusterStats, spread: dict[str, np.ndarray]) -> dic
 
 
 def evaluate_candidates(
-    df: Rows, centers: Sequence[np.ndarray], sample: np.ndarray
-) -> tuple[list[dict[str, float]], list[list[int]]]:
-    """Every metric of every candidate, and its cluster sizes over all rows.
+    df: Rows, centers: Sequence[np.ndarray], sample: np.ndarray,
+    known: Sequence[ClusterStats | None] | None = None,
+) -> tuple[list[dict[str, float]], list[ClusterStats]]:
+    """Every metric of every candidate, and its pass-1 statistics over all rows.
 
     Two passes over ``df`` plus the driver-side ``sample`` for the sample-based metrics.
+    ``known`` holds a candidate's pass-1 statistics where an earlier pass already computed
+    them at exactly its centres (a Lloyd pass whose update moved no centre); pass 1 skips
+    those candidates, and is skipped when it has none left.
     """
-    stats = cluster_statistics(df, centers)
-    spread = spread_statistics(df, centers, stats)
+    stats: list[ClusterStats | None] = list(known or [None] * len(centers))
+    missing = [c for c, st in enumerate(stats) if st is None]
+    if missing:
+        for c, st in zip(missing, cluster_statistics(df, [centers[c] for c in missing]),
+                         strict=True):
+            stats[c] = st
+    complete = [st for st in stats if st is not None]
+    spread = spread_statistics(df, centers, complete)
     on_sample = sample_metrics(sample, [nearest(sample, c) for c in centers])
     values = [{**full_data_metrics(st, sp), **smp}
-              for st, sp, smp in zip(stats, spread, on_sample, strict=True)]
-    return values, [[int(n) for n in st.counts] for st in stats]
+              for st, sp, smp in zip(complete, spread, on_sample, strict=True)]
+    return values, complete
 
 
 def metrics_frame(ks: Sequence[int], values: Sequence[dict[str, float]]) -> pd.DataFrame:

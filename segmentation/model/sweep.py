@@ -32,6 +32,7 @@ from pyspark.sql import DataFrame, SparkSession
 from segmentation.model.columns import CLUSTER_COL, FEATURES_COL
 from segmentation.model.config import ModelConfig
 from segmentation.model.lloyd import best_start, lloyd, lloyd_on_rows
+from segmentation.model.metrics import ClusterStats
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ class KFit:
     iterations: int
     #: Wall time of the restarts and of the Lloyd iterations the fit took part in.
     seconds: float
+    #: The pass-1 statistics over all rows at ``centers``, where a Lloyd pass computed them.
+    stats: ClusterStats | None = None
 
 
 def starts(ks: Sequence[int], model: ModelConfig, sample: np.ndarray,
@@ -86,15 +89,20 @@ def sweep_on_driver(x: np.ndarray, ks: Sequence[int], model: ModelConfig,
 
 
 def sweep_on_rows(rows: DataFrame, ks: Sequence[int], model: ModelConfig, sample: np.ndarray,
-                  *, warm_start: dict[int, np.ndarray] | None = None) -> list[KFit]:
-    """Every k fitted by Lloyd iterations over all of ``rows``, all k in the same passes."""
+                  *, warm_start: dict[int, np.ndarray] | None = None,
+                  known: dict[int, ClusterStats] | None = None) -> list[KFit]:
+    """Every k fitted by Lloyd iterations over all of ``rows``, all k in the same passes.
+
+    ``known`` holds a warm start's statistics over all rows, where a pass computed them.
+    """
     began = time.perf_counter()
     first = starts(ks, model, sample, warm_start or {})
     done = lloyd_on_rows(rows, [c for c, _, _ in first], max_iter=model.max_iter,
-                         tol=model.tol)
+                         tol=model.tol, known=[(known or {}).get(k) for k in ks])
     passes = time.perf_counter() - began - sum(s for _, _, s in first)
     total = max(1, max(d.iterations for d in done))
-    fits = [KFit(k, d.centers, seed, d.iterations, spent + passes * d.iterations / total)
+    fits = [KFit(k, d.centers, seed, d.iterations, spent + passes * d.iterations / total,
+                 d.stats)
             for k, (_, seed, spent), d in zip(ks, first, done, strict=True)]
     for fit in fits:
         log.info("k=%d fitted in %.1f s: start from restart seed %d, %d Lloyd iterations "
