@@ -95,12 +95,11 @@ def attribute_table(rows: DataFrame, columns: list[str], sizes: dict[int, int],
         tables += [_level_rows(counts[counts["attribute"] == c], c, shown) for c in texts]
     table = pd.concat(tables, ignore_index=True).reindex(columns=ATTRIBUTE_COLUMNS)
     withheld = sorted(set(sizes) - set(shown))
-    blanks = [{SEGMENT_COL: s, "attribute": a, "level": level, "kind": kind}
-              for s in withheld
-              for a, level, kind in table[["attribute", "level", "kind"]]
-              .drop_duplicates().itertuples(index=False)]
-    table = pd.concat([table, pd.DataFrame(blanks, columns=ATTRIBUTE_COLUMNS)],
-                      ignore_index=True)
+    keys = [SEGMENT_COL, "attribute", "level", "kind"]
+    blanks = [(s, a, level, kind) for s in withheld
+              for a, level, kind in table[keys[1:]].drop_duplicates().itertuples(index=False)]
+    if blanks:  # the statistics of the withheld rows stay empty
+        table = pd.concat([table, pd.DataFrame(blanks, columns=keys)], ignore_index=True)
     table = withhold(table.drop(columns="suppressed"), table[SEGMENT_COL].isin(withheld),
                      ATTRIBUTE_STATISTICS)
     order = {c: i for i, c in enumerate(columns)}

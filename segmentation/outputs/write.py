@@ -23,7 +23,7 @@ from segmentation.core.atomic import StagedOutput
 from segmentation.core.caching import cached
 from segmentation.data.config import FeaturesConfig
 from segmentation.model.assign import SegmentModel
-from segmentation.model.columns import SEGMENT_COL
+from segmentation.model.columns import FEATURES_COL, SEGMENT_COL
 from segmentation.model.fit import ChosenModel, Prepared
 from segmentation.outputs.attribute_profiles import attribute_table, with_profile_columns
 from segmentation.outputs.config import OutputConfig
@@ -96,8 +96,14 @@ def write_outputs(
     those columns). Releases the prepared rows once the labels are written.
     """
     log.info("writing labels, model and profiles into %s", out.path)
-    labelled = cached(final.labelled)
+    # The feature vector is the costliest column to cache and only the scatter's sample
+    # reads it: that sample is drawn from the uncached labelled rows (the same rows in the
+    # same order) while the prepared rows are still cached.
+    labelled = cached(final.labelled.drop(FEATURES_COL))
     labelled.select(id_column, *LABEL_COLUMNS).write.parquet(out.file(LABELS))
+    pca = write_scatter(
+        out, final.labelled, chosen.final.centers, ids, chosen.sizes,
+        sample_size=output.pca_sample_size, min_segment_size=output.min_segment_size, seed=seed)
     prepared.rows.unpersist()
     migration = None
     min_size = output.min_segment_size
@@ -133,8 +139,5 @@ def write_outputs(
         sizes = dict(zip(ids, chosen.sizes, strict=True))
         out.write_csv(ATTRIBUTES_CSV, attribute_table(
             rows, features.profile_columns, sizes, shown_ids(sizes, min_size)))
-    pca = write_scatter(
-        out, labelled, chosen.final.centers, ids, chosen.sizes,
-        sample_size=output.pca_sample_size, min_segment_size=output.min_segment_size, seed=seed)
     labelled.unpersist()
     return Written(segments, pca, migration)
