@@ -5,15 +5,15 @@ Reads Spark's event log of a ``segment run`` (written uncompressed: run the job 
 spark.spark.eventLog.compress=false``) and the run's own log (its ``runinfo`` lines say
 when each stage ended), and prints a markdown table: per stage of the run, each job's
 call site, the rows and bytes its tasks read (from the source, the cache or a shuffle)
-and its wall time. A job whose tasks read every partition of the run's rows (one task per
-partition, each reading from the source, the cache or a shuffle) is a full pass over the
-rows; the table marks it. Spark counts a cached partition's rows as its cached batches, so
-"rows read" of a cache read is batches, and its bytes are the measure. The pass accounting of issue 28 in BENCHMARKS.md is
-this script's output.
+and its wall time. A job is a full pass over the rows when its tasks read every partition
+of the run's rows (one task per partition, each reading from the cache or a shuffle) or
+read at least as many rows as the run used (from the source); the table marks it. Spark
+counts the rows of a cached partition as its cached batches, so there the bytes are the
+measure. The pass accounting of issue 28 in BENCHMARKS.md is this script's output.
 
 Usage::
 
-    .venv/bin/python scripts/job_passes.py EVENT_LOG RUN_LOG --partitions 20
+    .venv/bin/python scripts/job_passes.py EVENT_LOG RUN_LOG --rows 20000000 --partitions 20
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ class Job:
     #: Tasks that read something, per stage.
     reading_tasks: dict[int, int] = field(default_factory=dict)
 
-    def full_pass(self, partitions: int) -> bool:
-        return max(self.reading_tasks.values(), default=0) >= partitions
+    def full_pass(self, rows: int, partitions: int) -> bool:
+        return self.rows >= rows or max(self.reading_tasks.values(), default=0) >= partitions
 
 
 def jobs_of(event_log: Path) -> list[Job]:
@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("event_log", type=Path)
     parser.add_argument("run_log", type=Path)
+    parser.add_argument("--rows", type=int, required=True, help="the rows the run used")
     parser.add_argument("--partitions", type=int, required=True,
                         help="the partitions of the run's rows (its log says how many)")
     args = parser.parse_args(argv)
@@ -119,11 +120,11 @@ def main(argv: list[str] | None = None) -> int:
           "|---|---|---|---|---|---|")
     for stage, jobs in by_stage.items():
         for job in jobs:
-            full = "yes" if job.full_pass(args.partitions) else ""
+            full = "yes" if job.full_pass(args.rows, args.partitions) else ""
             print(f"| {stage} | {job.site} | {job.rows:,} | {job.bytes / 1e6:,.0f} | "
                   f"{(job.end_ms - job.start_ms) / 1000:.2f} | {full} |")
     for stage, jobs in by_stage.items():
-        passes = [j for j in jobs if j.full_pass(args.partitions)]
+        passes = [j for j in jobs if j.full_pass(args.rows, args.partitions)]
         print(f"{stage}: {len(jobs)} jobs, {len(passes)} full passes, "
               f"{sum(j.end_ms - j.start_ms for j in passes) / 1000:.1f} s in them")
     return 0
