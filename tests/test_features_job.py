@@ -378,3 +378,14 @@ def test_a_log_without_invoice_ids_matches_pandas(spark: SparkSession, tmp_path:
     with pytest.raises(ConfigError, match="cancellation_prefix needs transactions.invoice_id"):
         features_config_from_dict({**cfg, "transactions": {**cfg["transactions"],
                                                           "cancellation_prefix": "C"}})
+
+
+def test_an_attribute_clash_is_refused_before_the_lines_are_read(spark: SparkSession,
+                                                                 tmp_path: Path) -> None:
+    """Checked on the plan: an input with no lines, which the scan would refuse, still
+    gets the clash's message."""
+    source = tmp_path / "lines"
+    spark.createDataFrame([], ATTRIBUTE_SCHEMA + ", Frequency int").write.parquet(str(source))
+    with pytest.raises(ConfigError, match="'Frequency', a column the features job writes"):
+        run_features(spark, features_config_from_dict(job_config(
+            source, tmp_path / "run", attributes=["Frequency"])))

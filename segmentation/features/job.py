@@ -10,6 +10,7 @@ written atomically: ``features/`` (Parquet, one row per customer), ``manifest.js
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -63,6 +64,10 @@ def _build_features(spark: SparkSession, cfg: FeaturesJobConfig, frame: JobFrame
         read = read_source(spark, tx, "transactions", lambda raw: check_transaction_columns(
             raw, tx).select(*tx.source_columns()))
         lines = standard_lines(read.frame, tx)
+        # the written columns do not depend on as_of: checked on the plan, before any pass
+        epoch = from_micros(0)
+        check_attribute_names(customer_features_of(summary_of(lines, tx, epoch), cfg, epoch),
+                              tx.attributes)
         stats = scan_lines(lines, tx)
         if tx.as_of is not None:
             as_of, as_of_source = parse_as_of(tx.as_of), "config"
@@ -71,13 +76,9 @@ def _build_features(spark: SparkSession, cfg: FeaturesJobConfig, frame: JobFrame
         log.info("%d lines read; as_of %s (%s)", stats["rows"], as_of.isoformat(), as_of_source)
         timer.rows = stats["rows"]
 
-    classified = classify_lines(as_of=as_of, cancellation_prefix=tx.cancellation_prefix)(lines)
-    summary = cached(customer_summary(classified))
+    summary = cached(summary_of(lines, tx, as_of))
     try:
-        features = customer_features(as_of=as_of)(summary)
-        if cfg.features.rfm_scores:
-            features = with_rfm_scores(features)
-        check_attribute_names(features, tx.attributes)
+        features = customer_features_of(summary, cfg, as_of)
         with timer.stage("summarise"):
             counts = count_lines(summary, stats["rows"])
             if counts["customers_written"] == 0:
@@ -115,6 +116,19 @@ def _build_features(spark: SparkSession, cfg: FeaturesJobConfig, frame: JobFrame
         manifest["duration_seconds"],
     )
     return manifest
+
+
+def customer_features_of(summary: DataFrame, cfg: FeaturesJobConfig, as_of: dt.datetime
+                         ) -> DataFrame:
+    """The written table: the features of the customer ``summary``, RFM scores if asked."""
+    features = customer_features(as_of=as_of)(summary)
+    return with_rfm_scores(features) if cfg.features.rfm_scores else features
+
+
+def summary_of(lines: DataFrame, tx: TransactionsConfig, as_of: dt.datetime) -> DataFrame:
+    """The customer summary of ``lines`` classified at ``as_of`` (a plan; nothing runs)."""
+    return customer_summary(classify_lines(
+        as_of=as_of, cancellation_prefix=tx.cancellation_prefix)(lines))
 
 
 def scan_lines(lines: DataFrame, tx: TransactionsConfig) -> dict[str, Any]:
