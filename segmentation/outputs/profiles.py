@@ -89,11 +89,9 @@ def segment_profiles(
             rows.append(_numeric_row(int(seg[SEGMENT_COL]), name, seg, overall))
     profiles = pd.DataFrame(rows, columns=PROFILE_COLUMNS)
     if features.categorical:
-        profiles = pd.concat(
-            [profiles] + [_category_rows(labelled, name, counts, shown)
-                          for name in features.categorical],
-            ignore_index=True,
-        )
+        levels = [_category_rows(labelled, name, counts, shown) for name in features.categorical]
+        # no level is named when every segment is withheld: nothing to add
+        profiles = pd.concat([profiles, *[f for f in levels if not f.empty]], ignore_index=True)
     profiles = withhold(profiles, ~profiles[SEGMENT_COL].isin(shown), PROFILE_STATISTICS)
     profiles = profiles.sort_values([SEGMENT_COL, "kind", "feature"], kind="stable")
     return profiles.reset_index(drop=True), segments
