@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from pyspark.ml.linalg import Vectors
 
-import segmentation.model.lloyd as lloyd_module
+import segmentation.model.metrics as metrics_module
 from segmentation.model.lloyd import lloyd_on_rows
 from segmentation.model.metrics import ClusterStats, cluster_statistics, evaluate_candidates
 
@@ -52,7 +52,7 @@ class _PassCounter:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.passes = 0
-        monkeypatch.setattr(lloyd_module, "cluster_statistics", self)
+        monkeypatch.setattr(metrics_module, "cluster_statistics", self)
 
     def __call__(self, rows, centers):
         self.passes += 1
@@ -99,7 +99,6 @@ def test_known_statistics_give_the_same_metrics_without_pass_one(rows, blobs, mo
     (got,) = lloyd_on_rows(rows, [start], max_iter=20, tol=1e-4)
     assert got.stats is not None
     (plain,), (plain_stats,) = evaluate_candidates(rows, [got.centers], x[:300])
-    import segmentation.model.metrics as metrics_module
 
     def refuse(*_):
         raise AssertionError("pass 1 ran although its statistics were known")

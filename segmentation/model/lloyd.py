@@ -7,7 +7,7 @@ more than ``tol`` (Euclidean) or after ``max_iter`` updates, as MLlib's KMeans d
 - On the driver (:func:`lloyd`), in numpy, on a sample that fits in memory: the restarts
   and the sweep.
 - Over all rows (:func:`lloyd_on_rows`), one pass per iteration that sums each cluster's
-  rows in the Python workers (:func:`segmentation.model.metrics.cluster_statistics`), for
+  rows in the Python workers (:func:`segmentation.model.metrics.statistics_of`), for
   any number of candidates at once: the final fit, and a sweep on all rows. The partial
   sums are added in partition order, so the result does not depend on the master.
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from pyspark.sql import DataFrame
 
-from segmentation.model.metrics import ClusterStats, cluster_statistics, nearest
+from segmentation.model.metrics import ClusterStats, nearest, statistics_of
 
 
 @dataclass(frozen=True)
@@ -124,15 +124,11 @@ def lloyd_on_rows(rows: DataFrame, starts: Sequence[np.ndarray], *, max_iter: in
         moving = [i for i, finished in enumerate(done) if not finished]
         if not moving:
             break
-        missing = [i for i in moving if at_centers[i] is None]
-        if missing:
-            passed = cluster_statistics(rows, [centers[i] for i in missing])
-            for i, computed in zip(missing, passed, strict=True):
-                at_centers[i] = computed
-        for i in moving:
-            current = at_centers[i]
-            assert current is not None
-            moved, shift = updated_centers(centers[i], current.counts, current.sums)
+        current = statistics_of(rows, [centers[i] for i in moving],
+                                [at_centers[i] for i in moving])
+        for i, st in zip(moving, current, strict=True):
+            at_centers[i] = st
+            moved, shift = updated_centers(centers[i], st.counts, st.sums)
             iterations[i] += 1
             done[i] = shift <= tol * tol
             if not np.array_equal(moved, centers[i]):

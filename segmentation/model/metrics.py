@@ -139,7 +139,7 @@ _SCAN_SCHEMA = pa.schema(
 )
 
 
-def cluster_statistics(df: Rows, centers: Sequence[np.ndarray]) -> list[ClusterStats]:
+def cluster_statistics(rows: Rows, centers: Sequence[np.ndarray]) -> list[ClusterStats]:
     """Pass 1: counts, sums, sums of squared norms and SSE per cluster of every candidate."""
 
     def per_batch(c: int, x: np.ndarray, norms: np.ndarray, lab: np.ndarray) -> np.ndarray:
@@ -152,14 +152,23 @@ def cluster_statistics(df: Rows, centers: Sequence[np.ndarray]) -> list[ClusterS
         return np.stack(columns, axis=1)
 
     out = []
-    for total in scan_sums(df, centers, per_batch):
+    for total in scan_sums(rows, centers, per_batch):
         out.append(ClusterStats(counts=total[:, 0], sums=total[:, 1:-2],
                                 squared_norms=total[:, -2], sse=total[:, -1]))
     return out
 
 
+def statistics_of(rows: Rows, centers: Sequence[np.ndarray],
+                  known: Sequence[ClusterStats | None]) -> list[ClusterStats]:
+    """Pass-1 statistics of every candidate: the ``known`` ones as given, the others
+    (None) from one pass over ``rows``, none when every one is known."""
+    missing = [c for c, st in enumerate(known) if st is None]
+    passed = iter(cluster_statistics(rows, [centers[c] for c in missing]) if missing else [])
+    return [st if st is not None else next(passed) for st in known]
+
+
 def spread_statistics(
-    df: Rows, centers: Sequence[np.ndarray], stats: Sequence[ClusterStats]
+    rows: Rows, centers: Sequence[np.ndarray], stats: Sequence[ClusterStats]
 ) -> list[dict[str, np.ndarray]]:
     """Pass 2: per cluster, sums of distances and squared distances to the cluster mean,
     and of the squared-Euclidean silhouette coefficients (as ClusteringEvaluator computes)."""
@@ -175,7 +184,7 @@ def spread_statistics(
 
     return [
         {"distance_sum": t[:, 0], "squared_distance_sum": t[:, 1], "silhouette_sum": t[:, 2]}
-        for t in scan_sums(df, centers, per_batch)
+        for t in scan_sums(rows, centers, per_batch)
     ]
 
 
@@ -237,28 +246,22 @@ def full_data_metrics(stats: ClusterStats, spread: dict[str, np.ndarray]) -> dic
 
 
 def evaluate_candidates(
-    df: Rows, centers: Sequence[np.ndarray], sample: np.ndarray,
+    rows: Rows, centers: Sequence[np.ndarray], sample: np.ndarray,
     known: Sequence[ClusterStats | None] | None = None,
 ) -> tuple[list[dict[str, float]], list[ClusterStats]]:
     """Every metric of every candidate, and its pass-1 statistics over all rows.
 
-    Two passes over ``df`` plus the driver-side ``sample`` for the sample-based metrics.
+    Two passes over ``rows`` plus the driver-side ``sample`` for the sample-based metrics.
     ``known`` holds a candidate's pass-1 statistics where an earlier pass already computed
     them at exactly its centres (a Lloyd pass whose update moved no centre); pass 1 skips
     those candidates, and is skipped when it has none left.
     """
-    stats: list[ClusterStats | None] = list(known or [None] * len(centers))
-    missing = [c for c, st in enumerate(stats) if st is None]
-    if missing:
-        for c, st in zip(missing, cluster_statistics(df, [centers[c] for c in missing]),
-                         strict=True):
-            stats[c] = st
-    complete = [st for st in stats if st is not None]
-    spread = spread_statistics(df, centers, complete)
+    stats = statistics_of(rows, centers, known or [None] * len(centers))
+    spread = spread_statistics(rows, centers, stats)
     on_sample = sample_metrics(sample, [nearest(sample, c) for c in centers])
     values = [{**full_data_metrics(st, sp), **smp}
-              for st, sp, smp in zip(complete, spread, on_sample, strict=True)]
-    return values, complete
+              for st, sp, smp in zip(stats, spread, on_sample, strict=True)]
+    return values, stats
 
 
 def metrics_frame(ks: Sequence[int], values: Sequence[dict[str, float]]) -> pd.DataFrame:
