@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from pyspark.ml.linalg import Vectors
 
 import segmentation.run.job
 from segmentation.cli import main
 from segmentation.core.failures import guarded, is_internal_error, our_task_exception
+from segmentation.model.columns import VALUES_COL
 from segmentation.model.metrics import scan_sums
 from segmentation.synthetic.customers import NUMERIC_COLUMNS
 
@@ -76,8 +76,7 @@ def test_injected_bug_is_an_internal_error_with_a_traceback_file(spark, make_cus
 
 
 def _vectors(spark):
-    return spark.createDataFrame([(Vectors.dense([1.0, 2.0]),), (Vectors.dense([3.0, 1.0]),)],
-                                 ["features"])
+    return spark.createDataFrame([([1.0, 2.0],), ([3.0, 1.0],)], [VALUES_COL])
 
 
 def _raise_in_task(spark, exc: BaseException) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pyspark.ml.linalg import Vectors
 
 import segmentation.model.metrics as metrics_module
+from segmentation.model.columns import VALUES_COL
 from segmentation.model.lloyd import lloyd_on_rows
 from segmentation.model.metrics import ClusterStats, cluster_statistics, evaluate_candidates
 
@@ -24,7 +24,7 @@ def blobs() -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def rows(spark, blobs):
     x, _ = blobs
-    frame = spark.createDataFrame([(Vectors.dense(r),) for r in x], ["features"])
+    frame = spark.createDataFrame([(r.tolist(),) for r in x], [VALUES_COL])
     return frame.repartition(3).cache()
 
 

@@ -9,6 +9,7 @@ from pyspark.ml.evaluation import ClusteringEvaluator
 from pyspark.ml.linalg import Vectors
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
+from segmentation.model.columns import FEATURES_COL, VALUES_COL
 from segmentation.model.metrics import evaluate_candidates, nearest, sample_metrics
 
 
@@ -23,8 +24,8 @@ def blobs() -> tuple[np.ndarray, list[np.ndarray]]:
 
 
 def _frame(spark, x: np.ndarray, partitions: int = 3):
-    rows = [(Vectors.dense(r),) for r in x]
-    return spark.createDataFrame(rows, ["features"]).repartition(partitions)
+    rows = [(Vectors.dense(r), r.tolist()) for r in x]
+    return spark.createDataFrame(rows, [FEATURES_COL, VALUES_COL]).repartition(partitions)
 
 
 def test_full_data_metrics_match_sklearn_and_spark(spark, blobs):

@@ -23,6 +23,7 @@ from segmentation.model.pipeline import (
     FEATURES_COL,
     clean_column,
     cleaning_statement,
+    feature_values,
     fit_preparation,
     numeric_statistics,
 )
@@ -115,6 +116,23 @@ def test_drop_policy_scales_the_kept_rows_without_an_imputer(spark, customers):
     x = _features(model, kept)
     np.testing.assert_allclose(x.mean(axis=0), 0.0, atol=1e-12)
     np.testing.assert_allclose(x.std(axis=0, ddof=1), 1.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("numeric, categorical", [
+    (NUMERIC, []), ([], ["channel"]), (["spend"], ["channel"]), (NUMERIC, ["channel", "flat"]),
+])
+def test_feature_values_are_the_vector_entries_bit_for_bit(spark, customers, numeric,
+                                                           categorical):
+    """What the passes read equals the assembled vector, without the vector (Spark's
+    ``vector_to_array`` of it is the oracle), for numerics, one-hots and both."""
+    features = FeaturesConfig(numeric=numeric, categorical=categorical, log1p=numeric[:1])
+    model = fit_preparation(customers, features)
+    transformed = model.transform(customers)
+    got = transformed.orderBy("id").select(feature_values(model, transformed).alias("x"))
+    values = np.array([r.x for r in got.collect()])
+    vectors = _features(model, customers)
+    assert values.shape == vectors.shape and values.shape[1] > 1
+    assert np.array_equal(values, vectors)
 
 
 def test_one_row_has_std_zero_and_scales_to_zero(spark):

@@ -17,18 +17,16 @@ import numpy as np
 import pandas as pd
 from pyspark.ml import PipelineModel
 from pyspark.ml.clustering import KMeansModel
-from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from segmentation.core.caching import cached
 from segmentation.core.errors import InputDataError
 from segmentation.core.runinfo import StageTimer
 from segmentation.data.config import FeaturesConfig
-from segmentation.model.columns import FEATURES_COL
+from segmentation.model.columns import FEATURES_COL, VALUES_COL
 from segmentation.model.config import EvaluationConfig, ModelConfig
 from segmentation.model.metrics import evaluate_candidates, metrics_frame
-from segmentation.model.pipeline import category_column, fit_preparation
+from segmentation.model.pipeline import category_column, feature_values, fit_preparation
 from segmentation.model.selection import METRIC_NAMES, STABILITY_COLUMNS, choose_k
 from segmentation.model.stability import StabilityAtK, segment_jaccard, stability_sweep
 from segmentation.model.sweep import KFit, kmeans_model, sweep_on_driver, sweep_on_rows
@@ -36,11 +34,14 @@ from segmentation.model.sweep import KFit, kmeans_model, sweep_on_driver, sweep_
 
 @dataclass(frozen=True)
 class Prepared:
-    """The fitted preparation and the prepared rows (cached; ``features`` added)."""
+    """The fitted preparation and the prepared rows (``features`` and ``feature_values``
+    added), computed from the cached input rows on every read rather than cached."""
 
     preparation: PipelineModel
     rows: DataFrame
     count: int
+    #: The cached input rows ``rows`` are computed from; released once the labels are written.
+    source: DataFrame
 
 
 @dataclass(frozen=True)
@@ -77,25 +78,27 @@ def check_enough_rows(rows: int, model: ModelConfig) -> None:
         raise InputDataError(f"only {rows} usable rows, fewer than {key}={needed}")
 
 
-def prepare_rows(usable: DataFrame, features: FeaturesConfig, id_column: str, *, seed: int,
-                 carried: Sequence[str] = ()) -> Prepared:
-    """Fit the preparation on the usable rows and cache the prepared rows.
+def prepare_rows(usable: DataFrame, count: int, features: FeaturesConfig, id_column: str, *,
+                 seed: int, carried: Sequence[str] = ()) -> Prepared:
+    """Fit the preparation on the ``count`` usable rows (cached) and define the prepared rows.
 
     Kept: the id, the raw numeric features and the cleaned categories (for the profiles),
-    the ``carried`` columns (profile columns read with the input) and the ``features``
-    vector; ``usable`` is released once the prepared rows are cached.
+    the ``carried`` columns (profile columns read with the input), the ``features`` vector
+    and its ``feature_values``. Not cached: a pass recomputes the preparation from
+    ``usable`` as cheaply as it would read a cache of its result (BENCHMARKS.md, issue 28),
+    which saves filling that cache and holding it in memory. Each read gives the same
+    values in the same partitions and order.
     """
     preparation = fit_preparation(usable, features, seed=seed)
+    transformed = preparation.transform(usable)
     keep = [id_column, *features.numeric,
             *[category_column(c) for c in features.categorical], *carried, FEATURES_COL]
-    rows = cached(preparation.transform(usable).select(*keep))
-    count = rows.count()
-    usable.unpersist()
-    return Prepared(preparation, rows, count)
+    rows = transformed.select(*keep, feature_values(preparation, transformed).alias(VALUES_COL))
+    return Prepared(preparation, rows, count, usable)
 
 
 def rows_matrix(vectors: pd.Series) -> np.ndarray:
-    """The collected arrays of a ``vector_to_array`` column as one (rows, d) matrix."""
+    """The collected arrays of a ``feature_values`` column as one (rows, d) matrix."""
     return np.array(vectors.tolist(), dtype=float).reshape(len(vectors), -1)
 
 
@@ -103,8 +106,7 @@ def evaluation_sample(prepared: Prepared, size: int, seed: int) -> np.ndarray:
     """A seeded uniform sample of at most ``size`` feature vectors, on the driver."""
     fraction = min(1.0, 1.2 * size / prepared.count)
     picked: pd.DataFrame = (
-        prepared.rows.sample(fraction=fraction, seed=seed)
-        .select(vector_to_array(F.col(FEATURES_COL)).alias("x"))
+        prepared.rows.sample(fraction=fraction, seed=seed).select(F.col(VALUES_COL).alias("x"))
         .toPandas()
     )
     x = rows_matrix(picked["x"])
@@ -118,7 +120,7 @@ def check_distinct_points(prepared: Prepared, sample: np.ndarray, model: ModelCo
     needed, key = largest_k(model)
     if len(np.unique(sample, axis=0)) >= needed:
         return
-    vectors = prepared.rows.select(vector_to_array(F.col(FEATURES_COL)).alias("x")).distinct()
+    vectors = prepared.rows.select(VALUES_COL).distinct()
     distinct = vectors.limit(needed).count()
     if distinct < needed:
         raise InputDataError(
@@ -147,7 +149,7 @@ def sweep_rows(prepared: Prepared, sample_size: int, seed: int, sample: np.ndarr
         return sample
     rows = prepared.rows if fraction == 1.0 else prepared.rows.sample(fraction=fraction,
                                                                       seed=seed)
-    picked: pd.DataFrame = rows.select(vector_to_array(F.col(FEATURES_COL)).alias("x")).toPandas()
+    picked: pd.DataFrame = rows.select(F.col(VALUES_COL).alias("x")).toPandas()
     return rows_matrix(picked["x"])
 
 

@@ -27,11 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
-from segmentation.model.columns import FEATURES_COL
+from segmentation.model.columns import VALUES_COL
 from segmentation.model.sample_metrics import sample_metrics
 from segmentation.model.selection import METRIC_NAMES
 
@@ -69,15 +67,11 @@ def _rows(batch: pa.RecordBatch) -> np.ndarray:
     return column.flatten().to_numpy(zero_copy_only=False).reshape(len(column), -1)
 
 
-def _vectors(df: DataFrame) -> DataFrame:
-    return df.select(vector_to_array(F.col(FEATURES_COL)).alias("x"))
-
-
 def _per_cluster(labels: np.ndarray, k: int, weights: np.ndarray | None = None) -> np.ndarray:
     return np.bincount(labels, weights=weights, minlength=k).astype(float)
 
 
-#: Rows or matrix: the cached rows (a ``features`` column), or all of them on the driver.
+#: Rows or matrix: the prepared rows (a ``feature_values`` column), or all of them on the driver.
 Rows = DataFrame | np.ndarray
 #: Rows per block when the rows are on the driver (Arrow's default batch size).
 DRIVER_BLOCK_ROWS = 10_000
@@ -107,8 +101,8 @@ def scan_sums(
                 schema=_SCAN_SCHEMA,
             )
 
-    parts: pd.DataFrame = (_vectors(rows).mapInArrow(scan, "c long, j long, v array<double>")
-                           .toPandas())
+    parts: pd.DataFrame = (rows.select(VALUES_COL)
+                           .mapInArrow(scan, "c long, j long, v array<double>").toPandas())
     out = []
     for c in range(len(centers)):
         part = parts[parts.c == c]

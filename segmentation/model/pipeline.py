@@ -36,7 +36,9 @@ from pyspark.ml.feature import (
     StringIndexerModel,
     VectorAssembler,
 )
-from pyspark.sql import DataFrame
+from pyspark.ml.functions import vector_to_array
+from pyspark.ml.linalg import VectorUDT
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from segmentation.core.errors import InputDataError
@@ -183,6 +185,29 @@ def fit_preparation(df: DataFrame, features: FeaturesConfig, *, seed: int = 0
         parts += onehot
     stages.append(VectorAssembler(inputCols=parts, outputCol=FEATURES_COL))
     return PipelineModel(stages=stages)
+
+
+def feature_values(preparation: PipelineModel, transformed: DataFrame) -> Column:
+    """The entries of the ``features`` vector as an array of doubles, without the vector.
+
+    Entry for entry what ``vector_to_array(features)`` gives: the assembler's inputs (the
+    scaled numeric doubles and the one-hot vectors) concatenated in its order. The passes
+    over all rows read this from the cached input rows, recomputed each time, at the cost
+    of reading a cached vector (measured in BENCHMARKS.md), so the prepared rows need no
+    cache of their own; assembling the vector first would cost about a third more.
+    """
+    assembler = cast(VectorAssembler, preparation.stages[-1])
+    parts: list[Column] = []
+    doubles: list[Column] = []
+    for name in assembler.getInputCols():
+        if isinstance(transformed.schema[name].dataType, VectorUDT):
+            parts += [F.array(*doubles)] if doubles else []
+            parts.append(vector_to_array(F.col(name)))
+            doubles = []
+        else:
+            doubles.append(F.col(name))
+    parts += [F.array(*doubles)] if doubles else []
+    return parts[0] if len(parts) == 1 else F.concat(*parts)
 
 
 def feature_names(model: PipelineModel, features: FeaturesConfig) -> list[str]:

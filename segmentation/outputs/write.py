@@ -23,7 +23,7 @@ from segmentation.core.atomic import StagedOutput
 from segmentation.core.caching import cached
 from segmentation.data.config import FeaturesConfig
 from segmentation.model.assign import SegmentModel
-from segmentation.model.columns import FEATURES_COL, SEGMENT_COL
+from segmentation.model.columns import FEATURES_COL, SEGMENT_COL, VALUES_COL
 from segmentation.model.fit import ChosenModel, Prepared
 from segmentation.outputs.attribute_profiles import attribute_table, with_profile_columns
 from segmentation.outputs.config import OutputConfig
@@ -93,18 +93,18 @@ def write_outputs(
 
     ``ids`` is the segment id of each cluster index of the chosen model. The profile
     columns are in the prepared rows, or in ``profile_rows`` (``profile_input``: id and
-    those columns). Releases the prepared rows once the labels are written.
+    those columns). Releases the input rows once the labels are written.
     """
     log.info("writing labels, model and profiles into %s", out.path)
     # The feature vector is the costliest column to cache and only the scatter's sample
     # reads it: that sample is drawn from the uncached labelled rows (the same rows in the
-    # same order) while the prepared rows are still cached.
-    labelled = cached(final.labelled.drop(FEATURES_COL))
+    # same order) while the input rows are still cached.
+    labelled = cached(final.labelled.drop(FEATURES_COL, VALUES_COL))
     labelled.select(id_column, *LABEL_COLUMNS).write.parquet(out.file(LABELS))
     pca = write_scatter(
         out, final.labelled, chosen.final.centers, ids, chosen.sizes,
         sample_size=output.pca_sample_size, min_segment_size=output.min_segment_size, seed=seed)
-    prepared.rows.unpersist()
+    prepared.source.unpersist()
     migration = None
     min_size = output.min_segment_size
     if previous is not None:

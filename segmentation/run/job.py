@@ -75,8 +75,8 @@ def _segment(spark: SparkSession, cfg: Config, frame: JobFrame) -> dict[str, Any
     timer.rows = customers.rows_used
     with frame.staging() as out:
         with timer.stage("prepare_features"):
-            prepared = prepare_rows(customers.rows, cfg.features, cfg.input.id_column,
-                                    seed=cfg.model.seed, carried=carried)
+            prepared = prepare_rows(customers.rows, customers.rows_used, cfg.features,
+                                    cfg.input.id_column, seed=cfg.model.seed, carried=carried)
         sample = evaluation_sample(prepared, cfg.evaluation.sample_size, cfg.model.seed)
         check_distinct_points(prepared, sample, cfg.model)
         chosen = choose_model(prepared, sample, cfg.model, cfg.evaluation, timer)
