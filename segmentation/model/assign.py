@@ -89,19 +89,29 @@ class SegmentModel:
 
     #: Preparation + KMeans + segment ids: what ``segment score`` applies.
     pipeline: PipelineModel
-    #: The prepared rows with ``cluster``, ``segment`` and ``distance`` (not yet computed).
-    labelled: DataFrame
+    #: The prepared rows of the run (``features`` added).
+    prepared: DataFrame
+
+    def label(self, rows: DataFrame) -> DataFrame:
+        """Prepared ``rows`` with ``cluster``, ``segment`` and ``distance`` (the model's
+        KMeans and segment-id stages; not yet computed)."""
+        kmeans, assigner = self.pipeline.stages[-2:]
+        return assigner.transform(kmeans.transform(rows))
+
+    @property
+    def labelled(self) -> DataFrame:
+        """Every prepared row labelled (not yet computed)."""
+        return self.label(self.prepared)
 
 
 def final_model(
     preparation: PipelineModel, kmeans: KMeansModel, ids: list[int], prepared: DataFrame
 ) -> SegmentModel:
-    """The saved pipeline (preparation + KMeans + segment ids) and the labelled rows.
+    """The saved pipeline (preparation + KMeans + segment ids) and the rows it labels.
 
     ``ids`` is the segment id of each cluster index of ``kmeans``: by size on a first run,
     matched to ``model.previous_run`` otherwise (so ids are not necessarily 0..k-1).
     """
     centers = [[float(v) for v in c] for c in kmeans.clusterCenters()]
     assigner = SegmentAssigner(segmentIds=ids, centers=centers)
-    model = PipelineModel(stages=[*preparation.stages, kmeans, assigner])
-    return SegmentModel(model, assigner.transform(kmeans.transform(prepared)))
+    return SegmentModel(PipelineModel(stages=[*preparation.stages, kmeans, assigner]), prepared)

@@ -10,12 +10,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pyspark.ml.functions import vector_to_array
-from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from segmentation.core.atomic import StagedOutput
-from segmentation.model.columns import FEATURES_COL, SEGMENT_COL
+from segmentation.model.assign import SegmentModel
+from segmentation.model.columns import SEGMENT_COL, VALUES_COL
 from segmentation.model.fit import rows_matrix
 from segmentation.outputs.layout import (
     CENTROIDS_COLUMNS,
@@ -27,11 +26,14 @@ from segmentation.outputs.privacy import withhold
 
 
 def write_scatter(
-    out: StagedOutput, labelled: DataFrame, centers: np.ndarray, ids: list[int],
+    out: StagedOutput, final: SegmentModel, centers: np.ndarray, ids: list[int],
     sizes: list[int], *, sample_size: int, min_segment_size: int, seed: int,
 ) -> dict[str, Any] | None:
     """Write ``scatter.csv`` and ``centroids_2d.csv``; return the manifest's ``pca`` entry.
 
+    The sample is drawn from the prepared rows before they are labelled, so only the sampled
+    rows meet the model (the same rows as sampling the labelled rows: a sample keeps the
+    same rows of the same partitions whatever is computed on them afterwards).
     ``sizes`` are the cluster sizes by cluster index of ``centers``. The axes are those of
     the sample itself, computed on the driver (a few thousand rows): as good for a picture
     as those of all rows, without a pass over the data. Nothing is written when the sample
@@ -40,10 +42,11 @@ def write_scatter(
     if sample_size == 0 or centers.shape[1] < 2:
         return None
     big = [ids[i] for i, n in enumerate(sizes) if n >= min_segment_size]
+    sample = final.prepared.sample(fraction=min(1.0, 1.2 * sample_size / sum(sizes)), seed=seed)
     picked: pd.DataFrame = (
-        labelled.sample(fraction=min(1.0, 1.2 * sample_size / sum(sizes)), seed=seed)
+        final.label(sample)
         .where(F.col(SEGMENT_COL).isin(big))
-        .select(vector_to_array(F.col(FEATURES_COL)).alias("x"), SEGMENT_COL)
+        .select(F.col(VALUES_COL).alias("x"), SEGMENT_COL)
         .limit(sample_size)
         .toPandas()
     )

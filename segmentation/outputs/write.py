@@ -96,13 +96,12 @@ def write_outputs(
     those columns). Releases the input rows once the labels are written.
     """
     log.info("writing labels, model and profiles into %s", out.path)
-    # The feature vector is the costliest column to cache and only the scatter's sample
-    # reads it: that sample is drawn from the uncached labelled rows (the same rows in the
-    # same order) while the input rows are still cached.
+    # The features are the costliest columns to cache and only the scatter's sample reads
+    # them: that sample is labelled on its own while the input rows are still cached.
     labelled = cached(final.labelled.drop(FEATURES_COL, VALUES_COL))
     labelled.select(id_column, *LABEL_COLUMNS).write.parquet(out.file(LABELS))
     pca = write_scatter(
-        out, final.labelled, chosen.final.centers, ids, chosen.sizes,
+        out, final, chosen.final.centers, ids, chosen.sizes,
         sample_size=output.pca_sample_size, min_segment_size=output.min_segment_size, seed=seed)
     prepared.source.unpersist()
     migration = None
