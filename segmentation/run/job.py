@@ -41,9 +41,10 @@ log = logging.getLogger(__name__)
 
 #: Each stage's share of a run's time, for the estimates of time left: the stage seconds
 #: of ``scripts/bench.py --customers 100000000 --only a`` (default config, 8 features,
-#: k = 2..10; BENCHMARKS.md, 2026-12-06), where the work that grows with the rows dominates.
-RUN_STAGE_WEIGHTS = {"read_and_validate": 109, "prepare_features": 131, "sweep": 9,
-                     "evaluate": 168, "stability": 1, "final_fit": 103, "write_outputs": 186}
+#: k = 2..10; BENCHMARKS.md, 2026-12-06, commit 0ac15c7), where the work that grows with the
+#: rows dominates.
+RUN_STAGE_WEIGHTS = {"read_and_validate": 107, "prepare_features": 18, "sweep": 7,
+                     "evaluate": 165, "stability": 1, "final_fit": 96, "write_outputs": 208}
 
 
 def run_segmentation(spark: SparkSession, cfg: Config) -> dict[str, Any]:
