@@ -194,7 +194,7 @@ def feature_values(preparation: PipelineModel, transformed: DataFrame) -> Column
     scaled numeric doubles and the one-hot vectors) concatenated in its order. The passes
     over all rows read this from the cached input rows, recomputed each time, at the cost
     of reading a cached vector (measured in BENCHMARKS.md), so the prepared rows need no
-    cache of their own; assembling the vector first would cost about a third more.
+    cache of their own; assembling the vector first would cost a quarter to a half more.
     """
     assembler = cast(VectorAssembler, preparation.stages[-1])
     parts: list[Column] = []
