@@ -18,7 +18,6 @@ import pandas as pd
 from pyspark.ml import PipelineModel
 from pyspark.ml.clustering import KMeansModel
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from segmentation.core.errors import InputDataError
 from segmentation.core.runinfo import StageTimer
@@ -102,14 +101,16 @@ def rows_matrix(vectors: pd.Series) -> np.ndarray:
     return np.array(vectors.tolist(), dtype=float).reshape(len(vectors), -1)
 
 
+def collected_values(rows: DataFrame) -> np.ndarray:
+    """The ``feature_values`` of ``rows`` on the driver, as one (rows, d) matrix."""
+    picked: pd.DataFrame = rows.select(VALUES_COL).toPandas()
+    return rows_matrix(picked[VALUES_COL])
+
+
 def evaluation_sample(prepared: Prepared, size: int, seed: int) -> np.ndarray:
     """A seeded uniform sample of at most ``size`` feature vectors, on the driver."""
     fraction = min(1.0, 1.2 * size / prepared.count)
-    picked: pd.DataFrame = (
-        prepared.rows.sample(fraction=fraction, seed=seed).select(F.col(VALUES_COL).alias("x"))
-        .toPandas()
-    )
-    x = rows_matrix(picked["x"])
+    x = collected_values(prepared.rows.sample(fraction=fraction, seed=seed))
     if len(x) > size:
         x = x[np.sort(np.random.default_rng(seed).choice(len(x), size, replace=False))]
     return x
@@ -149,8 +150,7 @@ def sweep_rows(prepared: Prepared, sample_size: int, seed: int, sample: np.ndarr
         return sample
     rows = prepared.rows if fraction == 1.0 else prepared.rows.sample(fraction=fraction,
                                                                       seed=seed)
-    picked: pd.DataFrame = rows.select(F.col(VALUES_COL).alias("x")).toPandas()
-    return rows_matrix(picked["x"])
+    return collected_values(rows)
 
 
 def stability_of(sample: np.ndarray, ks: list[int], model: ModelConfig,
