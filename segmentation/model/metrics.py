@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -52,13 +53,20 @@ class ClusterStats:
         return [int(n) for n in self.counts]
 
 
-def nearest(x: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    """Index of the nearest centre of each row (first one on ties)."""
-    d2 = (
-        np.einsum("ij,ij->i", x, x)[:, None]
-        - 2.0 * x @ centers.T
-        + np.einsum("ij,ij->i", centers, centers)[None, :]
-    )
+def nearest(x: np.ndarray, centers: np.ndarray, norms: np.ndarray | None = None
+            ) -> np.ndarray:
+    """Index of the nearest centre of each row (first one on ties).
+
+    ``norms`` are the rows' squared norms when the caller has them. The squared distances
+    are ``||x||^2 - 2 x.c + ||c||^2``, computed in place (the same values as the
+    expression, without its temporaries: the passes over all rows spend much of their
+    time here).
+    """
+    d2 = x @ centers.T
+    d2 *= 2.0
+    np.subtract((np.einsum("ij,ij->i", x, x) if norms is None else norms)[:, None], d2,
+                out=d2)
+    d2 += np.einsum("ij,ij->i", centers, centers)[None, :]
     return np.argmin(d2, axis=1)
 
 
@@ -71,6 +79,26 @@ def _per_cluster(labels: np.ndarray, k: int, weights: np.ndarray | None = None) 
     return np.bincount(labels, weights=weights, minlength=k).astype(float)
 
 
+class Block:
+    """A block of rows (an Arrow batch, or driver rows) and what every candidate's
+    statistics over it share, computed once per block rather than once per candidate."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        self.x = x
+        #: The squared norm of each row.
+        self.norms = np.einsum("ij,ij->i", x, x)
+
+    @cached_property
+    def columns(self) -> np.ndarray:
+        """The rows' columns, each contiguous (per-cluster sums read them column by
+        column; a column of ``x`` is strided)."""
+        return np.ascontiguousarray(self.x.T)
+
+
+#: Sums ``(candidate, block, labels) -> (k, m)`` over a block of rows.
+PerBlock = Callable[[int, Block, np.ndarray], np.ndarray]
+
+
 #: Rows or matrix: the prepared rows (a ``feature_values`` column), or all of them on the driver.
 Rows = DataFrame | np.ndarray
 #: Rows per block when the rows are on the driver (Arrow's default batch size).
@@ -80,9 +108,9 @@ DRIVER_BLOCK_ROWS = 10_000
 def scan_sums(
     rows: Rows,
     centers: Sequence[np.ndarray],
-    per_batch: Callable[[int, np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+    per_batch: PerBlock,
 ) -> list[np.ndarray]:
-    """Sum ``per_batch(candidate, x, squared norms, labels) -> (k, m)`` over all rows.
+    """Sum ``per_batch(candidate, block, labels) -> (k, m)`` over all rows.
 
     Runs in the Python workers on Arrow batches; only one small (k, m) matrix per candidate
     and partition travels back to the driver. Rows already on the driver are summed there,
@@ -116,14 +144,14 @@ def scan_sums(
 def _block_sums(
     blocks: Iterable[np.ndarray],
     centers: Sequence[np.ndarray],
-    per_batch: Callable[[int, np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+    per_batch: PerBlock,
 ) -> dict[int, np.ndarray]:
     """``per_batch`` of every candidate summed over ``blocks`` of rows, in their order."""
     totals: dict[int, np.ndarray] = {}
     for x in blocks:
-        norms = np.einsum("ij,ij->i", x, x)
+        block = Block(x)
         for c, cen in enumerate(centers):
-            part = per_batch(c, x, norms, nearest(x, cen))
+            part = per_batch(c, block, nearest(x, cen, block.norms))
             totals[c] = part if c not in totals else totals[c] + part
     return totals
 
@@ -136,12 +164,12 @@ _SCAN_SCHEMA = pa.schema(
 def cluster_statistics(rows: Rows, centers: Sequence[np.ndarray]) -> list[ClusterStats]:
     """Pass 1: counts, sums, sums of squared norms and SSE per cluster of every candidate."""
 
-    def per_batch(c: int, x: np.ndarray, norms: np.ndarray, lab: np.ndarray) -> np.ndarray:
+    def per_batch(c: int, block: Block, lab: np.ndarray) -> np.ndarray:
         k = len(centers[c])
-        diff = x - centers[c][lab]
+        diff = block.x - centers[c][lab]
         columns = [_per_cluster(lab, k)]
-        columns += [_per_cluster(lab, k, x[:, j]) for j in range(x.shape[1])]
-        columns += [_per_cluster(lab, k, norms),
+        columns += [_per_cluster(lab, k, column) for column in block.columns]
+        columns += [_per_cluster(lab, k, block.norms),
                     _per_cluster(lab, k, np.einsum("ij,ij->i", diff, diff))]
         return np.stack(columns, axis=1)
 
@@ -168,11 +196,12 @@ def spread_statistics(
     and of the squared-Euclidean silhouette coefficients (as ClusteringEvaluator computes)."""
     means = [st.means for st in stats]
 
-    def per_batch(c: int, x: np.ndarray, norms: np.ndarray, lab: np.ndarray) -> np.ndarray:
+    def per_batch(c: int, block: Block, lab: np.ndarray) -> np.ndarray:
         k, st = len(centers[c]), stats[c]
-        diff = x - means[c][lab]
+        diff = block.x - means[c][lab]
         sq_dist = np.einsum("ij,ij->i", diff, diff)
-        sil = _squared_silhouette(x, norms, lab, st.counts, st.sums, st.squared_norms)
+        sil = _squared_silhouette(block.x, block.norms, lab, st.counts, st.sums,
+                                  st.squared_norms)
         return np.stack([_per_cluster(lab, k, np.sqrt(sq_dist)), _per_cluster(lab, k, sq_dist),
                          _per_cluster(lab, k, sil)], axis=1)
 
@@ -193,20 +222,31 @@ def _squared_silhouette(
     """Per-row silhouette with squared Euclidean distance, Spark's linear-time formula."""
     present = counts > 0
     safe = np.maximum(counts, 1)
-    avg = norms[:, None] + (squared_norms / safe)[None, :] - 2.0 * (x @ sums.T) / safe[None, :]
+    # avg = ||x||^2 + squared_norms / n - 2 (x . sums) / n per cluster, in place
+    scaled_dot = x @ sums.T
+    scaled_dot *= 2.0
+    scaled_dot /= safe[None, :]
+    avg = norms[:, None] + (squared_norms / safe)[None, :]
+    avg -= scaled_dot
     avg[:, ~present] = np.inf
     rows = np.arange(len(x))
     own_n = counts[labels]
     with np.errstate(divide="ignore", invalid="ignore"):
         a = avg[rows, labels] * own_n / (own_n - 1)
-    avg[rows, labels] = np.inf
-    b = avg.min(axis=1)
-    out = np.zeros(len(x))
-    lower, higher = a < b, a > b
-    out[lower] = 1.0 - a[lower] / b[lower]
-    out[higher] = b[higher] / a[higher] - 1.0
+        avg[rows, labels] = np.inf
+        b = _row_minimum(avg)
+        out = np.where(a < b, 1.0 - a / b, np.where(a > b, b / a - 1.0, 0.0))
     out[own_n == 1] = 0.0
     return out
+
+
+def _row_minimum(matrix: np.ndarray) -> np.ndarray:
+    """The smallest entry of each row of a matrix with few columns (``min(axis=1)``'s
+    values; numpy's reduction along a short row is several times slower)."""
+    least = matrix[:, 0].copy()
+    for j in range(1, matrix.shape[1]):
+        np.minimum(least, matrix[:, j], out=least)
+    return least
 
 
 def full_data_metrics(stats: ClusterStats, spread: dict[str, np.ndarray]) -> dict[str, float]:
