@@ -37,7 +37,8 @@ os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
 os.environ.setdefault("TZ", "UTC")
 #: Every JVM the tests start (sessions, `segment` processes, servers, executors) compiles
 #: with C1 only: the tests' JVMs are short-lived and their data small, so C2's slower
-#: warm-up never pays off (test_job.py 75 -> 66 s, test_kill.py 120 -> 97 s on 2 cores).
+#: warm-up never pays off (one run each on 2 cores: test_job.py 75 -> 66 s, test_kill.py
+#: 120 -> 97 s; a whole CI run 65 -> 50 min together with the faster set-up).
 #: Java's arithmetic is the same in either compiler, so no answer changes; each JVM prints
 #: one "Picked up JAVA_TOOL_OPTIONS" line on stderr.
 os.environ.setdefault("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1")
