@@ -78,9 +78,9 @@ case "$extra" in
 esac
 pin=()
 [[ -n "$line" ]] && pin=("pyspark==$line.*")
-log="$venv/pip-install.log"
-# uv (from PyPI, into the venv) installs the project: it resolves like pip, in a third of
-# pip's time (36 s against 123 s for dev on a fresh 2-core machine, no cache).
+log="$venv/install.log"
+# uv (from PyPI, into the venv) installs the project: it resolves as pip does, in a third of
+# pip's time (measured in the README's "Development" section).
 if ! { "$venv/bin/python" -m pip install -q --upgrade pip uv \
     && "$venv/bin/uv" pip install -q --python "$venv/bin/python" -e "$target" "${pin[@]}"; \
     } >"$log" 2>&1; then
