@@ -33,6 +33,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from segmentation.model.metrics import cluster_statistics, nearest
+from segmentation.model.sample_metrics import squared_norms
 
 Pass = Callable[[], object]
 
@@ -86,7 +87,7 @@ def _python_columns(df: DataFrame, names: list[str], centers: list[np.ndarray]) 
         totals: dict[int, np.ndarray] = {}
         for batch in batches:
             x = np.column_stack([batch.column(i).to_numpy() for i in range(len(names))])
-            norms = np.einsum("ij,ij->i", x, x)
+            norms = squared_norms(x)
             for c, cen in enumerate(centers):
                 labels, k = nearest(x, cen), len(cen)
                 part = np.stack([np.bincount(labels, minlength=k),

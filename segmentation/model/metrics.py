@@ -31,7 +31,7 @@ import pyarrow as pa
 from pyspark.sql import DataFrame
 
 from segmentation.model.columns import VALUES_COL
-from segmentation.model.sample_metrics import sample_metrics
+from segmentation.model.sample_metrics import sample_metrics, squared_norms
 from segmentation.model.selection import METRIC_NAMES
 
 
@@ -64,9 +64,8 @@ def nearest(x: np.ndarray, centers: np.ndarray, norms: np.ndarray | None = None
     """
     d2 = x @ centers.T
     d2 *= 2.0
-    np.subtract((np.einsum("ij,ij->i", x, x) if norms is None else norms)[:, None], d2,
-                out=d2)
-    d2 += np.einsum("ij,ij->i", centers, centers)[None, :]
+    np.subtract((squared_norms(x) if norms is None else norms)[:, None], d2, out=d2)
+    d2 += squared_norms(centers)[None, :]
     return np.argmin(d2, axis=1)
 
 
@@ -86,7 +85,7 @@ class Block:
     def __init__(self, x: np.ndarray) -> None:
         self.x = x
         #: The squared norm of each row.
-        self.norms = np.einsum("ij,ij->i", x, x)
+        self.norms = squared_norms(x)
 
     @cached_property
     def columns(self) -> np.ndarray:
@@ -170,7 +169,7 @@ def cluster_statistics(rows: Rows, centers: Sequence[np.ndarray]) -> list[Cluste
         columns = [_per_cluster(lab, k)]
         columns += [_per_cluster(lab, k, column) for column in block.columns]
         columns += [_per_cluster(lab, k, block.norms),
-                    _per_cluster(lab, k, np.einsum("ij,ij->i", diff, diff))]
+                    _per_cluster(lab, k, squared_norms(diff))]
         return np.stack(columns, axis=1)
 
     out = []
@@ -199,7 +198,7 @@ def spread_statistics(
     def per_batch(c: int, block: Block, lab: np.ndarray) -> np.ndarray:
         k, st = len(centers[c]), stats[c]
         diff = block.x - means[c][lab]
-        sq_dist = np.einsum("ij,ij->i", diff, diff)
+        sq_dist = squared_norms(diff)
         sil = _squared_silhouette(block.x, block.norms, lab, st.counts, st.sums,
                                   st.squared_norms)
         return np.stack([_per_cluster(lab, k, np.sqrt(sq_dist)), _per_cluster(lab, k, sq_dist),

@@ -18,13 +18,18 @@ import numpy as np
 _BLOCK = 256
 
 
+def squared_norms(x: np.ndarray) -> np.ndarray:
+    """The squared Euclidean norm of each row of ``x`` (without an ``x * x`` temporary)."""
+    return np.einsum("ij,ij->i", x, x)
+
+
 def pairwise_distances(x: np.ndarray, rows: slice) -> np.ndarray:
     """Euclidean distances from ``x[rows]`` to every row of ``x`` (scikit-learn's formula)."""
     block = x[rows]
     d2 = (
-        np.einsum("ij,ij->i", block, block)[:, None]
+        squared_norms(block)[:, None]
         - 2.0 * block @ x.T
-        + np.einsum("ij,ij->i", x, x)[None, :]
+        + squared_norms(x)[None, :]
     )
     np.maximum(d2, 0, out=d2)
     idx = np.arange(rows.start, min(rows.stop, len(x)))
