@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up this project on a fresh machine: check Python and Java, create .venv, install.
+# Set up this project on a fresh machine: check Python and Java, create .venv, install, and
+# make the class archive its driver JVMs start from (segmentation/core/class_archive.py).
 #   scripts/setup.sh          the product (pyspark, pandas, pyarrow, matplotlib, ...)
 #   scripts/setup.sh dev      the product plus the test tools (pytest, scikit-learn, ...) and MLflow
 #   scripts/setup.sh mlflow   the product plus MLflow, for experiment tracking (--mlflow-uri)
@@ -94,5 +95,11 @@ if [[ "$extra" == dev || "$connectors" == 1 ]]; then
     exit 1
   fi
   "$venv/bin/python" scripts/connectors.py
+fi
+# The class archive: Spark's classes ready for the driver JVMs this project launches (one
+# small run makes it, about a minute, once per environment and Java runtime).
+if ! "$venv/bin/python" scripts/class_archive.py; then
+  echo "error: making the class archive failed (above); the jobs would still run, each JVM starting slower" >&2
+  exit 1
 fi
 echo "set up $venv: $("$venv/bin/python" --version), $(java -version 2>&1 | head -1), pyspark $("$venv/bin/python" -c 'import pyspark; print(pyspark.__version__)')" >&2

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support.class_archive import java_tool_options
 from support.database import (
     JDBC_JAR,
     PASSWORD_ENV,
@@ -35,13 +36,18 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ["PYSPARK_PYTHON"] = sys.executable
 os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
 os.environ.setdefault("TZ", "UTC")
-#: Every JVM the tests start (sessions, `segment` processes, servers, executors) compiles
-#: with C1 only: the tests' JVMs are short-lived and their data small, so C2's slower
-#: warm-up never pays off (one run each on 2 cores: test_job.py 75 -> 66 s, test_kill.py
-#: 120 -> 97 s; a whole CI run 65 -> 50 min together with the faster set-up).
-#: Java's arithmetic is the same in either compiler, so no answer changes; each JVM prints
-#: one "Picked up JAVA_TOOL_OPTIONS" line on stderr.
-os.environ.setdefault("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Every JVM the tests start (sessions, `segment` processes, servers, executors) gets
+    ``JAVA_TOOL_OPTIONS`` unless it is set: C1 only, as the tests' JVMs are short-lived and
+    their data small, so C2's slower warm-up never pays off (one run each on 2 cores:
+    test_job.py 75 -> 66 s, test_kill.py 120 -> 97 s); and the environment's class archive
+    (support/class_archive.py; test_kill.py 126-141 -> 78-84 s). Neither changes an
+    answer: Java's arithmetic is the same in either compiler, classes are the same classes.
+    Each JVM prints one "Picked up JAVA_TOOL_OPTIONS" line on stderr."""
+    if "JAVA_TOOL_OPTIONS" not in os.environ and not session.config.option.collectonly:
+        os.environ["JAVA_TOOL_OPTIONS"] = java_tool_options()
 
 
 @pytest.fixture(scope="session")
