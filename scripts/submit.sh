@@ -177,14 +177,19 @@ if ((loopback)); then
 fi
 [[ -n "$driver_host" ]] && network+=(--conf "spark.driver.host=$driver_host")
 
-# The quiet log4j2 config, by its path here: for a driver that runs here (with the
-# driver's one-line console laid over it), and for executors only where the nodes share
-# this file system (pinned; their logs keep full stack traces).
+# A driver that runs here gets the jobs' own JVM options (segmentation.core.session): the
+# quiet log4j2 config by its path here, with the driver's one-line console laid over it,
+# and this venv's class archive (README "Start-up"; a Spark other than the venv's ignores
+# it). Executors get the log4j2 config only where the nodes share this file system
+# (pinned; their logs keep full stack traces).
 log4j=()
-if [[ -f "$ROOT/conf/log4j2.properties" && "$deploy_mode" == client ]]; then
+if [[ "$deploy_mode" == client ]]; then
+  java_options="$("$PY" -c 'from segmentation.core.session import driver_java_options
+print(driver_java_options())')"
+  [[ -n "$java_options" ]] && log4j=(--driver-java-options "$java_options")
   opt="-Dlog4j2.configurationFile=file://$ROOT/conf/log4j2.properties"
-  log4j=(--driver-java-options "$opt,file://$ROOT/conf/log4j2-driver.properties")
-  [[ "$env_mode" == pinned ]] && log4j+=(--conf "spark.executor.extraJavaOptions=$opt")
+  [[ -f "$ROOT/conf/log4j2.properties" && "$env_mode" == pinned ]] \
+    && log4j+=(--conf "spark.executor.extraJavaOptions=$opt")
 fi
 cores=()
 [[ -n "$total_cores" ]] && cores=(--total-executor-cores "$total_cores")
