@@ -10,11 +10,15 @@ import sys
 from segmentation.core.class_archive import QUIET, archive_path
 
 
+def without_test_options() -> dict[str, str]:
+    """This environment without the tests' JAVA_TOOL_OPTIONS (which map the archive too)."""
+    return {k: v for k, v in os.environ.items() if k != "JAVA_TOOL_OPTIONS"}
+
+
 def python(code: str) -> subprocess.CompletedProcess[str]:
     """``code`` in a new interpreter, its JVMs without the tests' JAVA_TOOL_OPTIONS."""
-    env = {k: v for k, v in os.environ.items() if k != "JAVA_TOOL_OPTIONS"}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=300)
+                          env=without_test_options(), timeout=300)
 
 
 def test_a_driver_launched_here_maps_the_archive() -> None:
@@ -45,7 +49,7 @@ def test_a_jvm_the_archive_does_not_fit_ignores_it_silently() -> None:
     # Another class path than Spark's: the archive does not fit; nothing is said of it.
     done = subprocess.run(["java", f"-XX:SharedArchiveFile={path}", *QUIET.split(),
                            "-version"], capture_output=True, text=True,
-                          env={k: v for k, v in os.environ.items() if k != "JAVA_TOOL_OPTIONS"})
+                          env=without_test_options())
     assert done.returncode == 0
     assert done.stdout == ""
     assert "archive" not in done.stderr.lower() and "cds" not in done.stderr.lower()

@@ -143,10 +143,11 @@ def driver_java_options() -> str:
     """The options of a driver JVM launched here: this project's log4j settings, and this
     environment's class archive where set-up made one (start-up several seconds faster)."""
     log4j = [CONF_DIR / "log4j2.properties", CONF_DIR / "log4j2-driver.properties"]
-    options = [archive_options()]
+    options = []
     if all(path.is_file() for path in log4j):
         files = ",".join(path.as_uri() for path in log4j)  # log4j2 merges them, later wins
-        options.insert(0, f"-Dlog4j2.configurationFile={files}")
+        options.append(f"-Dlog4j2.configurationFile={files}")
+    options.append(archive_options())
     return " ".join(option for option in options if option)
 
 
