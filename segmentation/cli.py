@@ -145,16 +145,19 @@ def configure_logging(debug: bool = False) -> None:
 
 def _job_session(app_name: str, args: argparse.Namespace, settings: Mapping[str, str], *,
                  formats: Sequence[str | None] = (), paths: Sequence[str | None] = (),
-                 connectors: Sequence[str] = ()) -> AbstractContextManager[SparkSession]:
+                 reads: Sequence[str | None] = (), connectors: Sequence[str] = ()
+                 ) -> AbstractContextManager[SparkSession]:
     """The job's session from ``--master``/``--remote``, with the ``connectors`` named and
-    those its table ``formats`` and ``paths`` need (imported here: ``segment report`` and
-    ``--help`` load no Spark)."""
+    those its table ``formats`` and ``paths`` need; ``reads``: the paths of the data it
+    reads (None: a table or a database), which size its driver's compilers (imported here:
+    ``segment report`` and ``--help`` load no Spark)."""
+    from segmentation.core.compiler import small_input
     from segmentation.core.connectors import needed
     from segmentation.core.session import job_session
 
     names = sorted({*needed(formats=formats, paths=paths), *connectors})
     return job_session(app_name, master=args.master, remote=args.remote, settings=settings,
-                       connectors=names)
+                       connectors=names, small_input=small_input(reads))
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -172,7 +175,8 @@ def _run(args: argparse.Namespace) -> None:
     check_tracking(cfg.tracking.mlflow)
     with _job_session("segment-run", args, cfg.spark,
                       formats=[cfg.input.format, cfg.output.table_format],
-                      paths=[cfg.input.path, cfg.output.path, cfg.model.previous_run]) as spark:
+                      paths=[cfg.input.path, cfg.output.path, cfg.model.previous_run],
+                      reads=[cfg.input.path]) as spark:
         manifest = run_segmentation(spark, cfg)
     if args.report:
         from segmentation.report import build_report
@@ -193,7 +197,8 @@ def _features(args: argparse.Namespace) -> None:
     check_tracking(cfg.tracking.mlflow)
     with _job_session("segment-features", args, cfg.spark,
                       formats=[cfg.transactions.format, cfg.output.table_format],
-                      paths=[cfg.transactions.path, cfg.output.path]) as spark:
+                      paths=[cfg.transactions.path, cfg.output.path],
+                      reads=[cfg.transactions.path]) as spark:
         run_features(spark, cfg)
 
 
@@ -208,7 +213,8 @@ def _score(args: argparse.Namespace) -> None:
     registry_uri = scoring_registry(args.model, tracking)
     with _job_session("segment-score", args, given.spark,
                       formats=[given.input.format, args.output_table_format],
-                      paths=[given.input.path, args.model, args.output]) as spark:
+                      paths=[given.input.path, args.model, args.output],
+                      reads=[given.input.path]) as spark:
         score_customers(spark, model_run=args.model, source=given.input,
                         output_path=args.output, mode=args.mode, table=args.output_table,
                         table_format=args.output_table_format,
@@ -216,10 +222,18 @@ def _score(args: argparse.Namespace) -> None:
                         registry_uri=registry_uri)
 
 
+def model_of(run: str) -> str:
+    """The saved model of the run at ``run``: all an export reads but a few small files."""
+    from segmentation.outputs.layout import MODEL
+
+    return f"{run.rstrip('/')}/{MODEL}"
+
+
 def _export_sql(args: argparse.Namespace) -> None:
     from segmentation.export.job import export_sql
 
-    with _job_session("segment-export-sql", args, {}, paths=[args.run]) as spark:
+    with _job_session("segment-export-sql", args, {}, paths=[args.run],
+                      reads=[model_of(args.run)]) as spark:
         text = export_sql(spark, run=args.run, dialect=args.dialect, table=args.table,
                           id_column=args.id_column, view=args.view,
                           include_withheld=args.include_withheld)
@@ -229,7 +243,8 @@ def _export_sql(args: argparse.Namespace) -> None:
 def _export_pmml(args: argparse.Namespace) -> None:
     from segmentation.export.job import export_pmml
 
-    with _job_session("segment-export-pmml", args, {}, paths=[args.run]) as spark:
+    with _job_session("segment-export-pmml", args, {}, paths=[args.run],
+                      reads=[model_of(args.run)]) as spark:
         text = export_pmml(spark, run=args.run, include_withheld=args.include_withheld)
     sys.stdout.write(text)
 

@@ -57,6 +57,8 @@ def test_local1_and_local2_give_identical_labels(make_customers, tmp_path: Path)
             log.close()
         text = (tmp_path / f"{master[6]}.log").read_text()
         assert rc == 0, f"{master} run failed:\n{text[-4000:]}"
+        # 2,000 customers in local files: a short job, its driver compiles with C1 alone.
+        assert "client compiler only, for small local input" in text
 
     one, two = runs["local[1]"], runs["local[2]"]
     a, b = _labels(one), _labels(two)

@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 from pyspark.sql import SparkSession
 
 from segmentation.core.class_archive import archive_options
+from segmentation.core.compiler import compiler_options
 from segmentation.core.connectors import check_loaded, running_line, session_settings
 from segmentation.core.errors import ConfigError, SparkUnavailableError
 from segmentation.core.memory import usable_memory
@@ -65,6 +66,7 @@ def build_session(
     remote: str | None = None,
     settings: Mapping[str, str] | None = None,
     connectors: Sequence[str] = (),
+    small_input: bool = False,
 ) -> SparkSession:
     """Get or create the SparkSession for a job.
 
@@ -74,6 +76,7 @@ def build_session(
     extra ``spark.*`` options (the config's ``spark:`` section); ``connectors`` names those
     of :mod:`segmentation.core.connectors` the job needs (``delta``, ``iceberg``, ``s3a``):
     a session launched here loads them, one started by others must have them.
+    ``small_input``: the job reads a few MB of local files (:mod:`segmentation.core.compiler`).
     """
     quiet_query_context_logs()
     remote = remote or os.environ.get("SPARK_REMOTE")
@@ -83,21 +86,21 @@ def build_session(
                               "both given: the server chooses its master; drop one")
         spark = connect_session(remote, settings or {})
     else:
-        spark = classic_session(app_name, master, settings or {}, connectors)
+        spark = classic_session(app_name, master, settings or {}, connectors, small_input)
     check_loaded(spark, connectors)
     return spark
 
 
 @contextmanager
 def job_session(app_name: str, *, master: str | None, remote: str | None,
-                settings: Mapping[str, str], connectors: Sequence[str] = ()
-                ) -> Iterator[SparkSession]:
+                settings: Mapping[str, str], connectors: Sequence[str] = (),
+                small_input: bool = False) -> Iterator[SparkSession]:
     """A job's session (:func:`build_session`), stopped when the job ends if the job started
     it (a Spark Connect client that is not stopped can hang at exit, releasing server-side
     models of a session already gone); a session the caller already had is left running."""
     existing = SparkSession.getActiveSession()
     spark = build_session(app_name=app_name, master=master, remote=remote, settings=settings,
-                          connectors=connectors)
+                          connectors=connectors, small_input=small_input)
     try:
         yield spark
     finally:
@@ -106,7 +109,7 @@ def job_session(app_name: str, *, master: str | None, remote: str | None,
 
 
 def classic_session(app_name: str, master: str | None, settings: Mapping[str, str],
-                    connectors: Sequence[str] = ()) -> SparkSession:
+                    connectors: Sequence[str] = (), small_input: bool = False) -> SparkSession:
     """A session with its own JVM: local mode, or what spark-submit set up (which chose the
     jars: ``connectors`` are added only to a session launched here)."""
     pin_python_workers()
@@ -123,7 +126,7 @@ def classic_session(app_name: str, master: str | None, settings: Mapping[str, st
             )
             if "spark.driver.memory" not in settings and not driver_memory_given():
                 builder = builder.config("spark.driver.memory", local_driver_memory())
-    if java_options := driver_java_options():
+    if java_options := driver_java_options(small_input):
         builder = builder.config("spark.driver.extraJavaOptions", java_options)
     submitted = launched_by_spark_submit()
     for key, value in ({**settings} if submitted else {**DEFAULT_SETTINGS, **settings}).items():
@@ -134,20 +137,23 @@ def classic_session(app_name: str, master: str | None, settings: Mapping[str, st
     spark = builder.getOrCreate()
     if submitted:
         apply_unset_defaults(spark, settings)
-    log.info("Spark %s session on %s (driver memory %s)", spark.version,
-             spark.conf.get("spark.master", "?"), spark.conf.get("spark.driver.memory", "1g"))
+    log.info("Spark %s session on %s (driver memory %s%s)", spark.version,
+             spark.conf.get("spark.master", "?"), spark.conf.get("spark.driver.memory", "1g"),
+             "; client compiler only, for small local input"
+             if small_input and not submitted else "")
     return spark
 
 
-def driver_java_options() -> str:
-    """The options of a driver JVM launched here: this project's log4j settings, and this
-    environment's class archive where set-up made one (start-up several seconds faster)."""
+def driver_java_options(small_input: bool = False) -> str:
+    """The options of a driver JVM launched here: this project's log4j settings, this
+    environment's class archive where set-up made one (start-up several seconds faster), and
+    for a job on small input (``small_input``) the client compiler alone."""
     log4j = [CONF_DIR / "log4j2.properties", CONF_DIR / "log4j2-driver.properties"]
     options = []
     if all(path.is_file() for path in log4j):
         files = ",".join(path.as_uri() for path in log4j)  # log4j2 merges them, later wins
         options.append(f"-Dlog4j2.configurationFile={files}")
-    options.append(archive_options())
+    options += [archive_options(), compiler_options(small_input)]
     return " ".join(option for option in options if option)
 
 
