@@ -27,10 +27,10 @@ Pure pandas and scipy, on the driver.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from segmentation.model.columns import SEGMENT_COL
 from segmentation.outputs.profiles import pooled_moments
@@ -61,6 +61,14 @@ class ColumnTest:
     dof2: float = np.nan
 
 
+def scipy_stats() -> ModuleType:
+    """``scipy.stats``, imported by the first test computed: its import takes half a second
+    of every job's start, and most runs compare no attributes."""
+    from scipy import stats
+
+    return stats
+
+
 def welch_anova(per_segment: pd.DataFrame, shown: list[int]) -> ColumnTest:
     """Welch's F test of equal means over the shown segments with 2 or more values.
 
@@ -79,7 +87,7 @@ def welch_anova(per_segment: pd.DataFrame, shown: list[int]) -> ColumnTest:
     statistic = between / (1 + 2 * (groups - 2) / (groups**2 - 1) * spread)
     dof2 = (groups**2 - 1) / (3 * spread)
     return ColumnTest("Welch ANOVA", statistic, float(groups - 1),
-                      float(stats.f.sf(statistic, groups - 1, dof2)), dof2)
+                      float(scipy_stats().f.sf(statistic, groups - 1, dof2)), dof2)
 
 
 def numeric_differences(per_segment: pd.DataFrame, shown: list[int]) -> pd.DataFrame:
@@ -114,8 +122,8 @@ def _welch(n1: float, m1: float, v1: float, n2: float, m2: float, v2: float
     if se == 0:
         return [difference, difference, difference, 1.0 if difference == 0 else 0.0]
     dof = (a + b) ** 2 / (a**2 / (n1 - 1) + b**2 / (n2 - 1))
-    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, dof)) * se
-    p_value = float(2 * stats.t.sf(abs(difference) / se, dof))
+    half = float(scipy_stats().t.ppf(0.5 + CONFIDENCE / 2, dof)) * se
+    p_value = float(2 * scipy_stats().t.sf(abs(difference) / se, dof))
     return [difference, difference - half, difference + half, p_value]
 
 
@@ -166,7 +174,7 @@ def level_residuals(counts: pd.DataFrame, shown: list[int]
     dof = (int(used.sum()) - 1) * (observed.shape[1] - 1)
     statistic = float(((observed - expected) ** 2 / expected)[used].sum()) if dof > 0 else 0.0
     test = ColumnTest("chi-square", statistic, float(dof),
-                      float(stats.chi2.sf(statistic, dof)) if dof > 0 else np.nan)
+                      float(scipy_stats().chi2.sf(statistic, dof)) if dof > 0 else np.nan)
     cells = pd.DataFrame({
         SEGMENT_COL: np.repeat(table.index.to_numpy(), observed.shape[1]),
         "level": np.tile(table.columns.to_numpy(), observed.shape[0]),

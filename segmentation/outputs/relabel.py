@@ -29,8 +29,6 @@ import pandas as pd
 from pyspark.ml import PipelineModel
 from pyspark.ml.clustering import KMeansModel
 from pyspark.sql import SparkSession
-from scipy.optimize import linear_sum_assignment
-from scipy.spatial.distance import cdist
 
 from segmentation.core.errors import ConfigError
 from segmentation.data.config import FeaturesConfig
@@ -104,6 +102,10 @@ def match_segments(
     ...                previous, [4, 7]).ids
     [7, 8, 4]
     """
+    # Imported here: only a run with a previous run matches, and they cost a job's start.
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
+
     cost = cdist(new_centers, previous_centers)
     rows, cols = linear_sum_assignment(cost)
     ids: dict[int, int] = {int(r): previous_ids[c] for r, c in zip(rows, cols, strict=True)}
