@@ -24,9 +24,9 @@ SMALL_INPUT_BYTES = 12 * 2**20
 CLIENT_COMPILER_ONLY = "-XX:TieredStopAtLevel=1"
 
 
-def local_bytes(path: str, limit: int = SMALL_INPUT_BYTES) -> int | None:
+def local_bytes(path: str) -> int | None:
     """The size of the files at ``path`` (a file or a directory tree), counted up to just
-    past ``limit``; None where ``path`` is not on local disk or is not there."""
+    past :data:`SMALL_INPUT_BYTES`; None where ``path`` is not on local disk or not there."""
     local = local_path(path)
     if local is None or not os.path.exists(local):
         return None
@@ -35,7 +35,7 @@ def local_bytes(path: str, limit: int = SMALL_INPUT_BYTES) -> int | None:
     total = 0
     for root, _, files in os.walk(local):
         total += sum(os.path.getsize(os.path.join(root, name)) for name in files)
-        if total > limit:
+        if total > SMALL_INPUT_BYTES:
             break
     return total
 
