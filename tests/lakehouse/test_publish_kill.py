@@ -3,9 +3,10 @@ table at its previous version, readable and unchanged, and the run directory as 
 ``tests/test_kill.py`` does for the files), or, when the commit had landed, the killed
 run's whole labels: never a mix.
 
-The runs are processes of their own: the Delta table is named by its path (a session
-catalog without a metastore forgets names between processes), the Iceberg table lives in
-the ``lake`` hadoop catalog, which this test's session reads too.
+The first run is in-process on the shared session, the killed one a process of its own:
+the Delta table is named by its path (a session catalog without a metastore forgets names
+between processes), the Iceberg table lives in the ``lake`` hadoop catalog, which both
+sessions read.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from support.files import tree_digest
 from support.runs import fixed_k_config
 
 from lakehouse.conftest import iceberg_catalog
+from segmentation.run.config import config_from_dict
+from segmentation.run.job import run_segmentation
 
 pytestmark = [pytest.mark.lakehouse, pytest.mark.slow]
 
@@ -67,9 +70,7 @@ def test_a_killed_run_leaves_the_previous_table_version(
     cfg["spark"] = {"spark.sql.shuffle.partitions": "4", **iceberg_catalog(warehouse)}
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(cfg))
-    first = segment(config)
-    _, err = first.communicate(timeout=900)
-    assert first.returncode == 0, err[-3000:]
+    run_segmentation(lake_spark, config_from_dict(cfg))
     before, digest = labels_of(lake_spark, table), tree_digest(out)
 
     cfg["model"]["k"] = 4
