@@ -136,7 +136,7 @@ def usable_rows(
         rows_of_id = F.count(F.lit(1)).over(Window.partitionBy(source.id_column))
         reasons["duplicate_id"] = rows_of_id > 1
     else:
-        check_duplicate_ids(profile, source.id_column)
+        check_duplicate_ids(partitioned, source.id_column, rows=profile.rows)
     if features.missing == "drop" and profile.rows_with_missing:
         reasons["missing_value"] = any_missing(features.numeric)
     if not reasons:

@@ -41,8 +41,6 @@ class InputProfile:
     rows_with_missing: int
     constant_columns: list[str] = field(default_factory=list)
     category_levels: dict[str, int] = field(default_factory=dict)
-    #: Rows whose id an earlier row already has (counted under ``input.duplicate_ids: fail``).
-    repeated_ids: int = 0
 
 
 def check_schema(df: DataFrame, source: InputConfig, features: FeaturesConfig,
@@ -87,9 +85,7 @@ def check_profile_types(df: DataFrame, profile_columns: Sequence[str]) -> None:
 
 def profile_input(df: DataFrame, source: InputConfig, features: FeaturesConfig
                   ) -> InputProfile:
-    """Count rows, null ids, missing values, categories and (under ``input.duplicate_ids:
-    fail``) repeated ids in one aggregation; ``df`` is partitioned by id, so counting the
-    distinct ids needs no shuffle of the rows."""
+    """Count rows, null ids, missing values and categories in one aggregation."""
     id_col, feats = source.id_column, features
     aggs: list[Column] = [
         F.count(F.lit(1)).alias("rows"),
@@ -109,8 +105,6 @@ def profile_input(df: DataFrame, source: InputConfig, features: FeaturesConfig
         aggs.append(F.approx_count_distinct(F.col(name)).alias(f"{name}__levels"))
     if feats.missing == "drop":
         aggs.append(F.sum(any_missing(feats.numeric).cast("long")).alias("rows_with_missing"))
-    if source.duplicate_ids == "fail":
-        aggs.append(F.count_distinct(F.col(id_col)).alias("distinct_ids"))
     row = df.agg(*aggs).first()
     assert row is not None
     values = row.asDict()
@@ -127,18 +121,22 @@ def profile_input(df: DataFrame, source: InputConfig, features: FeaturesConfig
             and values[f"{name}__min"] == values[f"{name}__max"]
         ],
         category_levels={name: int(values[f"{name}__levels"]) for name in feats.categorical},
-        repeated_ids=int(values["rows"]) - int(values.get("distinct_ids", values["rows"])),
     )
     _check_values(profile, values, source, features, null_ids=int(values["null_ids"] or 0))
     return profile
 
 
-def check_duplicate_ids(profile: InputProfile, id_col: str) -> None:
-    """Fail when some ids repeat (policy ``input.duplicate_ids: fail``)."""
-    if profile.repeated_ids:
+def check_duplicate_ids(partitioned: DataFrame, id_col: str, *, rows: int) -> None:
+    """Fail when some ids repeat (policy ``input.duplicate_ids: fail``).
+
+    ``partitioned`` is hash-partitioned by id, so grouping by id needs no shuffle.
+    """
+    counts = partitioned.groupBy(id_col).count().where(F.col("count") > 1)
+    repeated = counts.agg(F.sum(F.col("count") - 1).alias("n")).collect()[0]["n"]
+    if repeated:
         raise InputDataError(
-            f"{profile.repeated_ids} of {profile.rows} rows repeat an id already present "
-            f"({id_col!r}); set input.duplicate_ids: drop to drop every row of a repeated id"
+            f"{repeated} of {rows} rows repeat an id already present ({id_col!r}); "
+            "set input.duplicate_ids: drop to drop every row of a repeated id"
         )
 
 
