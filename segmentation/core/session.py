@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 from pyspark.sql import SparkSession
 
 from segmentation.core.class_archive import archive_options
-from segmentation.core.compiler import compiler_options
+from segmentation.core.compiler import CLIENT_COMPILER_ONLY, compiler_options
 from segmentation.core.connectors import check_loaded, running_line, session_settings
 from segmentation.core.errors import ConfigError, SparkUnavailableError
 from segmentation.core.memory import usable_memory
@@ -137,10 +137,12 @@ def classic_session(app_name: str, master: str | None, settings: Mapping[str, st
     spark = builder.getOrCreate()
     if submitted:
         apply_unset_defaults(spark, settings)
+    # Said only where it holds: a spark.driver.extraJavaOptions of the config replaces ours.
+    client_only = small_input and not submitted and CLIENT_COMPILER_ONLY in str(
+        spark.conf.get("spark.driver.extraJavaOptions", ""))
     log.info("Spark %s session on %s (driver memory %s%s)", spark.version,
              spark.conf.get("spark.master", "?"), spark.conf.get("spark.driver.memory", "1g"),
-             "; client compiler only, for small local input"
-             if small_input and not submitted else "")
+             "; client compiler only, for small local input" if client_only else "")
     return spark
 
 
