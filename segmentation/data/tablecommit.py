@@ -18,8 +18,11 @@ Connect where the server has the connectors. A column the table lacks, or of ano
 is refused in one line before the commit: changing a table's schema is the owner's call.
 
 Each commit is tagged with the run (Delta ``userMetadata``, an Iceberg snapshot summary
-property, both set as session settings for the one statement), and its version is looked
-up by that tag: another writer committing at the same moment cannot be taken for it.
+property), and its version is looked up by that tag: another writer committing at the same
+moment cannot be taken for it. The tag is a session setting for the one statement, and for
+Iceberg also the writer's ``snapshot-property.`` option: Iceberg's Spark 3.5 runtime ignores
+the session setting, so a ``merge`` into an Iceberg table on 3.5 records no version (a
+warning says so; the commit stands).
 
 Examples
 --------
@@ -35,7 +38,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, DataFrameWriterV2, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
@@ -49,6 +52,9 @@ ICEBERG_TAG = "segmentation.run"
 #: Session settings that tag the next commit, per format.
 TAG_SETTINGS = {"delta": "spark.databricks.delta.commitInfo.userMetadata",
                 "iceberg": f"spark.sql.iceberg.snapshot-property.{ICEBERG_TAG}"}
+#: The DataFrameWriterV2 option that tags an Iceberg commit (Iceberg's Spark 3.5 runtime
+#: does not read the session setting).
+ICEBERG_TAG_OPTION = f"snapshot-property.{ICEBERG_TAG}"
 
 
 def quoted(name: str) -> str:
@@ -106,14 +112,14 @@ def commit_rows(spark: SparkSession, rows: DataFrame, *, table: str, table_forma
         with _tagged(spark, table_format, tag):
             if not exists:
                 operation = "create"
-                rows.writeTo(table).using(table_format).create()
+                _writer(rows, table, table_format, tag).using(table_format).create()
             elif table_mode == "merge":
                 operation = "merge"
                 _merge(spark, rows, table, id_column)
             else:
                 operation = "overwrite"
-                rows.select(*(quoted(f.name) for f in schema.fields)).writeTo(
-                    table).overwrite(F.lit(True))
+                ordered = rows.select(*(quoted(f.name) for f in schema.fields))
+                _writer(ordered, table, table_format, tag).overwrite(F.lit(True))
     except Exception as exc:
         if not is_spark_error(exc):
             raise
@@ -147,6 +153,13 @@ def _check_columns(existing: StructType, rows: StructType, table: str, table_mod
                 f"has columns this run does not write ({', '.join(extra)})")
         raise OutputError(f"{key} {table} {what} (it has {found}): change the table's schema "
                           "yourself (ALTER TABLE) or publish to another table")
+
+
+def _writer(rows: DataFrame, table: str, table_format: str, tag: str) -> DataFrameWriterV2:
+    """``rows.writeTo(table)``, its commit tagged with ``tag`` where the format reads a
+    writer option for it (Iceberg; Delta reads the session setting of :func:`_tagged`)."""
+    writer = rows.writeTo(table)
+    return writer.option(ICEBERG_TAG_OPTION, tag) if table_format == "iceberg" else writer
 
 
 def _merge(spark: SparkSession, rows: DataFrame, table: str, id_column: str) -> None:

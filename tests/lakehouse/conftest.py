@@ -16,6 +16,7 @@ from pyspark.sql import SparkSession
 from support.servers import ConnectServer, start_server, stop_server
 
 from segmentation.core.connectors import CONNECTORS, running_line
+from segmentation.core.sparkversion import CONNECT_SINCE, spark_line
 
 LINE = running_line()
 #: Why this line cannot run the lakehouse tests (None: it can).
@@ -57,6 +58,8 @@ def delta_server(lake_spark: SparkSession, tmp_path_factory: pytest.TempPathFact
                  request: pytest.FixtureRequest) -> ConnectServer:
     """A Spark Connect server of this line started with the Delta Lake connector only
     (``scripts/connect.sh start --connectors delta``), for the whole session; stopped by pid."""
+    if spark_line(LINE) < CONNECT_SINCE:
+        pytest.skip(f"Spark Connect needs Spark 4.0 or newer (this line is {LINE})")
     base = tmp_path_factory.mktemp("connect-delta")
     request.addfinalizer(lambda: stop_server(base / "state"))  # a failed start too
     return start_server(base / "state", base / "build", "--master", "local[2]",

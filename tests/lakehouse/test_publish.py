@@ -21,11 +21,14 @@ from support.retail import RETAIL_ROWS, RETAIL_SCHEMA
 from support.runs import fixed_k_config
 
 from segmentation.core.errors import ConfigError, InputDataError, OutputError
+from segmentation.core.sparkversion import spark_line
 from segmentation.features.config import features_config_from_dict
 from segmentation.features.job import run_features
 from segmentation.run.config import config_from_dict
 from segmentation.run.job import run_segmentation
 from segmentation.scoring.job import score_customers
+
+from .conftest import LINE
 
 pytestmark = pytest.mark.lakehouse
 ID = "customer_id"
@@ -175,7 +178,10 @@ def test_scores_merged_into_a_crm_table(
     pd.testing.assert_frame_equal(got, expected.sort_values(ID, ignore_index=True),
                                   check_dtype=False, check_exact=True)
     assert manifest["output_table"]["operation"] == "merge"
-    assert manifest["output_table"]["version"] == current_version(spark, table, table_format)
+    # Iceberg's Spark 3.5 runtime cannot tag a MERGE: no version, a warning (README)
+    untagged = table_format == "iceberg" and spark_line(LINE) < (4, 0)
+    assert manifest["output_table"]["version"] == (
+        None if untagged else current_version(spark, table, table_format))
 
 
 def test_features_published_as_a_delta_table(spark: SparkSession, tmp_path: Path) -> None:

@@ -240,6 +240,7 @@ def test_lakehouse_tables_score(line_run: Path, tmp_path: Path) -> None:
         assert_same_labels(out, REFERENCE)
         published = json.loads((out / "manifest.json").read_text())["output_table"]
         assert (published["format"], published["operation"]) == (fmt, "create")
+        assert isinstance(published["version"], int), published  # the commit, found by its tag
     counts = [f"SELECT count(*) AS n, sum(segment) AS s FROM {copies[fmt][2]}"
               for fmt in LAKEHOUSE]
     done = segment(["sql", "--connectors", ",".join(LAKEHOUSE), *conf, *counts], cwd=tmp_path)
