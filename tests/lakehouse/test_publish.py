@@ -178,7 +178,7 @@ def test_scores_merged_into_a_crm_table(
     pd.testing.assert_frame_equal(got, expected.sort_values(ID, ignore_index=True),
                                   check_dtype=False, check_exact=True)
     assert manifest["output_table"]["operation"] == "merge"
-    # Iceberg's Spark 3.5 runtime cannot tag a MERGE: no version, a warning (README)
+    # Iceberg's Spark 3.5 runtime cannot tag a MERGE: no version, a warning (docs/lakehouse.md)
     untagged = table_format == "iceberg" and spark_line(LINE) < (4, 0)
     assert manifest["output_table"]["version"] == (
         None if untagged else current_version(spark, table, table_format))
