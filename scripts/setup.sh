@@ -69,8 +69,10 @@ if [ "$extra" = dev ] && { ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev
   fi
 fi
 
+created=0
 if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv"
+  created=1
 fi
 case "$extra" in
   "") target="." ;;
@@ -88,6 +90,18 @@ if ! { "$venv/bin/python" -m pip install -q --upgrade pip uv \
   cat "$log" >&2
   echo "error: installing the project's packages failed (log above, also in $log)" >&2
   exit 1
+fi
+# PyPI has pyspark only as a source archive, so uv builds it, about 1.3 GB in uv's cache per
+# build. Where the index's answers are not cacheable (a registry mirror), every new
+# environment builds it again and the old builds stay: 43.7 GiB on this project's CI machine
+# after a few dozen set-ups, until the disk was full. Pruning keeps the newest build of each;
+# only after a new environment's install (prune waits for every other uv process to end).
+if [ "$created" = 1 ] && ! "$venv/bin/uv" cache prune >>"$log" 2>&1; then
+  echo "note: 'uv cache prune' failed (see $log); uv's cache keeps outdated pyspark builds" >&2
+fi
+free_gb=$(df -Pk "${TMPDIR:-/tmp}" | awk 'NR == 2 {print int($4 / 1048576)}')
+if [ "$extra" = dev ] && [ "$free_gb" -lt 10 ]; then
+  echo "warning: ${free_gb} GB free in ${TMPDIR:-/tmp}; the tests' Spark sessions and servers need about 10 GB there" >&2
 fi
 if [[ "$extra" == dev || "$connectors" == 1 ]]; then
   if ! command -v mvn >/dev/null 2>&1; then
