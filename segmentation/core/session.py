@@ -183,6 +183,11 @@ def apply_unset_defaults(spark: SparkSession, settings: Mapping[str, str]) -> No
             spark.conf.set(key, value)
 
 
+def is_connect(spark: SparkSession) -> bool:
+    """Whether ``spark`` is a Spark Connect session (the client has no JVM)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
 def connect_session(url: str, settings: Mapping[str, str]) -> SparkSession:
     """A Spark Connect session to ``url``, with this package uploaded for its workers."""
     from pyspark.sql.connect.client.retries import DefaultPolicy
